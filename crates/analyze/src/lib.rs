@@ -1,0 +1,1 @@
+//! Streaming Odoo/OpenERP server log analyzer.

@@ -1,0 +1,1 @@
+//! Configuration: INI reader, workers, buildouts, requirements and the builder matrix.
