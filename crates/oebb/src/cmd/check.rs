@@ -1,6 +1,10 @@
 //! `oebb check`: load a master directory, print every error or the builder matrix.
 
 use clap::Args;
+use oebb_config::{load, MasterConfig, Overrides, PropertyValue, Worker};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 /// Arguments of `oebb check`.
@@ -9,9 +13,168 @@ pub struct CheckArgs {
     /// Master directory (default: current directory).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+    /// Workers file to use instead of the directory's slaves.cfg / workers.cfg.
+    #[arg(long, value_name = "FILE")]
+    pub workers: Option<PathBuf>,
+    /// Manifest to use instead of the directory's (repeat for several).
+    #[arg(long = "manifest", value_name = "FILE")]
+    pub manifests: Vec<PathBuf>,
+    /// Print the matrix as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
-/// Runs the command.
-pub fn run(_args: CheckArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("oebb check: not yet implemented")
+/// Runs the command: exit 0 with the matrix, or 1 after printing every error.
+pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
+    let overrides = Overrides { workers: args.workers, manifests: args.manifests };
+    let config = match load(&args.dir, &overrides) {
+        Ok(config) => config,
+        Err(errors) => {
+            let stderr = std::io::stderr();
+            let mut err = stderr.lock();
+            for e in &errors {
+                writeln!(err, "{e}")?;
+            }
+            let s = if errors.len() == 1 { "" } else { "s" };
+            writeln!(err, "oebb check: {} error{s}", errors.len())?;
+            return Ok(1);
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &JsonMatrix::from(&config))?;
+        writeln!(out)?;
+    } else {
+        write_table(&mut out, &config)?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct JsonMatrix<'a> {
+    workers: Vec<JsonWorker<'a>>,
+    builders: Vec<JsonBuilder<'a>>,
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct JsonWorker<'a> {
+    name: &'a str,
+    max_builds: Option<u32>,
+    capabilities: BTreeMap<&'a str, BTreeMap<String, &'a BTreeMap<String, String>>>,
+    properties: &'a BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct JsonBuilder<'a> {
+    name: &'a str,
+    buildout: &'a str,
+    workers: Vec<&'a str>,
+    category: &'a str,
+    properties: &'a BTreeMap<String, PropertyValue>,
+    env: &'a BTreeMap<oebb_config::WorkerName, oebb_config::Env>,
+}
+
+impl<'a> From<&'a MasterConfig> for JsonMatrix<'a> {
+    fn from(c: &'a MasterConfig) -> Self {
+        JsonMatrix {
+            workers: c.workers.iter().map(json_worker).collect(),
+            builders: c
+                .matrix
+                .builders
+                .iter()
+                .map(|b| JsonBuilder {
+                    name: b.name.as_str(),
+                    buildout: &b.buildout,
+                    workers: b.workers.iter().map(|w| w.as_str()).collect(),
+                    category: &b.category,
+                    properties: &b.properties,
+                    env: &b.env,
+                })
+                .collect(),
+            warnings: c.warnings.iter().map(|w| format!("{}: {}", w.location, w.message)).collect(),
+        }
+    }
+}
+
+fn json_worker(w: &Worker) -> JsonWorker<'_> {
+    let capabilities = w
+        .capabilities
+        .iter()
+        .map(|(name, versions)| {
+            let by_version = versions
+                .iter()
+                .map(|c| (c.version.as_ref().map_or_else(String::new, ToString::to_string), &c.options))
+                .collect();
+            (name.as_str(), by_version)
+        })
+        .collect();
+    JsonWorker { name: w.name.as_str(), max_builds: w.max_builds, capabilities, properties: &w.properties }
+}
+
+/// Short text of a worker's capabilities: `postgresql 9.1 9.0, selenium`.
+fn capabilities_text(w: &Worker) -> String {
+    let parts: Vec<String> = w
+        .capabilities
+        .iter()
+        .map(|(name, versions)| {
+            let mut s = name.clone();
+            for v in versions.iter().filter_map(|c| c.version.as_ref()) {
+                s.push(' ');
+                s.push_str(&v.to_string());
+            }
+            s
+        })
+        .collect();
+    parts.join(", ")
+}
+
+fn write_rows(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> =
+        (0..columns).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == columns {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(' ', widths[i] - cell.chars().count() + 2));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn write_table(out: &mut impl Write, c: &MasterConfig) -> std::io::Result<()> {
+    let mut rows = vec![vec!["WORKER".into(), "MAX_BUILDS".into(), "CAPABILITIES".into()]];
+    for w in &c.workers {
+        let max = w.max_builds.map_or_else(|| "-".into(), |n| n.to_string());
+        rows.push(vec![w.name.to_string(), max, capabilities_text(w)]);
+    }
+    write_rows(out, &rows)?;
+    writeln!(out)?;
+    let mut rows = vec![vec!["BUILDER".into(), "BUILDOUT".into(), "CATEGORY".into(), "WORKERS".into()]];
+    for b in &c.matrix.builders {
+        let workers: Vec<&str> = b.workers.iter().map(|w| w.as_str()).collect();
+        let category = if b.category.is_empty() { "-".to_string() } else { b.category.clone() };
+        rows.push(vec![b.name.to_string(), b.buildout.clone(), category, workers.join(", ")]);
+    }
+    write_rows(out, &rows)?;
+    for w in &c.warnings {
+        writeln!(out, "{w}")?;
+    }
+    let buildouts = c.buildouts.iter().filter(|b| b.source.is_some()).count();
+    writeln!(
+        out,
+        "\n{} workers, {} buildouts, {} builders, {} warnings",
+        c.workers.len(),
+        buildouts,
+        c.matrix.builders.len(),
+        c.warnings.len()
+    )
 }

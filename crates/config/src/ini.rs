@@ -1,0 +1,371 @@
+//! INI reader with Python `ConfigParser` semantics, because users' files were written for it.
+//!
+//! `[DEFAULT]` is merged into every section and is never a section itself; `%(name)s`
+//! interpolation and `%%`; indented continuation lines; `#` and `;` full-line comments (and `;`
+//! after whitespace on an option line, as Python 2 did); `key = value` and `key: value`;
+//! case-insensitive option names. Duplicate sections or options are errors (Python 2 merged them
+//! silently, which hid typos).
+
+use crate::error::{ConfigError, ErrorKind};
+use std::path::{Path, PathBuf};
+
+/// One option as written: lower-cased name, value (continuation lines joined by `\n`), line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opt {
+    /// Lower-cased option name.
+    pub name: String,
+    /// Value; continuation lines are stripped and joined with `\n`.
+    pub value: String,
+    /// Line of the `name = value` line.
+    pub line: u32,
+    /// Whether the option comes from `[DEFAULT]` rather than from the section (or its parents).
+    pub from_default: bool,
+}
+
+impl Opt {
+    /// The non-empty lines of the value, stripped.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        value_lines(&self.value)
+    }
+}
+
+/// The non-empty, stripped lines of a multi-line value.
+pub fn value_lines(value: &str) -> impl Iterator<Item = &str> {
+    value.lines().map(str::trim).filter(|l| !l.is_empty())
+}
+
+/// One `[section]` with its own options, in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    /// The name between the brackets, stripped.
+    pub name: String,
+    /// Line of the header.
+    pub line: u32,
+    /// Options written in this section (not `[DEFAULT]`'s).
+    pub options: Vec<Opt>,
+}
+
+impl Section {
+    /// The option `name` (lower-case) of this section, if written here.
+    pub fn get(&self, name: &str) -> Option<&Opt> {
+        self.options.iter().find(|o| o.name == name)
+    }
+}
+
+/// A section's options after `[DEFAULT]`, parents and interpolation are applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// Own options first, then those of each parent, then `[DEFAULT]`'s.
+    pub options: Vec<Opt>,
+}
+
+impl Resolved {
+    /// The option `name` (lower-case), if set anywhere in the chain.
+    pub fn get(&self, name: &str) -> Option<&Opt> {
+        self.options.iter().find(|o| o.name == name)
+    }
+
+    /// The value of `name`, if set.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.get(name).map(|o| o.value.as_str())
+    }
+}
+
+/// A parsed INI file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ini {
+    /// The file the text came from, for error messages.
+    pub path: PathBuf,
+    /// Options of `[DEFAULT]`.
+    pub defaults: Vec<Opt>,
+    /// Every other section, in file order.
+    pub sections: Vec<Section>,
+}
+
+/// Interpolation may nest this deep before it is reported as a loop (Python allows 10).
+const MAX_DEPTH: usize = 10;
+
+impl Ini {
+    /// Parses raw bytes; lines that are not UTF-8 are errors.
+    pub fn parse_bytes(path: &Path, bytes: &[u8]) -> (Ini, Vec<ConfigError>) {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ini::parse(path, text),
+            Err(e) => {
+                let valid = &bytes[..e.valid_up_to()];
+                let line = valid.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+                let text = String::from_utf8_lossy(bytes);
+                let (ini, mut errors) = Ini::parse(path, &text);
+                errors.insert(0, ConfigError::new(path, line, ErrorKind::NotUtf8));
+                (ini, errors)
+            }
+        }
+    }
+
+    /// Parses text, collecting every error; what could be read is returned anyway.
+    pub fn parse(path: &Path, text: &str) -> (Ini, Vec<ConfigError>) {
+        let mut ini = Ini { path: path.to_path_buf(), defaults: Vec::new(), sections: Vec::new() };
+        let mut errors = Vec::new();
+        let err = |line: u32, kind| ConfigError::new(path, line, kind);
+        // Which option list receives options: None before the first header.
+        let mut current: Option<Target> = None;
+        let mut default_line: Option<u32> = None;
+        // Index of the option that indented lines continue, if any.
+        let mut continued: Option<usize> = None;
+        // After a bad line, its indented followers are ignored rather than reported again.
+        let mut skipping = false;
+        for (index, raw) in text.split('\n').enumerate() {
+            let line_no = index as u32 + 1;
+            let line = raw.strip_suffix('\r').unwrap_or(raw);
+            let trimmed = line.trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let first = line.chars().next().unwrap_or(' ');
+            if first == '#' || first == ';' {
+                continue;
+            }
+            if first.is_whitespace() {
+                if trimmed.starts_with('#') || trimmed.starts_with(';') || skipping {
+                    continue;
+                }
+                match (&current, continued) {
+                    (Some(target), Some(i)) => {
+                        let opt = &mut ini.options_mut(*target)[i];
+                        opt.value.push('\n');
+                        opt.value.push_str(trimmed);
+                    }
+                    (None, _) => {
+                        errors.push(err(line_no, ErrorKind::BeforeSection { text: trimmed.into() }));
+                        skipping = true;
+                    }
+                    (Some(_), None) => {
+                        errors.push(err(
+                            line_no,
+                            ErrorKind::DanglingContinuation { text: trimmed.into() },
+                        ));
+                        skipping = true;
+                    }
+                }
+                continue;
+            }
+            skipping = false;
+            continued = None;
+            if first == '[' {
+                match parse_header(line) {
+                    Some(name) if name == "DEFAULT" => {
+                        if let Some(first_line) = default_line {
+                            errors.push(err(
+                                line_no,
+                                ErrorKind::DuplicateSection { name, first_line },
+                            ));
+                            skipping = true;
+                        } else {
+                            default_line = Some(line_no);
+                            current = Some(Target::Defaults);
+                        }
+                    }
+                    Some(name) => {
+                        if let Some(prev) = ini.sections.iter().find(|s| s.name == name) {
+                            errors.push(err(
+                                line_no,
+                                ErrorKind::DuplicateSection { name, first_line: prev.line },
+                            ));
+                            // The duplicate's options are dropped; report them no further.
+                            skipping = true;
+                        } else {
+                            ini.sections.push(Section { name, line: line_no, options: Vec::new() });
+                            current = Some(Target::Section(ini.sections.len() - 1));
+                        }
+                    }
+                    None => {
+                        errors.push(err(line_no, ErrorKind::BadSectionHeader { text: trimmed.into() }));
+                        skipping = true;
+                    }
+                }
+                if skipping {
+                    current = Some(Target::Discard);
+                }
+                continue;
+            }
+            let Some(delim) = line.find(['=', ':']) else {
+                errors.push(err(line_no, ErrorKind::NotAnOption { text: trimmed.into() }));
+                skipping = true;
+                continue;
+            };
+            let name = line[..delim].trim().to_lowercase();
+            let value = strip_inline_comment(line[delim + 1..].trim()).to_string();
+            if name.is_empty() {
+                errors.push(err(line_no, ErrorKind::EmptyOptionName));
+                skipping = true;
+                continue;
+            }
+            let Some(target) = current else {
+                errors.push(err(line_no, ErrorKind::BeforeSection { text: trimmed.into() }));
+                skipping = true;
+                continue;
+            };
+            if target == Target::Discard {
+                skipping = true;
+                continue;
+            }
+            let section_name = match target {
+                Target::Section(i) => ini.sections[i].name.clone(),
+                _ => "DEFAULT".to_string(),
+            };
+            let options = ini.options_mut(target);
+            if let Some(prev) = options.iter().find(|o| o.name == name) {
+                let first_line = prev.line;
+                errors.push(err(
+                    line_no,
+                    ErrorKind::DuplicateOption { name, section: section_name, first_line },
+                ));
+                skipping = true;
+                continue;
+            }
+            let from_default = target == Target::Defaults;
+            options.push(Opt { name, value, line: line_no, from_default });
+            continued = Some(options.len() - 1);
+        }
+        (ini, errors)
+    }
+
+    fn options_mut(&mut self, target: Target) -> &mut Vec<Opt> {
+        match target {
+            Target::Section(i) => &mut self.sections[i].options,
+            Target::Defaults | Target::Discard => &mut self.defaults,
+        }
+    }
+
+    /// The section named `name`, if any (`DEFAULT` is never one).
+    pub fn section(&self, name: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+
+    /// Options of `chain[0]` with those of its parents `chain[1..]` and `[DEFAULT]` filling the
+    /// gaps, every value interpolated against that same chain.
+    pub fn resolve(&self, chain: &[&Section]) -> (Resolved, Vec<ConfigError>) {
+        let mut options: Vec<Opt> = Vec::new();
+        for section in chain {
+            for opt in &section.options {
+                if !options.iter().any(|o| o.name == opt.name) {
+                    options.push(opt.clone());
+                }
+            }
+        }
+        for opt in &self.defaults {
+            if !options.iter().any(|o| o.name == opt.name) {
+                options.push(opt.clone());
+            }
+        }
+        let section_name = chain.first().map_or("DEFAULT", |s| s.name.as_str());
+        let mut errors = Vec::new();
+        let raw: Vec<(String, String)> =
+            options.iter().map(|o| (o.name.clone(), o.value.clone())).collect();
+        for opt in &mut options {
+            if !opt.value.contains('%') {
+                continue;
+            }
+            let mut stack = vec![opt.name.clone()];
+            match interpolate(&opt.value, &raw, &mut stack) {
+                Ok(v) => opt.value = v,
+                Err(kind) => {
+                    let kind = match kind {
+                        ErrorKind::UnknownInterpolation { name, .. } => {
+                            ErrorKind::UnknownInterpolation {
+                                name,
+                                option: opt.name.clone(),
+                                section: section_name.to_string(),
+                            }
+                        }
+                        other => other,
+                    };
+                    errors.push(ConfigError::new(&self.path, opt.line, kind));
+                }
+            }
+        }
+        (Resolved { options }, errors)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Defaults,
+    Section(usize),
+    /// Options of a rejected (duplicate) section: read and dropped.
+    Discard,
+}
+
+/// `[name]`, optionally followed by a comment; None when malformed.
+fn parse_header(line: &str) -> Option<String> {
+    let close = line.find(']')?;
+    let name = line[1..close].trim();
+    let rest = line[close + 1..].trim();
+    if name.is_empty() || name.contains('[') {
+        return None;
+    }
+    if !rest.is_empty() && !rest.starts_with('#') && !rest.starts_with(';') {
+        return None;
+    }
+    Some(name.to_string())
+}
+
+/// Python 2 cut `;` comments on option lines when the `;` followed whitespace.
+fn strip_inline_comment(value: &str) -> &str {
+    let bytes = value.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b';' && i > 0 && (bytes[i - 1] == b' ' || bytes[i - 1] == b'\t') {
+            return value[..i].trim_end();
+        }
+    }
+    value
+}
+
+/// Expands `%(name)s` and `%%` in `value`; `stack` holds the options being expanded (loops).
+fn interpolate(
+    value: &str,
+    options: &[(String, String)],
+    stack: &mut Vec<String>,
+) -> Result<String, ErrorKind> {
+    let option = stack[0].clone();
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(pos) = rest.find('%') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(tail) = after.strip_prefix('%') {
+            out.push('%');
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix('(') {
+            let Some(close) = tail.find(")s") else {
+                let text: String = rest[pos..].chars().take(30).collect();
+                return Err(ErrorKind::BadInterpolation { option, text });
+            };
+            let name = tail[..close].trim().to_lowercase();
+            let Some((_, target)) = options.iter().find(|(n, _)| *n == name) else {
+                return Err(ErrorKind::UnknownInterpolation {
+                    name,
+                    option,
+                    section: String::new(),
+                });
+            };
+            if stack.contains(&name) || stack.len() > MAX_DEPTH {
+                stack.push(name);
+                return Err(ErrorKind::InterpolationLoop { option, chain: stack.join(" → ") });
+            }
+            stack.push(name);
+            let expanded = interpolate(target, options, stack)?;
+            stack.pop();
+            out.push_str(&expanded);
+            rest = &tail[close + 2..];
+        } else {
+            // A lone `%` (e.g. `100%`) was harmless for ConfigParser when no `%(` followed; keep it.
+            out.push('%');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

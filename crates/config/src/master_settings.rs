@@ -1,0 +1,252 @@
+//! Master settings (`oebb.cfg`): `[master]`, `[watch]`, `[users]`, `[mail]`.
+
+use crate::error::{ConfigError, ErrorKind};
+use crate::ini::{value_lines, Ini, Opt};
+use std::path::PathBuf;
+
+/// `[watch]`: polling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchSettings {
+    /// Seconds between two polls of a repository (`poll-interval`, default 600).
+    pub poll_interval: u64,
+    /// Seconds without change before builds start (`tree-stable-timer`, default 600).
+    pub tree_stable_timer: u64,
+    /// `url-rewrite` lines `PREFIX NEW_PREFIX`, applied in order, each to the previous result.
+    pub url_rewrites: Vec<(String, String)>,
+}
+
+/// One web user (`[users]`: `name = password`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Login.
+    pub name: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `[mail]`: notifications.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailSettings {
+    /// SMTP relay `host[:port]` (`relay`, default `localhost:25`).
+    pub relay: String,
+    /// Sender address (`from`, required).
+    pub from: String,
+    /// Recipients of build notifications (`to`).
+    pub to: Vec<String>,
+    /// Which builds notify (`mode`: `failing`, `problem`, `change` or `all`; default `problem`).
+    pub mode: String,
+    /// SMTP login (`username`).
+    pub username: Option<String>,
+    /// SMTP password (`password`).
+    pub password: Option<String>,
+    /// Use STARTTLS (`starttls`, default false).
+    pub starttls: bool,
+}
+
+/// Everything `oebb.cfg` sets, with defaults for what it does not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MasterSettings {
+    /// Web server address (`web-address`, default `127.0.0.1:8010`).
+    pub web_address: String,
+    /// Address workers connect to (`worker-address`, default `0.0.0.0:9989`).
+    pub worker_address: String,
+    /// State database URL (`database`, default `sqlite:state.sqlite` in the master directory).
+    pub database: String,
+    /// Title of the web pages (`title`, default `oebb`).
+    pub title: String,
+    /// Public URL of the web pages, for links in mails (`public-url`).
+    pub public_url: Option<String>,
+    /// Manifests, relative to the master directory (`manifests`, default `buildouts/MANIFEST.cfg`).
+    pub manifests: Vec<PathBuf>,
+    /// Workers file (`workers`, default `slaves.cfg`, else `workers.cfg`).
+    pub workers: Option<PathBuf>,
+    /// `[watch]`.
+    pub watch: WatchSettings,
+    /// `[users]`.
+    pub users: Vec<User>,
+    /// `[mail]`, when present.
+    pub mail: Option<MailSettings>,
+}
+
+impl Default for MasterSettings {
+    fn default() -> Self {
+        MasterSettings {
+            web_address: "127.0.0.1:8010".into(),
+            worker_address: "0.0.0.0:9989".into(),
+            database: "sqlite:state.sqlite".into(),
+            title: "oebb".into(),
+            public_url: None,
+            manifests: vec![PathBuf::from("buildouts/MANIFEST.cfg")],
+            workers: None,
+            watch: WatchSettings { poll_interval: 600, tree_stable_timer: 600, url_rewrites: Vec::new() },
+            users: Vec::new(),
+            mail: None,
+        }
+    }
+}
+
+const SECTIONS: &[(&str, &[&str])] = &[
+    ("master", &["web-address", "worker-address", "database", "title", "public-url", "manifests", "workers"]),
+    ("watch", &["poll-interval", "tree-stable-timer", "url-rewrite"]),
+    ("users", &[]),
+    ("mail", &["relay", "from", "to", "mode", "username", "password", "starttls"]),
+];
+
+const MAIL_MODES: &[&str] = &["failing", "problem", "change", "all"];
+
+/// Reads `oebb.cfg`, collecting every error; `[DEFAULT]` only feeds interpolation.
+pub fn parse_master_settings(ini: &Ini) -> (MasterSettings, Vec<ConfigError>) {
+    let mut s = MasterSettings::default();
+    let mut errors = Vec::new();
+    let valid_sections = SECTIONS.iter().map(|(n, _)| format!("[{n}]")).collect::<Vec<_>>().join(", ");
+    for section in &ini.sections {
+        let Some((_, valid)) = SECTIONS.iter().find(|(n, _)| *n == section.name) else {
+            errors.push(ConfigError::new(
+                &ini.path,
+                section.line,
+                ErrorKind::UnknownSection { name: section.name.clone(), valid: valid_sections.clone() },
+            ));
+            continue;
+        };
+        let (resolved, errs) = ini.resolve(&[section]);
+        errors.extend(errs);
+        let mut err = |line, kind| errors.push(ConfigError::new(&ini.path, line, kind));
+        for opt in resolved.options.iter().filter(|o| !o.from_default) {
+            if section.name == "users" {
+                s.users.push(User { name: opt.name.clone(), password: opt.value.trim().into() });
+                continue;
+            }
+            if !valid.contains(&opt.name.as_str()) {
+                err(opt.line, ErrorKind::UnknownOption {
+                    name: opt.name.clone(),
+                    section: section.name.clone(),
+                    valid: valid.join(", "),
+                });
+                continue;
+            }
+            match section.name.as_str() {
+                "master" => master_option(&mut s, opt, &mut err),
+                "watch" => watch_option(&mut s.watch, opt, &mut err),
+                _ => {}
+            }
+        }
+        if section.name == "mail" {
+            s.mail = mail_section(&resolved.options, section.line, &mut err);
+        }
+    }
+    (s, errors)
+}
+
+fn bad(opt: &Opt, reason: &str) -> ErrorKind {
+    ErrorKind::BadSetting { option: opt.name.clone(), value: opt.value.trim().into(), reason: reason.into() }
+}
+
+/// `host:port` with a numeric port.
+fn is_address(v: &str) -> bool {
+    v.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
+fn master_option(s: &mut MasterSettings, opt: &Opt, err: &mut impl FnMut(u32, ErrorKind)) {
+    let v = opt.value.trim();
+    match opt.name.as_str() {
+        "web-address" | "worker-address" if !is_address(v) => {
+            err(opt.line, bad(opt, "write HOST:PORT, e.g. 127.0.0.1:8010"))
+        }
+        "web-address" => s.web_address = v.into(),
+        "worker-address" => s.worker_address = v.into(),
+        "database" if !(v.starts_with("sqlite:") || v.starts_with("postgresql://") || v.starts_with("postgres://")) => {
+            err(opt.line, bad(opt, "write sqlite:FILE or postgresql://USER@HOST/DB"))
+        }
+        "database" => s.database = v.into(),
+        "title" => s.title = v.into(),
+        "public-url" if !(v.starts_with("http://") || v.starts_with("https://")) => {
+            err(opt.line, bad(opt, "write an http:// or https:// URL"))
+        }
+        "public-url" => s.public_url = Some(v.into()),
+        "manifests" => {
+            s.manifests = value_lines(v).flat_map(str::split_whitespace).map(PathBuf::from).collect();
+            if s.manifests.is_empty() {
+                err(opt.line, bad(opt, "name at least one manifest file"));
+            }
+        }
+        "workers" if v.is_empty() => err(opt.line, bad(opt, "name the workers file")),
+        "workers" => s.workers = Some(PathBuf::from(v)),
+        _ => {}
+    }
+}
+
+fn watch_option(w: &mut WatchSettings, opt: &Opt, err: &mut impl FnMut(u32, ErrorKind)) {
+    let v = opt.value.trim();
+    match opt.name.as_str() {
+        "poll-interval" | "tree-stable-timer" => match v.parse::<u64>() {
+            Ok(n) if opt.name == "poll-interval" && n > 0 => w.poll_interval = n,
+            Ok(n) if opt.name == "tree-stable-timer" => w.tree_stable_timer = n,
+            _ => err(opt.line, bad(opt, "write a whole number of seconds (poll-interval at least 1)")),
+        },
+        "url-rewrite" => {
+            for l in value_lines(v) {
+                match l.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    [from, to] => w.url_rewrites.push((from.to_string(), to.to_string())),
+                    _ => err(opt.line, ErrorKind::BadSetting {
+                        option: "url-rewrite".into(),
+                        value: l.into(),
+                        reason: "write one `PREFIX NEW_PREFIX` rule per line".into(),
+                    }),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn mail_section(opts: &[Opt], line: u32, err: &mut impl FnMut(u32, ErrorKind)) -> Option<MailSettings> {
+    let get = |k: &str| opts.iter().find(|o| o.name == k && !o.from_default);
+    let text = |k: &str| get(k).map(|o| o.value.trim().to_string());
+    let mut mail = MailSettings {
+        relay: text("relay").unwrap_or_else(|| "localhost:25".into()),
+        from: text("from").unwrap_or_default(),
+        to: Vec::new(),
+        mode: text("mode").unwrap_or_else(|| "problem".into()),
+        username: text("username"),
+        password: text("password"),
+        starttls: false,
+    };
+    if mail.from.is_empty() {
+        err(get("from").map_or(line, |o| o.line), ErrorKind::EmptyValue {
+            option: "from".into(),
+            hint: "[mail] needs the sender address, e.g. `from = ci@example.com`".into(),
+        });
+    } else if !mail.from.contains('@') {
+        err(get("from").map_or(line, |o| o.line), ErrorKind::BadMailAddress { option: "from".into(), value: mail.from.clone() });
+    }
+    if let Some(o) = get("to") {
+        for a in o.value.split(|c: char| c == ',' || c.is_whitespace()).filter(|a| !a.is_empty()) {
+            if a.contains('@') {
+                mail.to.push(a.into());
+            } else {
+                err(o.line, ErrorKind::BadMailAddress { option: "to".into(), value: a.into() });
+            }
+        }
+    }
+    if let Some(o) = get("mode") {
+        if !MAIL_MODES.contains(&mail.mode.as_str()) {
+            err(o.line, bad(o, "use one of failing, problem, change, all"));
+        }
+    }
+    if let Some(o) = get("starttls") {
+        match o.value.trim() {
+            "true" => mail.starttls = true,
+            "false" => {}
+            v => err(o.line, ErrorKind::BadBool { option: "starttls".into(), value: v.into() }),
+        }
+    }
+    if let Some(o) = get("relay") {
+        if o.value.trim().is_empty() {
+            err(o.line, bad(o, "write HOST or HOST:PORT"));
+        }
+    }
+    Some(mail)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,289 @@
+//! The builder matrix (seed-system §4): buildouts × workers → builders, each with its workers,
+//! properties and the environment every worker gets for the capability versions it was split on.
+
+use crate::buildout::Buildout;
+use crate::error::{ConfigError, ErrorKind, Warning};
+use crate::names::{BuilderName, WorkerName};
+use crate::requirement::Requirement;
+use crate::version::Version;
+use crate::worker::Worker;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A build property value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum PropertyValue {
+    /// Text.
+    Text(String),
+    /// A list of texts (`build_requires`).
+    List(Vec<String>),
+}
+
+/// The capability version a builder was made for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// Capability name, e.g. `postgresql`.
+    pub capability: String,
+    /// The version; None for `not-used`.
+    pub version: Option<Version>,
+}
+
+/// Environment variables for one worker of one builder.
+pub type Env = BTreeMap<String, String>;
+
+/// One builder: a buildout on some workers for one combination of capability versions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Builder {
+    /// `<buildout>[-<abbrev><version>…]`.
+    pub name: BuilderName,
+    /// The buildout section it builds.
+    pub buildout: String,
+    /// Workers that may run it, in workers-file order.
+    pub workers: Vec<WorkerName>,
+    /// `build-category` of the buildout.
+    pub category: String,
+    /// `build_requires` and the version properties (`pg_version`, `py_version`, …).
+    pub properties: BTreeMap<String, PropertyValue>,
+    /// The `build-for` capability versions, in manifest order.
+    pub split: Vec<Split>,
+    /// For each worker, the variables its builds get (`PGPORT`, `PATH`, …).
+    pub env: BTreeMap<WorkerName, Env>,
+}
+
+/// Every builder, in manifest order then split order, and what the user should know.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Matrix {
+    /// The builders.
+    pub builders: Vec<Builder>,
+    /// Buildouts that no worker can build, and why.
+    pub warnings: Vec<Warning>,
+}
+
+/// Short name of a capability in builder names (`-pg9.1`, `-py2.7`); others use their name.
+pub fn abbreviation(capability: &str) -> &str {
+    match capability {
+        "postgresql" => "pg",
+        "python" => "py",
+        other => other,
+    }
+}
+
+/// Build property holding the version a builder was made for.
+pub fn version_property(capability: &str) -> String {
+    match capability {
+        "postgresql" => "pg_version".into(),
+        "python" => "py_version".into(),
+        "wkhtmltopdf" => "wkhtml2pdf_version".into(),
+        other => format!("{}_version", other.replace(|c: char| !c.is_ascii_alphanumeric(), "_")),
+    }
+}
+
+/// Variables a capability version's options give (seed-system §4.3); PATH is prepended.
+pub fn capability_env(capability: &str, options: &BTreeMap<String, String>, env: &mut Env) {
+    let mut set = |var: &str, key: &str| {
+        if let Some(v) = options.get(key).filter(|v| !v.is_empty()) {
+            env.insert(var.to_string(), v.clone());
+        }
+    };
+    match capability {
+        "postgresql" => {
+            set("PGPORT", "port");
+            set("PGHOST", "host");
+            set("PGUSER", "user");
+            set("PGPASSWORD", "passwd");
+            set("PGPASSWORD", "password");
+            set("LD_LIBRARY_PATH", "lib");
+            if let Some(bin) = options.get("bin").filter(|v| !v.is_empty()) {
+                env.insert("PATH".into(), format!("{bin}:${{PATH}}"));
+            }
+        }
+        "wkhtmltopdf" => {
+            let display = options.get("display").map_or(":0", String::as_str);
+            env.insert("DISPLAY".into(), display.to_string());
+        }
+        _ => {}
+    }
+}
+
+/// Whether `worker` meets `req` with at least one declared version.
+fn meets(worker: &Worker, req: &Requirement) -> bool {
+    worker.capability(&req.capability).iter().any(|c| req.matches(c.version.as_ref()))
+}
+
+/// Workers that may build a buildout: they meet every `build-requires`, and every name of
+/// their `build-only-if-requires` is required.
+fn eligible<'w>(buildout: &Buildout, workers: &'w [Worker]) -> Vec<&'w Worker> {
+    workers
+        .iter()
+        .filter(|w| buildout.build_requires.iter().all(|r| meets(w, r)))
+        .filter(|w| {
+            w.build_only_if_requires
+                .iter()
+                .all(|name| buildout.build_requires.iter().any(|r| &r.capability == name))
+        })
+        .collect()
+}
+
+/// Why no worker can build `buildout`, naming the requirement nobody meets.
+fn nobody_reason(buildout: &Buildout, workers: &[Worker]) -> String {
+    if workers.is_empty() {
+        return "there are no workers".into();
+    }
+    let unmet: Vec<String> = buildout
+        .build_requires
+        .iter()
+        .filter(|r| !workers.iter().any(|w| meets(w, r)))
+        .map(|r| format!("`{r}`"))
+        .collect();
+    if !unmet.is_empty() {
+        return format!("no worker meets build-requires {}", unmet.join(", "));
+    }
+    let reqs: Vec<String> = buildout.build_requires.iter().map(|r| format!("`{r}`")).collect();
+    if workers.iter().any(|w| buildout.build_requires.iter().all(|r| meets(w, r))) {
+        return "the workers that meet its build-requires only build buildouts requiring their \
+                build-only-if-requires capabilities"
+            .into();
+    }
+    format!("no single worker meets all of build-requires {}", reqs.join(", "))
+}
+
+/// A builder being refined by successive `build-for` splits.
+struct Draft<'w> {
+    name: String,
+    workers: Vec<&'w Worker>,
+    split: Vec<Split>,
+}
+
+/// Builds the matrix; errors are builder-name clashes between buildouts.
+pub fn build_matrix(buildouts: &[Buildout], workers: &[Worker]) -> (Matrix, Vec<ConfigError>) {
+    let mut matrix = Matrix::default();
+    let mut errors = Vec::new();
+    let mut made_by: BTreeMap<String, &str> = BTreeMap::new();
+    for buildout in buildouts.iter().filter(|b| b.source.is_some()) {
+        let candidates = eligible(buildout, workers);
+        let warn = |message: String| {
+            Warning::new(&buildout.manifest, buildout.line, format!("buildout [{}] gets no builder: {message}", buildout.name))
+        };
+        if candidates.is_empty() {
+            matrix.warnings.push(warn(nobody_reason(buildout, workers)));
+            continue;
+        }
+        let mut drafts = vec![Draft { name: buildout.name.clone(), workers: candidates, split: Vec::new() }];
+        for req in &buildout.build_for {
+            if req.is_not_used() {
+                for d in &mut drafts {
+                    d.split.push(Split { capability: req.capability.clone(), version: None });
+                }
+                continue;
+            }
+            drafts = drafts.into_iter().flat_map(|d| split(d, req)).collect();
+            if drafts.is_empty() {
+                matrix.warnings.push(warn(format!(
+                    "no worker meeting its build-requires has a version matching build-for `{req}`"
+                )));
+                break;
+            }
+        }
+        for draft in drafts {
+            if let Some(first) = made_by.insert(draft.name.clone(), &buildout.name) {
+                errors.push(ConfigError::new(
+                    &buildout.manifest,
+                    buildout.line,
+                    ErrorKind::DuplicateBuilder {
+                        name: draft.name.clone(),
+                        first: first.into(),
+                        second: buildout.name.clone(),
+                    },
+                ));
+                continue;
+            }
+            matrix.builders.push(finish(buildout, draft));
+        }
+    }
+    (matrix, errors)
+}
+
+/// One draft per version of `req.capability` that matches, newest first.
+fn split<'w>(draft: Draft<'w>, req: &Requirement) -> Vec<Draft<'w>> {
+    let mut versions: Vec<&Version> = draft
+        .workers
+        .iter()
+        .flat_map(|w| w.capability(&req.capability))
+        .filter_map(|c| c.version.as_ref())
+        .filter(|v| req.matches(Some(v)))
+        .collect();
+    versions.sort_unstable_by(|a, b| b.cmp(a));
+    versions.dedup();
+    versions
+        .into_iter()
+        .map(|v| Draft {
+            name: format!("{}-{}{}", draft.name, abbreviation(&req.capability), v),
+            workers: draft
+                .workers
+                .iter()
+                .copied()
+                .filter(|w| w.capability(&req.capability).iter().any(|c| c.version.as_ref() == Some(v)))
+                .collect(),
+            split: {
+                let mut s = draft.split.clone();
+                s.push(Split { capability: req.capability.clone(), version: Some(v.clone()) });
+                s
+            },
+        })
+        .collect()
+}
+
+fn finish(buildout: &Buildout, draft: Draft<'_>) -> Builder {
+    let mut properties = BTreeMap::new();
+    if !buildout.build_requires.is_empty() {
+        let reqs = buildout.build_requires.iter().map(ToString::to_string).collect();
+        properties.insert("build_requires".to_string(), PropertyValue::List(reqs));
+    }
+    for s in &draft.split {
+        let value = s.version.as_ref().map_or_else(|| "not-used".to_string(), Version::to_string);
+        properties.insert(version_property(&s.capability), PropertyValue::Text(value));
+    }
+    let env = draft.workers.iter().map(|w| (w.name.clone(), worker_env(buildout, &draft.split, w))).collect();
+    Builder {
+        name: BuilderName(draft.name),
+        buildout: buildout.name.clone(),
+        workers: draft.workers.iter().map(|w| w.name.clone()).collect(),
+        category: buildout.category.clone(),
+        properties,
+        split: draft.split,
+        env,
+    }
+}
+
+/// The environment of `worker`: from the split versions, and for capabilities only named in
+/// `build-requires`, from the highest version meeting them (anybox picked at random).
+fn worker_env(buildout: &Buildout, split: &[Split], worker: &Worker) -> Env {
+    let mut env = Env::new();
+    for s in split {
+        if let Some(v) = &s.version {
+            if let Some(c) = worker.capability(&s.capability).iter().find(|c| c.version.as_ref() == Some(v)) {
+                capability_env(&s.capability, &c.options, &mut env);
+            }
+        }
+    }
+    for req in &buildout.build_requires {
+        if split.iter().any(|s| s.capability == req.capability) {
+            continue;
+        }
+        let reqs: Vec<&Requirement> =
+            buildout.build_requires.iter().filter(|r| r.capability == req.capability).collect();
+        let best = worker
+            .capability(&req.capability)
+            .iter()
+            .filter(|c| reqs.iter().all(|r| r.matches(c.version.as_ref())))
+            .max_by(|a, b| a.version.cmp(&b.version));
+        if let Some(c) = best {
+            capability_env(&req.capability, &c.options, &mut env);
+        }
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests;
