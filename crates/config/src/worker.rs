@@ -197,7 +197,10 @@ fn parse_worker(
             }
             _ => {}
         }
-        worker.properties.insert(opt.name.clone(), value.to_string());
+        // Buildbot took these as worker settings, not properties.
+        if !matches!(opt.name.as_str(), "max_builds" | "notify_on_missing") {
+            worker.properties.insert(opt.name.clone(), value.to_string());
+        }
     }
     (errors.len() == before).then_some(worker)
 }
