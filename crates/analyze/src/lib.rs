@@ -1,1 +1,59 @@
 //! Streaming Odoo/OpenERP server log analyzer.
+//!
+//! Reads a server log of any OpenERP 6.0 → Odoo 19 version and decides whether the modules
+//! installed and their tests passed: [`Verdict::Pass`], [`Verdict::Warnings`] or
+//! [`Verdict::Fail`], with the findings that decided it. Pure: no I/O except
+//! [`analyze_reader`], which reads any `std::io::Read`.
+//!
+//! ```
+//! use oebb_analyze::{analyze, Options, Verdict};
+//! let log = b"2024-01-01 10:00:00,000 7 ERROR db odoo.x: boom\n";
+//! assert_eq!(analyze(log, &Options::default()).verdict, Verdict::Fail);
+//! ```
+
+pub mod analyzer;
+pub mod fingerprint;
+pub mod ignore;
+pub mod level;
+pub mod options;
+pub mod record;
+pub mod report;
+pub mod rules;
+pub mod verdict;
+pub mod version;
+
+pub use analyzer::Analyzer;
+pub use ignore::{IgnoreError, IgnoreList};
+pub use level::Level;
+pub use options::{Options, TestsExpectation};
+pub use report::{render_text, Finding, Report, TestCounts};
+pub use rules::{Rule, Severity};
+pub use verdict::Verdict;
+pub use version::{DetectedVersion, Version};
+
+use std::io::Read;
+
+/// Size of the reads done by [`analyze_reader`].
+const READ_CHUNK: usize = 1 << 20;
+
+/// Analyses a whole log held in memory.
+pub fn analyze(log: &[u8], options: &Options) -> Report {
+    let mut a = Analyzer::new(options.clone());
+    a.feed(log);
+    a.finish()
+}
+
+/// Analyses a log read from `reader` in fixed-size chunks (memory stays flat).
+pub fn analyze_reader<R: Read>(mut reader: R, options: &Options) -> std::io::Result<Report> {
+    let mut a = Analyzer::new(options.clone());
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => a.feed(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(a.finish())
+}
