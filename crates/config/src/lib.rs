@@ -15,6 +15,9 @@ pub mod requirement;
 pub mod version;
 pub mod worker;
 
+#[cfg(test)]
+mod testutil;
+
 pub use buildout::{Buildout, BuildoutSource};
 pub use error::{ConfigError, ErrorKind, Location, Warning};
 pub use load::{load, MasterConfig, Overrides};
