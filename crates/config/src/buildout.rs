@@ -170,7 +170,7 @@ pub fn parse_manifest(ini: &Ini) -> (Vec<Buildout>, Vec<ConfigError>, Vec<Warnin
         let chain = match inherit_chain(ini, section) {
             Ok(chain) => chain,
             Err(e) => {
-                errors.push(e);
+                errors.extend(e);
                 continue;
             }
         };
@@ -189,27 +189,23 @@ pub fn parse_manifest(ini: &Ini) -> (Vec<Buildout>, Vec<ConfigError>, Vec<Warnin
     (buildouts, errors, warnings)
 }
 
-/// The section followed by its ancestors through `inherit`, or the loop / unknown parent.
-fn inherit_chain<'a>(ini: &'a Ini, section: &'a Section) -> Result<Vec<&'a Section>, ConfigError> {
+/// The section followed by its ancestors through `inherit`. A broken chain is reported by the
+/// section whose own `inherit` is wrong (or that is in the loop), so each problem shows once.
+fn inherit_chain<'a>(ini: &'a Ini, section: &'a Section) -> Result<Vec<&'a Section>, Option<ConfigError>> {
     let mut chain = vec![section];
     let mut current = section;
     while let Some(opt) = current.get("inherit") {
         let parent_name = opt.value.trim();
         let Some(parent) = ini.section(parent_name) else {
-            return Err(ConfigError::new(
-                &ini.path,
-                opt.line,
-                ErrorKind::UnknownParent { parent: parent_name.into() },
-            ));
+            let error = ConfigError::new(&ini.path, opt.line, ErrorKind::UnknownParent { parent: parent_name.into() });
+            return Err((current.name == section.name).then_some(error));
         };
         if chain.iter().any(|s| s.name == parent.name) {
             let mut names: Vec<&str> = chain.iter().map(|s| s.name.as_str()).collect();
             names.push(&parent.name);
-            return Err(ConfigError::new(
-                &ini.path,
-                opt.line,
-                ErrorKind::InheritLoop { chain: names.join(" → ") },
-            ));
+            let own_line = section.get("inherit").map_or(section.line, |o| o.line);
+            let error = ConfigError::new(&ini.path, own_line, ErrorKind::InheritLoop { chain: names.join(" → ") });
+            return Err((parent.name == section.name).then_some(error));
         }
         chain.push(parent);
         current = parent;
