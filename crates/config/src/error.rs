@@ -141,6 +141,9 @@ pub enum ErrorKind {
     /// A 2012-form `pg_*` option without `pg_version`.
     #[error("`{option}` needs `pg_version` in the same worker section; add `pg_version = …` or use `capability = postgresql VERSION port=…`")]
     PgOptionWithoutVersion { option: String },
+    /// An option name with whitespace: usually a continuation line that lost its indentation.
+    #[error("option name `{name}` contains whitespace; if this line continues the previous value, indent it")]
+    SpacedOptionName { name: String },
     /// An address that is not `user@host`.
     #[error("`{value}` in `{option}` is not a mail address; write user@host, several separated by spaces or commas")]
     BadMailAddress { option: String, value: String },

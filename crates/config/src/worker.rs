@@ -195,6 +195,10 @@ fn parse_worker(
                     worker.db_prefix = value.to_string();
                 }
             }
+            n if n.contains(char::is_whitespace) => {
+                err(opt.line, ErrorKind::SpacedOptionName { name: n.into() });
+                continue;
+            }
             _ => {}
         }
         // Buildbot took these as worker settings, not properties.
