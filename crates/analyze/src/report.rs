@@ -99,6 +99,8 @@ impl Report {
 
 const SHOWN_PER_RULE: usize = 3;
 const SHOWN_LINES: usize = 4;
+/// Characters shown of each line; the JSON report has the full text.
+const SHOWN_CHARS: usize = 240;
 
 /// A short human report: verdict, then findings grouped by rule with their first lines.
 pub fn render_text(report: &Report, name: &str) -> String {
@@ -162,9 +164,16 @@ fn write_finding(out: &mut String, f: &Finding) {
     }
     let mut lines = f.text.lines();
     let first = lines.next().unwrap_or(&f.message);
-    let _ = writeln!(out, "    line {}: {}", f.line, first);
+    let _ = writeln!(out, "    line {}: {}", f.line, clip(first));
     for l in lines.take(SHOWN_LINES - 1) {
-        let _ = writeln!(out, "      {l}");
+        let _ = writeln!(out, "      {}", clip(l));
+    }
+}
+
+fn clip(line: &str) -> std::borrow::Cow<'_, str> {
+    match line.char_indices().nth(SHOWN_CHARS) {
+        Some((i, _)) => format!("{}…", &line[..i]).into(),
+        None => line.into(),
     }
 }
 

@@ -1,0 +1,222 @@
+//! `oebb analyze-log` as users run it: exit codes, human and JSON output, ignore files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn samples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/odoo-logs")
+}
+
+/// Writes the sample without its `#### SOURCE:` header line into `dir`.
+fn sample_in(dir: &Path, name: &str) -> PathBuf {
+    let raw = std::fs::read(samples_dir().join(name)).expect("sample log");
+    let body = match raw.iter().position(|&b| b == b'\n') {
+        Some(i) => &raw[i + 1..],
+        None => &raw[raw.len()..],
+    };
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn oebb(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oebb"))
+        .arg("analyze-log")
+        .args(args)
+        .output()
+        .expect("run oebb")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+const TEST1: &str = "acsone+checklog-odoo__tests_data_test1.log";
+const NO_ACCESS: &str = "lmignon+buildbot-utils__tests_ressources_no_access_rule_log.txt";
+const RINGACE: &str = "ringace+odoo-14__README.md__odoo14_tests_pass.log";
+
+#[test]
+fn exit_codes_pass_fail_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let pass = sample_in(dir.path(), RINGACE);
+    let fail = sample_in(dir.path(), TEST1);
+    let warn = sample_in(dir.path(), NO_ACCESS);
+    let s = |p: &PathBuf| p.to_str().unwrap().to_string();
+    assert_eq!(
+        code(&oebb(&[&s(&pass), "--excerpt", "--tests-requested"])),
+        0
+    );
+    assert_eq!(code(&oebb(&[&s(&fail)])), 1);
+    assert_eq!(code(&oebb(&[&s(&warn), "--excerpt"])), 2);
+    assert_eq!(code(&oebb(&[&s(&warn), "--excerpt", "--warnings-fail"])), 1);
+    // Several files: the worst verdict wins.
+    let o = oebb(&[&s(&pass), &s(&warn), "--excerpt"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stdout(&o).ends_with("overall: WARNINGS\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn non_zero_exit_status_fails_a_passing_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let pass = sample_in(dir.path(), RINGACE);
+    let o = oebb(&[pass.to_str().unwrap(), "--excerpt", "--exit-status", "1"]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("exit-status (1)"), "{}", stdout(&o));
+    let o = oebb(&[pass.to_str().unwrap(), "--excerpt", "--exit-status", "0"]);
+    assert_eq!(code(&o), 0);
+}
+
+#[test]
+fn human_report_groups_findings_by_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let fail = sample_in(dir.path(), TEST1);
+    let o = oebb(&[fail.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert!(
+        out.contains(": FAIL — Odoo 10.0 (server version banner)"),
+        "{out}"
+    );
+    assert!(out.contains("[fail] load-failure (2)"), "{out}");
+    assert!(out.contains("line 5: 2017-05-21 14:01:50,637 8038 ERROR ? odoo.modules.registry: Failed to load registry"), "{out}");
+    assert!(out.contains("line 9: "), "{out}");
+    assert!(out.contains("[fail] modules-not-loaded (1)"), "{out}");
+}
+
+#[test]
+fn json_report_for_machines() {
+    let dir = tempfile::tempdir().unwrap();
+    let fail = sample_in(dir.path(), TEST1);
+    let o = oebb(&[fail.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("valid JSON");
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["exit_code"], 1);
+    let log = &v["logs"][0];
+    assert_eq!(log["file"], fail.to_str().unwrap());
+    assert_eq!(log["counts"]["load-failure"], 2);
+    assert_eq!(log["findings"][0]["rule"], "load-failure");
+    assert_eq!(log["findings"][0]["line"], 5);
+    assert_eq!(log["findings"][0]["level"], "ERROR");
+    assert_eq!(
+        log["findings"][0]["fingerprint"].as_str().unwrap().len(),
+        16
+    );
+    assert_eq!(log["version"]["version"], "10.0");
+}
+
+#[test]
+fn ignore_file_in_checklog_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let warn = sample_in(dir.path(), NO_ACCESS);
+    let cfg = dir.path().join("checklog-odoo.cfg");
+    std::fs::write(
+        &cfg,
+        "[checklog-odoo]\nignore =\n    has no access rules\n    # models left behind by a renamed module\n    is declared but cannot be loaded\n",
+    )
+    .unwrap();
+    let o = oebb(&[
+        warn.to_str().unwrap(),
+        "--excerpt",
+        "--ignore",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("ignored by patterns: 8 record(s)"),
+        "{}",
+        stdout(&o)
+    );
+    // The same with one pattern on the command line leaves the other warnings.
+    let o = oebb(&[
+        warn.to_str().unwrap(),
+        "--excerpt",
+        "--ignore-pattern",
+        "has no access rules",
+    ]);
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn reads_standard_input() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oebb"))
+        .args(["analyze-log", "-", "--excerpt"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"2024-01-01 10:00:00,000 7 ERROR db odoo.x: boom\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).starts_with("<stdin>: FAIL"), "{}", stdout(&o));
+}
+
+#[test]
+fn usage_errors_exit_3_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = sample_in(dir.path(), RINGACE);
+    let log = log.to_str().unwrap();
+    let bad_cfg = dir.path().join("bad.cfg");
+    std::fs::write(
+        &bad_cfg,
+        "[checklog-odoo]\nignore =\n    fine\n    (unclosed\n",
+    )
+    .unwrap();
+    let cases: [(&[&str], &str); 7] = [
+        (&[], "no log file given"),
+        (
+            &["/nonexistent/odoo.log"],
+            "cannot open /nonexistent/odoo.log",
+        ),
+        (
+            &[log, "--exit-status", "one"],
+            "--exit-status \"one\" is not an integer",
+        ),
+        (
+            &[log, "--odoo-version", "eight"],
+            "--odoo-version \"eight\"",
+        ),
+        (
+            &[log, "--tests-requested", "--no-tests-expected"],
+            "contradict",
+        ),
+        (
+            &[log, "--ignore", "/nonexistent.cfg"],
+            "cannot read ignore file /nonexistent.cfg",
+        ),
+        (
+            &[log, "--ignore", bad_cfg.to_str().unwrap()],
+            "bad.cfg:4: invalid ignore pattern",
+        ),
+    ];
+    for (args, message) in cases {
+        let o = oebb(args);
+        assert_eq!(code(&o), 3, "{args:?}");
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn negative_exit_status_from_a_signal_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = sample_in(dir.path(), RINGACE);
+    let o = oebb(&[log.to_str().unwrap(), "--excerpt", "--exit-status", "-9"]);
+    assert_eq!(code(&o), 1);
+}
