@@ -48,6 +48,8 @@ pub struct Analyzer {
     facts: Facts,
     clues: VersionClues,
     tally: Tally,
+    shutdown_finder: memmem::Finder<'static>,
+    loaded_finder: memmem::Finder<'static>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +81,9 @@ struct Candidate {
     text_lines: u32,
     elided: bool,
     last_line: Vec<u8>,
+    /// Whether the text is needed (for a kept finding or for ignore patterns); when not,
+    /// collecting it would only cost time. Set before `start`.
+    collect: bool,
 }
 
 impl Candidate {
@@ -107,6 +112,9 @@ impl Candidate {
     }
 
     fn append(&mut self, line: &[u8]) {
+        if !self.collect {
+            return;
+        }
         if self.text_lines < MAX_TEXT_LINES && self.text.len() < MAX_TEXT_BYTES {
             if self.text_lines > 0 {
                 self.text.push(b'\n');
@@ -194,6 +202,11 @@ impl Tally {
         }
     }
 
+    /// Whether a (not ignored) finding of `rule` would still be kept.
+    fn would_keep(&self, rule: Rule) -> bool {
+        self.kept_per_rule[rule.index()] < MAX_KEPT_PER_RULE
+    }
+
     fn keep(&mut self, f: Finding) {
         if f.ignored_by.is_some() {
             self.ignored.push(f);
@@ -240,6 +253,8 @@ impl Analyzer {
             facts: Facts::default(),
             clues: VersionClues::default(),
             tally: Tally::default(),
+            shutdown_finder: memmem::Finder::new(b"Initiating shutdown"),
+            loaded_finder: memmem::Finder::new(b".modules.loading: Modules loaded."),
         }
     }
 
@@ -361,6 +376,7 @@ impl Analyzer {
         }
         match classify(h.level, h.message, self.options.tests) {
             Some(rule) => {
+                self.kept.collect = self.needs_text(rule);
                 self.kept
                     .start(rule, self.line_no, Some(h.level), h.db, h.logger, h.message);
                 self.kept.append(line);
@@ -380,10 +396,10 @@ impl Analyzer {
         if line.len() < 19 {
             return;
         }
-        if memmem::find(line, b"Initiating shutdown").is_some() {
+        if self.shutdown_finder.find(line).is_some() {
             self.facts.shutdown = true;
         }
-        if memmem::find(line, b".modules.loading: Modules loaded.").is_some() {
+        if self.loaded_finder.find(line).is_some() {
             self.facts.modules_loaded = true;
         }
     }
@@ -415,6 +431,7 @@ impl Analyzer {
             None => (&b""[..], &b""[..], None, self.line_no),
         };
         let mut kept = std::mem::take(&mut self.kept);
+        kept.collect = self.needs_text(Rule::Traceback);
         kept.start(
             Rule::Traceback,
             first,
@@ -432,6 +449,12 @@ impl Analyzer {
         self.plain_header = HeaderSpot::Owned;
     }
 
+    /// Whether a record under `rule` needs its text: to be kept, or matched against patterns.
+    fn needs_text(&self, rule: Rule) -> bool {
+        (rule.severity() != Severity::Note && !self.options.ignore.is_empty())
+            || self.tally.would_keep(rule)
+    }
+
     /// Ends the open record, turning a kept one into a finding.
     fn close(&mut self) {
         let was = std::mem::replace(&mut self.open, Open::Nothing);
@@ -442,6 +465,10 @@ impl Analyzer {
         let Some(rule) = self.kept.rule.take() else {
             return;
         };
+        if !self.kept.collect {
+            self.tally.count(rule, false);
+            return;
+        }
         let text = String::from_utf8_lossy(&self.kept.text);
         let ignored_by = if rule.severity() == Severity::Note {
             None

@@ -4,7 +4,9 @@ use crate::level::Level;
 use crate::options::TestsExpectation;
 use crate::record::{is_traceback_start, signals};
 use memchr::memmem;
+use regex::bytes::Regex;
 use serde::Serialize;
+use std::sync::LazyLock;
 
 /// How much a rule weighs in the verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -196,10 +198,19 @@ const LOAD_FAILURES: [&str; 9] = [
     "not initialized, you can force it with",
 ];
 
+/// One alternation of literals: a single pass over the message (instead of one per literal).
+fn literals(list: &[&str]) -> Regex {
+    let alternation: Vec<String> = list.iter().map(|l| regex::escape(l)).collect();
+    Regex::new(&alternation.join("|")).expect("escaped literals form a valid regex")
+}
+
+static LOAD_FAILURE: LazyLock<Regex> = LazyLock::new(|| literals(&LOAD_FAILURES));
+static TEST_FAILED: LazyLock<Regex> = LazyLock::new(|| literals(&TESTS_FAILED));
+static YAML_PYTHON: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"AssertionError in Python code"));
+
 fn is_load_failure(m: &[u8]) -> bool {
-    LOAD_FAILURES
-        .iter()
-        .any(|p| memmem::find(m, p.as_bytes()).is_some())
+    LOAD_FAILURE.is_match(m)
 }
 
 const TESTS_FAILED: [&str; 5] = [
@@ -214,13 +225,11 @@ fn is_tests_failed(m: &[u8]) -> bool {
     if let Some(signals::Signal::ModuleResult { failed }) = signals::signal(b"", m) {
         return failed > 0;
     }
-    TESTS_FAILED
-        .iter()
-        .any(|p| memmem::find(m, p.as_bytes()).is_some())
+    TEST_FAILED.is_match(m)
 }
 
 fn is_yaml_assertion(m: &[u8]) -> bool {
-    memmem::find(m, b"AssertionError in Python code").is_some()
+    YAML_PYTHON.find(m).is_some()
         || (m.starts_with(b"Assertion \"") && memmem::find(m, b"FAILED").is_some())
 }
 

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Writes a large Odoo log made of the public sample logs, repeated.
+
+usage: make_log.py SAMPLES_DIR OUTPUT SIZE_MB
+
+Each sample's first line (the `#### SOURCE:` header) is stripped; the bodies are
+concatenated in name order, then repeated until the file reaches SIZE_MB mebibytes
+(cut at a line boundary).
+"""
+import os
+import sys
+
+
+def unit(samples_dir):
+    parts = []
+    for name in sorted(os.listdir(samples_dir)):
+        with open(os.path.join(samples_dir, name), "rb") as f:
+            raw = f.read()
+        body = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
+        if body and not body.endswith(b"\n"):
+            body += b"\n"
+        parts.append(body)
+    return b"".join(parts)
+
+
+def main():
+    samples_dir, output, size_mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    target = size_mb * 1024 * 1024
+    one = unit(samples_dir)
+    block = one * max(1, (8 * 1024 * 1024) // len(one))
+    written = 0
+    with open(output, "wb") as out:
+        while written + len(block) <= target:
+            out.write(block)
+            written += len(block)
+        rest = block[: target - written]
+        rest = rest[: rest.rfind(b"\n") + 1]
+        out.write(rest)
+        written += len(rest)
+    print(f"{output}: {written} bytes ({len(one)}-byte unit of {len(os.listdir(samples_dir))} samples)")
+
+
+if __name__ == "__main__":
+    main()
