@@ -99,6 +99,10 @@ impl Candidate {
         self.rule = Some(rule);
         self.line = line;
         self.level = level;
+        if !self.collect {
+            // Only counted: the details would be thrown away.
+            return;
+        }
         set(&mut self.db, db);
         set(&mut self.logger, logger);
         set(

@@ -27,16 +27,21 @@ pub enum Level {
 impl Level {
     /// Parses a level token (ANSI codes already removed).
     pub fn parse(token: &[u8]) -> Level {
-        match token {
-            b"INFO" | b"RUNBOT" => Level::Info,
-            b"DEBUG" | b"DEBUG_RPC" | b"DEBUG_SQL" | b"DEBUG_RPC_ANSWER" | b"NOTSET" => {
+        // Dispatch on the length first: this runs once per record.
+        match (token.len(), token) {
+            (4, b"INFO") => Level::Info,
+            (5, b"ERROR") => Level::Error,
+            (7, b"WARNING") => Level::Warning,
+            (5, b"DEBUG") => Level::Debug,
+            (4, b"TEST") => Level::Test,
+            (8, b"CRITICAL") => Level::Critical,
+            (6, b"_ERROR") | (8, b"_WARNING") | (9, b"_CRITICAL") => Level::Retried,
+            (6, b"RUNBOT") => Level::Info,
+            (9, b"DEBUG_RPC") | (9, b"DEBUG_SQL") | (16, b"DEBUG_RPC_ANSWER") | (6, b"NOTSET") => {
                 Level::Debug
             }
-            b"TEST" => Level::Test,
-            b"WARNING" | b"WARN" => Level::Warning,
-            b"ERROR" => Level::Error,
-            b"CRITICAL" | b"FATAL" => Level::Critical,
-            b"_WARNING" | b"_ERROR" | b"_CRITICAL" => Level::Retried,
+            (4, b"WARN") => Level::Warning,
+            (5, b"FATAL") => Level::Critical,
             _ => Level::Other,
         }
     }

@@ -143,7 +143,11 @@ pub fn classify(level: Level, message: &[u8], tests: TestsExpectation) -> Option
         }
         Level::Warning | Level::Error | Level::Critical => {}
     }
-    if is_load_failure(message) {
+    // One pass over the message finds whichever known phrase it contains.
+    let phrase = PHRASES
+        .find(message)
+        .map(|m| phrase_rule(&message[m.range()]));
+    if phrase == Some(Rule::LoadFailure) {
         return Some(Rule::LoadFailure);
     }
     if level.is_error() && is_unittest_failure(message) {
@@ -162,10 +166,10 @@ pub fn classify(level: Level, message: &[u8], tests: TestsExpectation) -> Option
             return Some(Rule::NoTestsRun);
         }
     }
-    if is_tests_failed(message) {
+    if phrase == Some(Rule::TestsFailed) || is_failed_module_result(message) {
         return Some(Rule::TestsFailed);
     }
-    if is_yaml_assertion(message) {
+    if phrase == Some(Rule::YamlAssertion) || is_yaml_assertion_failed(message) {
         return Some(Rule::YamlAssertion);
     }
     Some(if level.is_error() {
@@ -198,21 +202,6 @@ const LOAD_FAILURES: [&str; 9] = [
     "not initialized, you can force it with",
 ];
 
-/// One alternation of literals: a single pass over the message (instead of one per literal).
-fn literals(list: &[&str]) -> Regex {
-    let alternation: Vec<String> = list.iter().map(|l| regex::escape(l)).collect();
-    Regex::new(&alternation.join("|")).expect("escaped literals form a valid regex")
-}
-
-static LOAD_FAILURE: LazyLock<Regex> = LazyLock::new(|| literals(&LOAD_FAILURES));
-static TEST_FAILED: LazyLock<Regex> = LazyLock::new(|| literals(&TESTS_FAILED));
-static YAML_PYTHON: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(b"AssertionError in Python code"));
-
-fn is_load_failure(m: &[u8]) -> bool {
-    LOAD_FAILURE.is_match(m)
-}
-
 const TESTS_FAILED: [&str; 5] = [
     "At least one test failed",
     "at least one error occurred in a test",
@@ -221,16 +210,40 @@ const TESTS_FAILED: [&str; 5] = [
     "Test suite halted",
 ];
 
-fn is_tests_failed(m: &[u8]) -> bool {
-    if let Some(signals::Signal::ModuleResult { failed }) = signals::signal(b"", m) {
-        return failed > 0;
+const YAML_PYTHON_FAILURE: &str = "AssertionError in Python code";
+
+/// All the phrases above in one alternation: a single pass over a message.
+static PHRASES: LazyLock<Regex> = LazyLock::new(|| {
+    let all: Vec<String> = LOAD_FAILURES
+        .iter()
+        .chain(TESTS_FAILED.iter())
+        .chain(std::iter::once(&YAML_PYTHON_FAILURE))
+        .map(|l| regex::escape(l))
+        .collect();
+    Regex::new(&all.join("|")).expect("escaped literals form a valid regex")
+});
+
+/// The rule of a phrase found by [`PHRASES`].
+fn phrase_rule(phrase: &[u8]) -> Rule {
+    if LOAD_FAILURES.iter().any(|p| p.as_bytes() == phrase) {
+        Rule::LoadFailure
+    } else if TESTS_FAILED.iter().any(|p| p.as_bytes() == phrase) {
+        Rule::TestsFailed
+    } else {
+        Rule::YamlAssertion
     }
-    TEST_FAILED.is_match(m)
 }
 
-fn is_yaml_assertion(m: &[u8]) -> bool {
-    YAML_PYTHON.find(m).is_some()
-        || (m.starts_with(b"Assertion \"") && memmem::find(m, b"FAILED").is_some())
+fn is_failed_module_result(m: &[u8]) -> bool {
+    matches!(
+        signals::signal(b"", m),
+        Some(signals::Signal::ModuleResult { failed }) if failed > 0
+    )
+}
+
+/// 6.x/7.0 `!assert` failure: `Assertion "<expr>" FAILED`.
+fn is_yaml_assertion_failed(m: &[u8]) -> bool {
+    m.starts_with(b"Assertion \"") && memmem::find(m, b"FAILED").is_some()
 }
 
 #[cfg(test)]

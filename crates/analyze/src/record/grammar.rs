@@ -95,7 +95,12 @@ fn parse_standard(line: &[u8]) -> Option<Header<'_>> {
     if line.get(i) != Some(&b' ') {
         return None;
     }
-    let (level, end) = read_level(line, i + 1, b' ')?;
+    // Most records are INFO: skip the general level reader for them.
+    let (level, end) = if line[i + 1..].starts_with(b"INFO ") {
+        (Level::Info, i + 5)
+    } else {
+        read_level(line, i + 1, b' ')?
+    };
     let rest = &line[end + 1..];
     Some(match split_db_logger(rest) {
         Some((db, logger, message)) => Header {
@@ -169,7 +174,26 @@ fn parse_openerp60(line: &[u8]) -> Option<Header<'_>> {
 
 /// Reads a level word starting at `i`, skipping ANSI colour codes, up to the `stop` byte.
 /// Returns the level and the index of `stop`.
-fn read_level(b: &[u8], mut i: usize, stop: u8) -> Option<(Level, usize)> {
+fn read_level(b: &[u8], i: usize, stop: u8) -> Option<(Level, usize)> {
+    // Fast path, no colour codes: the word is a slice of the line.
+    let mut j = i;
+    while j < b.len() && j - i <= 20 {
+        let c = b[j];
+        if c == stop && j > i {
+            return Some((Level::parse(&b[i..j]), j));
+        }
+        if !(c.is_ascii_alphanumeric() || c == b'_') {
+            break;
+        }
+        j += 1;
+    }
+    match b.get(j) {
+        Some(&ESC) | Some(&0x01) | Some(&0x02) => read_coloured_level(b, i, stop),
+        _ => None,
+    }
+}
+
+fn read_coloured_level(b: &[u8], mut i: usize, stop: u8) -> Option<(Level, usize)> {
     let mut token = [0u8; 20];
     let mut n = 0;
     loop {
