@@ -8,7 +8,8 @@ use crate::requirement::Requirement;
 use crate::version::Version;
 use crate::worker::Worker;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// A build property value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -47,8 +48,9 @@ pub struct Builder {
     pub properties: BTreeMap<String, PropertyValue>,
     /// The `build-for` capability versions, in manifest order.
     pub split: Vec<Split>,
-    /// For each worker, the variables its builds get (`PGPORT`, `PATH`, …).
-    pub env: BTreeMap<WorkerName, Env>,
+    /// For each worker, the variables its builds get (`PGPORT`, `PATH`, …); shared between
+    /// builders, since most workers give the same variables to many builders.
+    pub env: BTreeMap<WorkerName, Arc<Env>>,
 }
 
 /// Every builder, in manifest order then split order, and what the user should know.
@@ -111,17 +113,16 @@ fn meets(worker: &Worker, req: &Requirement) -> bool {
     worker.capability(&req.capability).iter().any(|c| req.matches(c.version.as_ref()))
 }
 
-/// Workers that may build a buildout: they meet every `build-requires`, and every name of
-/// their `build-only-if-requires` is required.
-fn eligible<'w>(buildout: &Buildout, workers: &'w [Worker]) -> Vec<&'w Worker> {
+/// Indices of the workers that may build a buildout: they meet every `build-requires`, and
+/// every name of their `build-only-if-requires` is required.
+fn eligible(buildout: &Buildout, workers: &[Worker]) -> Vec<usize> {
+    let required = |name: &String| buildout.build_requires.iter().any(|r| &r.capability == name);
     workers
         .iter()
-        .filter(|w| buildout.build_requires.iter().all(|r| meets(w, r)))
-        .filter(|w| {
-            w.build_only_if_requires
-                .iter()
-                .all(|name| buildout.build_requires.iter().any(|r| &r.capability == name))
-        })
+        .enumerate()
+        .filter(|(_, w)| buildout.build_requires.iter().all(|r| meets(w, r)))
+        .filter(|(_, w)| w.build_only_if_requires.iter().all(required))
+        .map(|(i, _)| i)
         .collect()
 }
 
@@ -149,21 +150,28 @@ fn nobody_reason(buildout: &Buildout, workers: &[Worker]) -> String {
 }
 
 /// A builder being refined by successive `build-for` splits.
-struct Draft<'w> {
+struct Draft {
     name: String,
-    workers: Vec<&'w Worker>,
+    /// Indices into the workers.
+    workers: Vec<usize>,
     split: Vec<Split>,
 }
+
+/// Environments already computed, by (split and requirements text, worker index): a worker
+/// gives the same variables to every builder of the same capability versions.
+type EnvCache = HashMap<String, Vec<Option<Arc<Env>>>>;
 
 /// Builds the matrix; errors are builder-name clashes between buildouts.
 pub fn build_matrix(buildouts: &[Buildout], workers: &[Worker]) -> (Matrix, Vec<ConfigError>) {
     let mut matrix = Matrix::default();
     let mut errors = Vec::new();
-    let mut made_by: BTreeMap<String, &str> = BTreeMap::new();
+    let mut made_by: HashMap<String, &str> = HashMap::new();
+    let mut cache = EnvCache::new();
     for buildout in buildouts.iter().filter(|b| b.source.is_some()) {
         let candidates = eligible(buildout, workers);
         let warn = |message: String| {
-            Warning::new(&buildout.manifest, buildout.line, format!("buildout [{}] gets no builder: {message}", buildout.name))
+            let text = format!("buildout [{}] gets no builder: {message}", buildout.name);
+            Warning::new(&buildout.manifest, buildout.line, text)
         };
         if candidates.is_empty() {
             matrix.warnings.push(warn(nobody_reason(buildout, workers)));
@@ -177,7 +185,7 @@ pub fn build_matrix(buildouts: &[Buildout], workers: &[Worker]) -> (Matrix, Vec<
                 }
                 continue;
             }
-            drafts = drafts.into_iter().flat_map(|d| split(d, req)).collect();
+            drafts = drafts.into_iter().flat_map(|d| split(d, req, workers)).collect();
             if drafts.is_empty() {
                 matrix.warnings.push(warn(format!(
                     "no worker meeting its build-requires has a version matching build-for `{req}`"
@@ -198,18 +206,19 @@ pub fn build_matrix(buildouts: &[Buildout], workers: &[Worker]) -> (Matrix, Vec<
                 ));
                 continue;
             }
-            matrix.builders.push(finish(buildout, draft));
+            matrix.builders.push(finish(buildout, draft, workers, &mut cache));
         }
     }
     (matrix, errors)
 }
 
 /// One draft per version of `req.capability` that matches, newest first.
-fn split<'w>(draft: Draft<'w>, req: &Requirement) -> Vec<Draft<'w>> {
+fn split(draft: Draft, req: &Requirement, workers: &[Worker]) -> Vec<Draft> {
+    let caps = |i: &usize| workers[*i].capability(&req.capability);
     let mut versions: Vec<&Version> = draft
         .workers
         .iter()
-        .flat_map(|w| w.capability(&req.capability))
+        .flat_map(caps)
         .filter_map(|c| c.version.as_ref())
         .filter(|v| req.matches(Some(v)))
         .collect();
@@ -217,38 +226,52 @@ fn split<'w>(draft: Draft<'w>, req: &Requirement) -> Vec<Draft<'w>> {
     versions.dedup();
     versions
         .into_iter()
-        .map(|v| Draft {
-            name: format!("{}-{}{}", draft.name, abbreviation(&req.capability), v),
-            workers: draft
-                .workers
-                .iter()
-                .copied()
-                .filter(|w| w.capability(&req.capability).iter().any(|c| c.version.as_ref() == Some(v)))
-                .collect(),
-            split: {
-                let mut s = draft.split.clone();
-                s.push(Split { capability: req.capability.clone(), version: Some(v.clone()) });
-                s
-            },
+        .map(|v| {
+            let mut split = draft.split.clone();
+            split.push(Split { capability: req.capability.clone(), version: Some(v.clone()) });
+            Draft {
+                name: format!("{}-{}{}", draft.name, abbreviation(&req.capability), v),
+                workers: draft
+                    .workers
+                    .iter()
+                    .copied()
+                    .filter(|i| caps(i).iter().any(|c| c.version.as_ref() == Some(v)))
+                    .collect(),
+                split,
+            }
         })
         .collect()
 }
 
-fn finish(buildout: &Buildout, draft: Draft<'_>) -> Builder {
+fn finish(buildout: &Buildout, draft: Draft, workers: &[Worker], cache: &mut EnvCache) -> Builder {
     let mut properties = BTreeMap::new();
     if !buildout.build_requires.is_empty() {
         let reqs = buildout.build_requires.iter().map(ToString::to_string).collect();
         properties.insert("build_requires".to_string(), PropertyValue::List(reqs));
     }
+    let mut key = String::new();
     for s in &draft.split {
         let value = s.version.as_ref().map_or_else(|| "not-used".to_string(), Version::to_string);
+        key.push_str(&format!("{} {value}\n", s.capability));
         properties.insert(version_property(&s.capability), PropertyValue::Text(value));
     }
-    let env = draft.workers.iter().map(|w| (w.name.clone(), worker_env(buildout, &draft.split, w))).collect();
+    for r in &buildout.build_requires {
+        key.push_str(&format!("{r}\n"));
+    }
+    let per_worker = cache.entry(key).or_insert_with(|| vec![None; workers.len()]);
+    let env = draft
+        .workers
+        .iter()
+        .map(|&i| {
+            let env = per_worker[i]
+                .get_or_insert_with(|| Arc::new(worker_env(buildout, &draft.split, &workers[i])));
+            (workers[i].name.clone(), Arc::clone(env))
+        })
+        .collect();
     Builder {
         name: BuilderName(draft.name),
         buildout: buildout.name.clone(),
-        workers: draft.workers.iter().map(|w| w.name.clone()).collect(),
+        workers: draft.workers.iter().map(|&i| workers[i].name.clone()).collect(),
         category: buildout.category.clone(),
         properties,
         split: draft.split,

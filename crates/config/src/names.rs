@@ -1,12 +1,33 @@
 //! Newtypes for the names that identify workers and builders.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use std::fmt;
+use std::sync::Arc;
 
 /// The name of a worker: its section in the workers file, and its login.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct WorkerName(pub String);
+///
+/// Shared (`Arc`) because every builder lists its workers: cloning must be cheap.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WorkerName(Arc<str>);
+
+impl WorkerName {
+    /// A worker name.
+    pub fn new(name: &str) -> Self {
+        WorkerName(Arc::from(name))
+    }
+}
+
+impl Serialize for WorkerName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl std::borrow::Borrow<str> for WorkerName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
 
 /// The name of a builder: `<buildout>[-<abbrev><version>…]`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

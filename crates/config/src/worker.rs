@@ -108,7 +108,7 @@ fn parse_worker(
         }
     };
     let mut worker = Worker {
-        name: WorkerName(name.to_string()),
+        name: WorkerName::new(name),
         file: path.clone(),
         line,
         password,

@@ -23,7 +23,7 @@ fn summary(m: &Matrix) -> Vec<String> {
 
 fn env(m: &Matrix, builder: &str, worker: &str) -> Vec<(String, String)> {
     let b = m.builders.iter().find(|b| b.name.as_str() == builder).unwrap_or_else(|| panic!("no {builder}"));
-    b.env[&WorkerName(worker.into())].iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    b.env[worker].iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 fn prop(m: &Matrix, builder: &str, name: &str) -> Option<PropertyValue> {

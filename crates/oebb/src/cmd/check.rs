@@ -43,7 +43,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &JsonMatrix::from(&config))?;
+        serde_json::to_writer(&mut out, &JsonMatrix::from(&config))?;
         writeln!(out)?;
     } else {
         write_table(&mut out, &config)?;
@@ -74,7 +74,7 @@ struct JsonBuilder<'a> {
     workers: Vec<&'a str>,
     category: &'a str,
     properties: &'a BTreeMap<String, PropertyValue>,
-    env: &'a BTreeMap<oebb_config::WorkerName, oebb_config::Env>,
+    env: BTreeMap<&'a str, &'a oebb_config::Env>,
 }
 
 impl<'a> From<&'a MasterConfig> for JsonMatrix<'a> {
@@ -91,7 +91,7 @@ impl<'a> From<&'a MasterConfig> for JsonMatrix<'a> {
                     workers: b.workers.iter().map(|w| w.as_str()).collect(),
                     category: &b.category,
                     properties: &b.properties,
-                    env: &b.env,
+                    env: b.env.iter().map(|(w, e)| (w.as_str(), &**e)).collect(),
                 })
                 .collect(),
             warnings: c.warnings.iter().map(|w| format!("{}: {}", w.location, w.message)).collect(),
