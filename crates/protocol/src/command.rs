@@ -542,3 +542,6 @@ fn arg_from(value: &Value, field: &str) -> Result<Arg, FrameError> {
         other => fields::text(other, field).map(Arg::Plain),
     }
 }
+
+#[cfg(test)]
+mod tests;

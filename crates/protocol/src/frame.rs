@@ -167,3 +167,6 @@ impl Frame {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
