@@ -148,17 +148,47 @@ impl Buildout {
 
 /// Options the buildout reader understands, besides the step options.
 const KNOWN: &[&str] = &[
-    "buildout", "watch", "auto-watch", "build-for", "build-requires", "build-category",
-    "db_template", "buildout-part", "start-command", "test-command", "openerp-addons",
-    "odoo-addons", "tree-stable-timer", "db-steps", "post-dl-steps", "post-buildout-steps",
-    "bootstrap-version", "bootstrap-script", "bootstrap-type", "bootstrap-virtualenv",
-    "virtualenv", "git-shallow", "inherit", "install-as-upgrade",
+    "buildout",
+    "watch",
+    "auto-watch",
+    "build-for",
+    "build-requires",
+    "build-category",
+    "db_template",
+    "buildout-part",
+    "start-command",
+    "test-command",
+    "openerp-addons",
+    "odoo-addons",
+    "tree-stable-timer",
+    "db-steps",
+    "post-dl-steps",
+    "post-buildout-steps",
+    "bootstrap-version",
+    "bootstrap-script",
+    "bootstrap-type",
+    "bootstrap-virtualenv",
+    "virtualenv",
+    "git-shallow",
+    "inherit",
+    "install-as-upgrade",
 ];
 
 /// Prefixes of the options of steps (seed-system §5).
 const STEP_PREFIXES: &[&str] = &[
-    "packaging.", "doc.", "nose.", "functional.", "static-analysis.", "install.", "odoo.",
-    "upgrade.", "update.", "autocommit.", "pg_remote_copy.", "bootstrap-", "buildout.",
+    "packaging.",
+    "doc.",
+    "nose.",
+    "functional.",
+    "static-analysis.",
+    "install.",
+    "odoo.",
+    "upgrade.",
+    "update.",
+    "autocommit.",
+    "pg_remote_copy.",
+    "bootstrap-",
+    "buildout.",
 ];
 
 /// Reads every section of one manifest, collecting every error.
@@ -191,20 +221,35 @@ pub fn parse_manifest(ini: &Ini) -> (Vec<Buildout>, Vec<ConfigError>, Vec<Warnin
 
 /// The section followed by its ancestors through `inherit`. A broken chain is reported by the
 /// section whose own `inherit` is wrong (or that is in the loop), so each problem shows once.
-fn inherit_chain<'a>(ini: &'a Ini, section: &'a Section) -> Result<Vec<&'a Section>, Option<ConfigError>> {
+fn inherit_chain<'a>(
+    ini: &'a Ini,
+    section: &'a Section,
+) -> Result<Vec<&'a Section>, Option<ConfigError>> {
     let mut chain = vec![section];
     let mut current = section;
     while let Some(opt) = current.get("inherit") {
         let parent_name = opt.value.trim();
         let Some(parent) = ini.section(parent_name) else {
-            let error = ConfigError::new(&ini.path, opt.line, ErrorKind::UnknownParent { parent: parent_name.into() });
+            let error = ConfigError::new(
+                &ini.path,
+                opt.line,
+                ErrorKind::UnknownParent {
+                    parent: parent_name.into(),
+                },
+            );
             return Err((current.name == section.name).then_some(error));
         };
         if chain.iter().any(|s| s.name == parent.name) {
             let mut names: Vec<&str> = chain.iter().map(|s| s.name.as_str()).collect();
             names.push(&parent.name);
             let own_line = section.get("inherit").map_or(section.line, |o| o.line);
-            let error = ConfigError::new(&ini.path, own_line, ErrorKind::InheritLoop { chain: names.join(" → ") });
+            let error = ConfigError::new(
+                &ini.path,
+                own_line,
+                ErrorKind::InheritLoop {
+                    chain: names.join(" → "),
+                },
+            );
             return Err((parent.name == section.name).then_some(error));
         }
         chain.push(parent);
@@ -223,16 +268,28 @@ fn parse_buildout(
     let name = section.name.clone();
     let mut err = |line: u32, kind| errors.push(ConfigError::new(path, line, kind));
     if let Some(what) = name_problem(&name) {
-        err(section.line, ErrorKind::BadName { name: name.clone(), what: what.into() });
+        err(
+            section.line,
+            ErrorKind::BadName {
+                name: name.clone(),
+                what: what.into(),
+            },
+        );
     }
     let line_of = |key: &str| opts.get(key).map_or(section.line, |o| o.line);
     let text = |key: &str| opts.value(key).map(str::trim);
 
-    let source = text("buildout").map(|v| parse_source(v)).and_then(|r| {
-        r.map_err(|kind| err(line_of("buildout"), kind)).ok()
-    });
-    if matches!(source, Some(BuildoutSource::Standalone { .. })) && opts.get("bootstrap-script").is_some() {
-        warnings.push(Warning::new(path, line_of("bootstrap-script"), "`bootstrap-script` is ignored; remove it"));
+    let source = text("buildout")
+        .map(parse_source)
+        .and_then(|r| r.map_err(|kind| err(line_of("buildout"), kind)).ok());
+    if matches!(source, Some(BuildoutSource::Standalone { .. }))
+        && opts.get("bootstrap-script").is_some()
+    {
+        warnings.push(Warning::new(
+            path,
+            line_of("bootstrap-script"),
+            "`bootstrap-script` is ignored; remove it",
+        ));
     }
     for old in ["bootstrap-type", "bootstrap-virtualenv"] {
         if opts.get(old).is_some_and(|o| !o.from_default) {
@@ -245,7 +302,13 @@ fn parse_buildout(
         for l in v.lines() {
             match l.parse::<Watch>() {
                 Ok(w) => watch.push(w),
-                Err(reason) => err(v.line, ErrorKind::BadWatch { text: l.into(), reason }),
+                Err(reason) => err(
+                    v.line,
+                    ErrorKind::BadWatch {
+                        text: l.into(),
+                        reason,
+                    },
+                ),
             }
         }
     }
@@ -256,7 +319,13 @@ fn parse_buildout(
             "true" => true,
             "false" => false,
             _ => {
-                err(line_of(key), ErrorKind::BadBool { option: key.into(), value: v.into() });
+                err(
+                    line_of(key),
+                    ErrorKind::BadBool {
+                        option: key.into(),
+                        value: v.into(),
+                    },
+                );
                 default
             }
         },
@@ -264,19 +333,32 @@ fn parse_buildout(
     let auto_watch = bool_opt("auto-watch", true);
     let virtualenv = bool_opt("virtualenv", true);
     let git_shallow = bool_opt("git-shallow", false);
-    for key in ["install-as-upgrade", "odoo.use-port", "install.demo-data", "nose.coverage", "nose.profile", "nose.cprofile"] {
+    for key in [
+        "install-as-upgrade",
+        "odoo.use-port",
+        "install.demo-data",
+        "nose.coverage",
+        "nose.profile",
+        "nose.cprofile",
+    ] {
         bool_opt(key, false);
     }
 
     let requirements = |key: &str, err: &mut dyn FnMut(u32, ErrorKind)| -> Vec<Requirement> {
-        let Some(opt) = opts.get(key) else { return Vec::new() };
+        let Some(opt) = opts.get(key) else {
+            return Vec::new();
+        };
         let mut out: Vec<Requirement> = Vec::new();
         for l in opt.lines() {
             match l.parse::<Requirement>() {
                 Ok(r) => out.push(r),
                 Err(e) => err(
                     opt.line,
-                    ErrorKind::BadRequirement { option: key.into(), text: l.into(), reason: e.to_string() },
+                    ErrorKind::BadRequirement {
+                        option: key.into(),
+                        text: l.into(),
+                        reason: e.to_string(),
+                    },
                 ),
             }
         }
@@ -285,23 +367,47 @@ fn parse_buildout(
     let build_for = requirements("build-for", &mut err);
     for (i, r) in build_for.iter().enumerate() {
         if build_for[..i].iter().any(|p| p.capability == r.capability) {
-            err(line_of("build-for"), ErrorKind::DuplicateBuildFor { capability: r.capability.clone() });
+            err(
+                line_of("build-for"),
+                ErrorKind::DuplicateBuildFor {
+                    capability: r.capability.clone(),
+                },
+            );
         }
     }
     let build_requires = requirements("build-requires", &mut err);
     for r in build_requires.iter().filter(|r| r.is_not_used()) {
-        err(line_of("build-requires"), ErrorKind::NotUsedInRequires { text: r.to_string() });
+        err(
+            line_of("build-requires"),
+            ErrorKind::NotUsedInRequires {
+                text: r.to_string(),
+            },
+        );
     }
 
     let mut number = |key: &str| -> Option<u64> {
         let v = text(key)?;
         v.parse::<u64>().ok().or_else(|| {
-            err(line_of(key), ErrorKind::BadNumber { option: key.into(), value: v.into(), expected: "a whole number".into() });
+            err(
+                line_of(key),
+                ErrorKind::BadNumber {
+                    option: key.into(),
+                    value: v.into(),
+                    expected: "a whole number".into(),
+                },
+            );
             None
         })
     };
     let tree_stable_timer = number("tree-stable-timer");
-    for key in ["pg_remote_copy.timeout", "odoo.http-port-min", "odoo.http-port-max", "odoo.http-port-step", "functional.wait", "static-analysis.max-line-length"] {
+    for key in [
+        "pg_remote_copy.timeout",
+        "odoo.http-port-min",
+        "odoo.http-port-max",
+        "odoo.http-port-step",
+        "functional.wait",
+        "static-analysis.max-line-length",
+    ] {
         number(key);
     }
 
@@ -314,22 +420,50 @@ fn parse_buildout(
         (None, None) => None,
     };
     let addons: Vec<String> = match addons_text {
-        Some(v) => v.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect(),
+        Some(v) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(String::from)
+            .collect(),
         None => vec!["all".to_string()],
     };
 
-    let part = text("buildout-part").filter(|p| !p.is_empty()).unwrap_or("openerp").to_string();
-    let steps_ctx = steps::Context { path, section: &name, opts, line_of: &line_of };
+    let part = text("buildout-part")
+        .filter(|p| !p.is_empty())
+        .unwrap_or("openerp")
+        .to_string();
+    let steps_ctx = steps::Context {
+        path,
+        section: &name,
+        opts,
+        line_of: &line_of,
+    };
     let db_steps = steps_ctx.db_steps(&mut err);
     let post_dl_steps = steps_ctx.post_dl_steps(&mut err);
     let post_buildout_steps = steps_ctx.post_buildout_steps(&mut err, warnings);
-    steps_ctx.check_needed(&db_steps, &post_dl_steps, &post_buildout_steps, opts.get("openerp-addons").or(opts.get("odoo-addons")).is_some(), &mut err);
+    steps_ctx.check_needed(
+        &db_steps,
+        &post_dl_steps,
+        &post_buildout_steps,
+        opts.get("openerp-addons")
+            .or(opts.get("odoo-addons"))
+            .is_some(),
+        &mut err,
+    );
 
     for opt in opts.options.iter().filter(|o| !o.from_default) {
         let known = KNOWN.contains(&opt.name.as_str())
             || STEP_PREFIXES.iter().any(|p| opt.name.starts_with(p));
         if !known {
-            warnings.push(Warning::new(path, opt.line, format!("unknown option `{}` in [{name}]; it is ignored (check its spelling)", opt.name)));
+            warnings.push(Warning::new(
+                path,
+                opt.line,
+                format!(
+                    "unknown option `{}` in [{name}]; it is ignored (check its spelling)",
+                    opt.name
+                ),
+            ));
         }
     }
 
@@ -340,8 +474,12 @@ fn parse_buildout(
         build_for,
         build_requires,
         category: text("build-category").unwrap_or("").to_string(),
-        db_template: text("db_template").filter(|t| !t.is_empty()).unwrap_or("template1").to_string(),
-        start_command: text("start-command").map_or_else(|| format!("bin/start_{part}"), String::from),
+        db_template: text("db_template")
+            .filter(|t| !t.is_empty())
+            .unwrap_or("template1")
+            .to_string(),
+        start_command: text("start-command")
+            .map_or_else(|| format!("bin/start_{part}"), String::from),
         test_command: text("test-command").map_or_else(|| format!("bin/test_{part}"), String::from),
         part,
         addons,
@@ -349,12 +487,22 @@ fn parse_buildout(
         db_steps,
         post_dl_steps,
         post_buildout_steps,
-        bootstrap_version: text("bootstrap-version").filter(|v| !v.is_empty()).map(String::from),
+        bootstrap_version: text("bootstrap-version")
+            .filter(|v| !v.is_empty())
+            .map(String::from),
         virtualenv,
         git_shallow,
         inherit: section.get("inherit").map(|o| o.value.trim().to_string()),
-        options: opts.options.iter().map(|o| (o.name.clone(), o.value.clone())).collect(),
-        option_lines: opts.options.iter().map(|o| (o.name.clone(), o.line)).collect(),
+        options: opts
+            .options
+            .iter()
+            .map(|o| (o.name.clone(), o.value.clone()))
+            .collect(),
+        option_lines: opts
+            .options
+            .iter()
+            .map(|o| (o.name.clone(), o.line))
+            .collect(),
         name,
         manifest: path.to_path_buf(),
         line: section.line,
@@ -372,7 +520,10 @@ pub fn parse_source(text: &str) -> Result<BuildoutSource, ErrorKind> {
             hint: format!("write `buildout = TYPE …` with TYPE one of {TYPES}, or remove it for a watch-only section"),
         });
     };
-    let bad = |syntax: &str| ErrorKind::BadBuildoutSpec { text: text.into(), syntax: syntax.into() };
+    let bad = |syntax: &str| ErrorKind::BadBuildoutSpec {
+        text: text.into(),
+        syntax: syntax.into(),
+    };
     let s = |i: usize| args[i].to_string();
     // `subdir=DIR` is the only `key=value` token; the rest are positional.
     let (positional, subdir) = {
@@ -380,7 +531,9 @@ pub fn parse_source(text: &str) -> Result<BuildoutSource, ErrorKind> {
         let mut subdir = None;
         for a in args {
             match a.split_once('=') {
-                Some(("subdir", d)) if !d.is_empty() && matches!(kind, "git" | "bzr") => subdir = Some(d.to_string()),
+                Some(("subdir", d)) if !d.is_empty() && matches!(kind, "git" | "bzr") => {
+                    subdir = Some(d.to_string())
+                }
                 _ => pos.push(*a),
             }
         }
@@ -389,24 +542,38 @@ pub fn parse_source(text: &str) -> Result<BuildoutSource, ErrorKind> {
     match kind {
         "standalone" if args.len() == 1 => Ok(BuildoutSource::Standalone { path: s(0) }),
         "standalone" => Err(bad("standalone PATH")),
-        "hg" if args.len() == 3 => Ok(BuildoutSource::Hg { url: s(0), branch: s(1), config: s(2) }),
+        "hg" if args.len() == 3 => Ok(BuildoutSource::Hg {
+            url: s(0),
+            branch: s(1),
+            config: s(2),
+        }),
         "hg" => Err(bad("hg URL BRANCH CONFPATH")),
-        "git" if positional.len() == 3 && positional.iter().all(|p| !p.contains('=')) => Ok(BuildoutSource::Git {
-            url: positional[0].into(),
-            branch: positional[1].into(),
-            config: positional[2].into(),
-            subdir,
-        }),
+        "git" if positional.len() == 3 && positional.iter().all(|p| !p.contains('=')) => {
+            Ok(BuildoutSource::Git {
+                url: positional[0].into(),
+                branch: positional[1].into(),
+                config: positional[2].into(),
+                subdir,
+            })
+        }
         "git" => Err(bad("git URL BRANCH CONFPATH [subdir=DIR]")),
-        "bzr" if positional.len() == 2 && positional.iter().all(|p| !p.contains('=')) => Ok(BuildoutSource::Bzr {
-            url: positional[0].into(),
-            config: positional[1].into(),
-            subdir,
-        }),
+        "bzr" if positional.len() == 2 && positional.iter().all(|p| !p.contains('=')) => {
+            Ok(BuildoutSource::Bzr {
+                url: positional[0].into(),
+                config: positional[1].into(),
+                subdir,
+            })
+        }
         "bzr" => Err(bad("bzr URL CONFPATH [subdir=DIR]")),
-        "hgtag" if args.len() == 2 => Ok(BuildoutSource::HgTag { url: s(0), config: s(1) }),
+        "hgtag" if args.len() == 2 => Ok(BuildoutSource::HgTag {
+            url: s(0),
+            config: s(1),
+        }),
         "hgtag" => Err(bad("hgtag URL CONFPATH")),
-        "gittag" if args.len() == 2 => Ok(BuildoutSource::GitTag { url: s(0), config: s(1) }),
+        "gittag" if args.len() == 2 => Ok(BuildoutSource::GitTag {
+            url: s(0),
+            config: s(1),
+        }),
         "gittag" => Err(bad("gittag URL CONFPATH")),
         "archive" if args.len() == 3 => Ok(BuildoutSource::Archive {
             subdir_property: s(0),
@@ -414,7 +581,10 @@ pub fn parse_source(text: &str) -> Result<BuildoutSource, ErrorKind> {
             config: s(2),
         }),
         "archive" => Err(bad("archive SUBDIR_PROPERTY ARCHIVE_PROPERTY CONFNAME")),
-        other => Err(ErrorKind::UnknownBuildoutType { kind: other.into(), valid: TYPES.into() }),
+        other => Err(ErrorKind::UnknownBuildoutType {
+            kind: other.into(),
+            valid: TYPES.into(),
+        }),
     }
 }
 

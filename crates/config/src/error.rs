@@ -15,7 +15,10 @@ pub struct Location {
 impl Location {
     /// A location at `line` of `file`.
     pub fn new(file: &Path, line: u32) -> Self {
-        Location { file: file.to_path_buf(), line }
+        Location {
+            file: file.to_path_buf(),
+            line,
+        }
     }
 }
 
@@ -42,7 +45,10 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error of `kind` at `line` of `file`.
     pub fn new(file: &Path, line: u32, kind: ErrorKind) -> Self {
-        ConfigError { location: Location::new(file, line), kind }
+        ConfigError {
+            location: Location::new(file, line),
+            kind,
+        }
     }
 }
 
@@ -58,7 +64,10 @@ pub struct Warning {
 impl Warning {
     /// A warning at `line` of `file`.
     pub fn new(file: &Path, line: u32, message: impl Into<String>) -> Self {
-        Warning { location: Location::new(file, line), message: message.into() }
+        Warning {
+            location: Location::new(file, line),
+            message: message.into(),
+        }
     }
 }
 
@@ -79,7 +88,9 @@ pub enum ErrorKind {
     #[error("the line is not valid UTF-8; save the file as UTF-8")]
     NotUtf8,
     /// Both `slaves.cfg` and `workers.cfg` exist.
-    #[error("both slaves.cfg and workers.cfg exist in the master directory; keep only one of them")]
+    #[error(
+        "both slaves.cfg and workers.cfg exist in the master directory; keep only one of them"
+    )]
     TwoWorkerFiles,
 
     // --- INI syntax
@@ -103,10 +114,18 @@ pub enum ErrorKind {
     DuplicateSection { name: String, first_line: u32 },
     /// An option given twice in one section.
     #[error("option `{name}` is already set in section [{section}] at line {first_line}; keep only one of them")]
-    DuplicateOption { name: String, section: String, first_line: u32 },
+    DuplicateOption {
+        name: String,
+        section: String,
+        first_line: u32,
+    },
     /// `%(name)s` naming an option that does not exist.
     #[error("`%({name})s` in option `{option}` names no option of section [{section}] or [DEFAULT]; define `{name}`, or write %% for a literal %")]
-    UnknownInterpolation { name: String, option: String, section: String },
+    UnknownInterpolation {
+        name: String,
+        option: String,
+        section: String,
+    },
     /// A `%` that is neither `%%` nor `%(name)s`.
     #[error("malformed interpolation in option `{option}`: `{text}`; write %(name)s, or %% for a literal %")]
     BadInterpolation { option: String, text: String },
@@ -120,7 +139,11 @@ pub enum ErrorKind {
     BadVersion { text: String, reason: String },
     /// A requirement (`build-for`, `build-requires`) that does not parse.
     #[error("invalid requirement `{text}` in `{option}`: {reason}")]
-    BadRequirement { option: String, text: String, reason: String },
+    BadRequirement {
+        option: String,
+        text: String,
+        reason: String,
+    },
 
     // --- workers
     /// A worker without password.
@@ -137,7 +160,11 @@ pub enum ErrorKind {
     BadCapability { text: String, reason: String },
     /// The same capability version declared twice for one worker.
     #[error("capability `{name} {version}` is already declared at line {first_line}; merge the two lines")]
-    DuplicateCapability { name: String, version: String, first_line: u32 },
+    DuplicateCapability {
+        name: String,
+        version: String,
+        first_line: u32,
+    },
     /// A 2012-form `pg_*` option without `pg_version`.
     #[error("`{option}` needs `pg_version` in the same worker section; add `pg_version = …` or use `capability = postgresql VERSION port=…`")]
     PgOptionWithoutVersion { option: String },
@@ -151,7 +178,11 @@ pub enum ErrorKind {
     // --- values
     /// A value that should be an integer.
     #[error("`{option}` must be {expected}, not `{value}`")]
-    BadNumber { option: String, value: String, expected: String },
+    BadNumber {
+        option: String,
+        value: String,
+        expected: String,
+    },
     /// A value that should be a boolean.
     #[error("`{option}` must be `true` or `false`, not `{value}`")]
     BadBool { option: String, value: String },
@@ -171,10 +202,18 @@ pub enum ErrorKind {
     BadWatch { text: String, reason: String },
     /// An unknown step name in a steps list.
     #[error("unknown step `{name}` in `{option}`; use one of {valid}")]
-    UnknownStep { option: String, name: String, valid: String },
+    UnknownStep {
+        option: String,
+        name: String,
+        valid: String,
+    },
     /// A step needs an option that is not set.
     #[error("step `{step}` needs option `{needed}`; add it to section [{section}]")]
-    MissingStepOption { step: String, needed: String, section: String },
+    MissingStepOption {
+        step: String,
+        needed: String,
+        section: String,
+    },
     /// Both `openerp-addons` and `odoo-addons` are set.
     #[error("both `openerp-addons` and `odoo-addons` are set; keep only one")]
     TwoAddonsOptions,
@@ -195,7 +234,11 @@ pub enum ErrorKind {
     DuplicateBuildout { name: String, first: String },
     /// Two builders with the same name.
     #[error("builder name `{name}` is made by buildouts [{first}] and [{second}]; rename one of the sections")]
-    DuplicateBuilder { name: String, first: String, second: String },
+    DuplicateBuilder {
+        name: String,
+        first: String,
+        second: String,
+    },
 
     // --- oebb.cfg
     /// An unknown section in `oebb.cfg`.
@@ -203,8 +246,16 @@ pub enum ErrorKind {
     UnknownSection { name: String, valid: String },
     /// An unknown option in a section of `oebb.cfg`.
     #[error("unknown option `{name}` in section [{section}]; the valid options are {valid}")]
-    UnknownOption { name: String, section: String, valid: String },
+    UnknownOption {
+        name: String,
+        section: String,
+        valid: String,
+    },
     /// A value of `oebb.cfg` that is wrong.
     #[error("`{option}` = `{value}` is invalid: {reason}")]
-    BadSetting { option: String, value: String, reason: String },
+    BadSetting {
+        option: String,
+        value: String,
+        reason: String,
+    },
 }

@@ -103,7 +103,11 @@ impl Ini {
 
     /// Parses text, collecting every error; what could be read is returned anyway.
     pub fn parse(path: &Path, text: &str) -> (Ini, Vec<ConfigError>) {
-        let mut ini = Ini { path: path.to_path_buf(), defaults: Vec::new(), sections: Vec::new() };
+        let mut ini = Ini {
+            path: path.to_path_buf(),
+            defaults: Vec::new(),
+            sections: Vec::new(),
+        };
         let mut errors = Vec::new();
         let err = |line: u32, kind| ConfigError::new(path, line, kind);
         // Which option list receives options: None before the first header.
@@ -135,13 +139,20 @@ impl Ini {
                         opt.value.push_str(trimmed);
                     }
                     (None, _) => {
-                        errors.push(err(line_no, ErrorKind::BeforeSection { text: trimmed.into() }));
+                        errors.push(err(
+                            line_no,
+                            ErrorKind::BeforeSection {
+                                text: trimmed.into(),
+                            },
+                        ));
                         skipping = true;
                     }
                     (Some(_), None) => {
                         errors.push(err(
                             line_no,
-                            ErrorKind::DanglingContinuation { text: trimmed.into() },
+                            ErrorKind::DanglingContinuation {
+                                text: trimmed.into(),
+                            },
                         ));
                         skipping = true;
                     }
@@ -168,17 +179,29 @@ impl Ini {
                         if let Some(prev) = ini.sections.iter().find(|s| s.name == name) {
                             errors.push(err(
                                 line_no,
-                                ErrorKind::DuplicateSection { name, first_line: prev.line },
+                                ErrorKind::DuplicateSection {
+                                    name,
+                                    first_line: prev.line,
+                                },
                             ));
                             // The duplicate's options are dropped; report them no further.
                             skipping = true;
                         } else {
-                            ini.sections.push(Section { name, line: line_no, options: Vec::new() });
+                            ini.sections.push(Section {
+                                name,
+                                line: line_no,
+                                options: Vec::new(),
+                            });
                             current = Some(Target::Section(ini.sections.len() - 1));
                         }
                     }
                     None => {
-                        errors.push(err(line_no, ErrorKind::BadSectionHeader { text: trimmed.into() }));
+                        errors.push(err(
+                            line_no,
+                            ErrorKind::BadSectionHeader {
+                                text: trimmed.into(),
+                            },
+                        ));
                         skipping = true;
                     }
                 }
@@ -188,7 +211,12 @@ impl Ini {
                 continue;
             }
             let Some(delim) = line.find(['=', ':']) else {
-                errors.push(err(line_no, ErrorKind::NotAnOption { text: trimmed.into() }));
+                errors.push(err(
+                    line_no,
+                    ErrorKind::NotAnOption {
+                        text: trimmed.into(),
+                    },
+                ));
                 skipping = true;
                 continue;
             };
@@ -200,7 +228,12 @@ impl Ini {
                 continue;
             }
             let Some(target) = current else {
-                errors.push(err(line_no, ErrorKind::BeforeSection { text: trimmed.into() }));
+                errors.push(err(
+                    line_no,
+                    ErrorKind::BeforeSection {
+                        text: trimmed.into(),
+                    },
+                ));
                 skipping = true;
                 continue;
             };
@@ -217,13 +250,22 @@ impl Ini {
                 let first_line = prev.line;
                 errors.push(err(
                     line_no,
-                    ErrorKind::DuplicateOption { name, section: section_name, first_line },
+                    ErrorKind::DuplicateOption {
+                        name,
+                        section: section_name,
+                        first_line,
+                    },
                 ));
                 skipping = true;
                 continue;
             }
             let from_default = target == Target::Defaults;
-            options.push(Opt { name, value, line: line_no, from_default });
+            options.push(Opt {
+                name,
+                value,
+                line: line_no,
+                from_default,
+            });
             continued = Some(options.len() - 1);
         }
         (ini, errors)
@@ -259,8 +301,10 @@ impl Ini {
         }
         let section_name = chain.first().map_or("DEFAULT", |s| s.name.as_str());
         let mut errors = Vec::new();
-        let raw: Vec<(String, String)> =
-            options.iter().map(|o| (o.name.clone(), o.value.clone())).collect();
+        let raw: Vec<(String, String)> = options
+            .iter()
+            .map(|o| (o.name.clone(), o.value.clone()))
+            .collect();
         for opt in &mut options {
             if !opt.value.contains('%') {
                 continue;
@@ -350,7 +394,10 @@ fn interpolate(
             };
             if stack.contains(&name) || stack.len() > MAX_DEPTH {
                 stack.push(name);
-                return Err(ErrorKind::InterpolationLoop { option, chain: stack.join(" → ") });
+                return Err(ErrorKind::InterpolationLoop {
+                    option,
+                    chain: stack.join(" → "),
+                });
             }
             stack.push(name);
             let expanded = interpolate(target, options, stack)?;

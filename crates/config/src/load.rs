@@ -47,7 +47,13 @@ fn read_ini(path: &Path, errors: &mut Vec<ConfigError>) -> Option<Ini> {
             Some(ini)
         }
         Err(e) => {
-            errors.push(ConfigError::new(path, 0, ErrorKind::Unreadable { reason: e.to_string() }));
+            errors.push(ConfigError::new(
+                path,
+                0,
+                ErrorKind::Unreadable {
+                    reason: e.to_string(),
+                },
+            ));
             None
         }
     }
@@ -87,7 +93,11 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
         let (w, errs) = parse_workers(&ini);
         errors.extend(errs);
         if ini.sections.is_empty() {
-            warnings.push(Warning::new(&workers_file, 0, "no worker is defined; add a [worker-name] section with a password"));
+            warnings.push(Warning::new(
+                &workers_file,
+                0,
+                "no worker is defined; add a [worker-name] section with a password",
+            ));
         }
         w
     });
@@ -99,16 +109,22 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
     };
     let mut buildouts: Vec<Buildout> = Vec::new();
     for path in &manifest_files {
-        let Some(ini) = read_ini(path, &mut errors) else { continue };
+        let Some(ini) = read_ini(path, &mut errors) else {
+            continue;
+        };
         let (found, errs, warns) = parse_manifest(&ini);
         errors.extend(errs);
         warnings.extend(warns);
         for b in found {
             if let Some(first) = buildouts.iter().find(|o| o.name == b.name) {
-                errors.push(ConfigError::new(&b.manifest, b.line, ErrorKind::DuplicateBuildout {
-                    name: b.name.clone(),
-                    first: format!("{}:{}", first.manifest.display(), first.line),
-                }));
+                errors.push(ConfigError::new(
+                    &b.manifest,
+                    b.line,
+                    ErrorKind::DuplicateBuildout {
+                        name: b.name.clone(),
+                        first: format!("{}:{}", first.manifest.display(), first.line),
+                    },
+                ));
             } else {
                 buildouts.push(b);
             }

@@ -78,7 +78,11 @@ impl Default for MasterSettings {
             public_url: None,
             manifests: vec![PathBuf::from("buildouts/MANIFEST.cfg")],
             workers: None,
-            watch: WatchSettings { poll_interval: 600, tree_stable_timer: 600, url_rewrites: Vec::new() },
+            watch: WatchSettings {
+                poll_interval: 600,
+                tree_stable_timer: 600,
+                url_rewrites: Vec::new(),
+            },
             users: Vec::new(),
             mail: None,
         }
@@ -86,10 +90,29 @@ impl Default for MasterSettings {
 }
 
 const SECTIONS: &[(&str, &[&str])] = &[
-    ("master", &["web-address", "worker-address", "database", "title", "public-url", "manifests", "workers"]),
-    ("watch", &["poll-interval", "tree-stable-timer", "url-rewrite"]),
+    (
+        "master",
+        &[
+            "web-address",
+            "worker-address",
+            "database",
+            "title",
+            "public-url",
+            "manifests",
+            "workers",
+        ],
+    ),
+    (
+        "watch",
+        &["poll-interval", "tree-stable-timer", "url-rewrite"],
+    ),
     ("users", &[]),
-    ("mail", &["relay", "from", "to", "mode", "username", "password", "starttls"]),
+    (
+        "mail",
+        &[
+            "relay", "from", "to", "mode", "username", "password", "starttls",
+        ],
+    ),
 ];
 
 const MAIL_MODES: &[&str] = &["failing", "problem", "change", "all"];
@@ -98,13 +121,20 @@ const MAIL_MODES: &[&str] = &["failing", "problem", "change", "all"];
 pub fn parse_master_settings(ini: &Ini) -> (MasterSettings, Vec<ConfigError>) {
     let mut s = MasterSettings::default();
     let mut errors = Vec::new();
-    let valid_sections = SECTIONS.iter().map(|(n, _)| format!("[{n}]")).collect::<Vec<_>>().join(", ");
+    let valid_sections = SECTIONS
+        .iter()
+        .map(|(n, _)| format!("[{n}]"))
+        .collect::<Vec<_>>()
+        .join(", ");
     for section in &ini.sections {
         let Some((_, valid)) = SECTIONS.iter().find(|(n, _)| *n == section.name) else {
             errors.push(ConfigError::new(
                 &ini.path,
                 section.line,
-                ErrorKind::UnknownSection { name: section.name.clone(), valid: valid_sections.clone() },
+                ErrorKind::UnknownSection {
+                    name: section.name.clone(),
+                    valid: valid_sections.clone(),
+                },
             ));
             continue;
         };
@@ -113,15 +143,21 @@ pub fn parse_master_settings(ini: &Ini) -> (MasterSettings, Vec<ConfigError>) {
         let mut err = |line, kind| errors.push(ConfigError::new(&ini.path, line, kind));
         for opt in resolved.options.iter().filter(|o| !o.from_default) {
             if section.name == "users" {
-                s.users.push(User { name: opt.name.clone(), password: opt.value.trim().into() });
+                s.users.push(User {
+                    name: opt.name.clone(),
+                    password: opt.value.trim().into(),
+                });
                 continue;
             }
             if !valid.contains(&opt.name.as_str()) {
-                err(opt.line, ErrorKind::UnknownOption {
-                    name: opt.name.clone(),
-                    section: section.name.clone(),
-                    valid: valid.join(", "),
-                });
+                err(
+                    opt.line,
+                    ErrorKind::UnknownOption {
+                        name: opt.name.clone(),
+                        section: section.name.clone(),
+                        valid: valid.join(", "),
+                    },
+                );
                 continue;
             }
             match section.name.as_str() {
@@ -138,12 +174,17 @@ pub fn parse_master_settings(ini: &Ini) -> (MasterSettings, Vec<ConfigError>) {
 }
 
 fn bad(opt: &Opt, reason: &str) -> ErrorKind {
-    ErrorKind::BadSetting { option: opt.name.clone(), value: opt.value.trim().into(), reason: reason.into() }
+    ErrorKind::BadSetting {
+        option: opt.name.clone(),
+        value: opt.value.trim().into(),
+        reason: reason.into(),
+    }
 }
 
 /// `host:port` with a numeric port.
 fn is_address(v: &str) -> bool {
-    v.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+    v.rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
 }
 
 fn master_option(s: &mut MasterSettings, opt: &Opt, err: &mut impl FnMut(u32, ErrorKind)) {
@@ -154,8 +195,15 @@ fn master_option(s: &mut MasterSettings, opt: &Opt, err: &mut impl FnMut(u32, Er
         }
         "web-address" => s.web_address = v.into(),
         "worker-address" => s.worker_address = v.into(),
-        "database" if !(v.starts_with("sqlite:") || v.starts_with("postgresql://") || v.starts_with("postgres://")) => {
-            err(opt.line, bad(opt, "write sqlite:FILE or postgresql://USER@HOST/DB"))
+        "database"
+            if !(v.starts_with("sqlite:")
+                || v.starts_with("postgresql://")
+                || v.starts_with("postgres://")) =>
+        {
+            err(
+                opt.line,
+                bad(opt, "write sqlite:FILE or postgresql://USER@HOST/DB"),
+            )
         }
         "database" => s.database = v.into(),
         "title" => s.title = v.into(),
@@ -164,7 +212,10 @@ fn master_option(s: &mut MasterSettings, opt: &Opt, err: &mut impl FnMut(u32, Er
         }
         "public-url" => s.public_url = Some(v.into()),
         "manifests" => {
-            s.manifests = value_lines(v).flat_map(str::split_whitespace).map(PathBuf::from).collect();
+            s.manifests = value_lines(v)
+                .flat_map(str::split_whitespace)
+                .map(PathBuf::from)
+                .collect();
             if s.manifests.is_empty() {
                 err(opt.line, bad(opt, "name at least one manifest file"));
             }
@@ -181,17 +232,26 @@ fn watch_option(w: &mut WatchSettings, opt: &Opt, err: &mut impl FnMut(u32, Erro
         "poll-interval" | "tree-stable-timer" => match v.parse::<u64>() {
             Ok(n) if opt.name == "poll-interval" && n > 0 => w.poll_interval = n,
             Ok(n) if opt.name == "tree-stable-timer" => w.tree_stable_timer = n,
-            _ => err(opt.line, bad(opt, "write a whole number of seconds (poll-interval at least 1)")),
+            _ => err(
+                opt.line,
+                bad(
+                    opt,
+                    "write a whole number of seconds (poll-interval at least 1)",
+                ),
+            ),
         },
         "url-rewrite" => {
             for l in value_lines(v) {
                 match l.split_whitespace().collect::<Vec<_>>().as_slice() {
                     [from, to] => w.url_rewrites.push((from.to_string(), to.to_string())),
-                    _ => err(opt.line, ErrorKind::BadSetting {
-                        option: "url-rewrite".into(),
-                        value: l.into(),
-                        reason: "write one `PREFIX NEW_PREFIX` rule per line".into(),
-                    }),
+                    _ => err(
+                        opt.line,
+                        ErrorKind::BadSetting {
+                            option: "url-rewrite".into(),
+                            value: l.into(),
+                            reason: "write one `PREFIX NEW_PREFIX` rule per line".into(),
+                        },
+                    ),
                 }
             }
         }
@@ -199,7 +259,11 @@ fn watch_option(w: &mut WatchSettings, opt: &Opt, err: &mut impl FnMut(u32, Erro
     }
 }
 
-fn mail_section(opts: &[Opt], line: u32, err: &mut impl FnMut(u32, ErrorKind)) -> Option<MailSettings> {
+fn mail_section(
+    opts: &[Opt],
+    line: u32,
+    err: &mut impl FnMut(u32, ErrorKind),
+) -> Option<MailSettings> {
     let get = |k: &str| opts.iter().find(|o| o.name == k && !o.from_default);
     let text = |k: &str| get(k).map(|o| o.value.trim().to_string());
     let mut mail = MailSettings {
@@ -212,19 +276,38 @@ fn mail_section(opts: &[Opt], line: u32, err: &mut impl FnMut(u32, ErrorKind)) -
         starttls: false,
     };
     if mail.from.is_empty() {
-        err(get("from").map_or(line, |o| o.line), ErrorKind::EmptyValue {
-            option: "from".into(),
-            hint: "[mail] needs the sender address, e.g. `from = ci@example.com`".into(),
-        });
+        err(
+            get("from").map_or(line, |o| o.line),
+            ErrorKind::EmptyValue {
+                option: "from".into(),
+                hint: "[mail] needs the sender address, e.g. `from = ci@example.com`".into(),
+            },
+        );
     } else if !mail.from.contains('@') {
-        err(get("from").map_or(line, |o| o.line), ErrorKind::BadMailAddress { option: "from".into(), value: mail.from.clone() });
+        err(
+            get("from").map_or(line, |o| o.line),
+            ErrorKind::BadMailAddress {
+                option: "from".into(),
+                value: mail.from.clone(),
+            },
+        );
     }
     if let Some(o) = get("to") {
-        for a in o.value.split(|c: char| c == ',' || c.is_whitespace()).filter(|a| !a.is_empty()) {
+        for a in o
+            .value
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|a| !a.is_empty())
+        {
             if a.contains('@') {
                 mail.to.push(a.into());
             } else {
-                err(o.line, ErrorKind::BadMailAddress { option: "to".into(), value: a.into() });
+                err(
+                    o.line,
+                    ErrorKind::BadMailAddress {
+                        option: "to".into(),
+                        value: a.into(),
+                    },
+                );
             }
         }
     }
@@ -237,7 +320,13 @@ fn mail_section(opts: &[Opt], line: u32, err: &mut impl FnMut(u32, ErrorKind)) -
         match o.value.trim() {
             "true" => mail.starttls = true,
             "false" => {}
-            v => err(o.line, ErrorKind::BadBool { option: "starttls".into(), value: v.into() }),
+            v => err(
+                o.line,
+                ErrorKind::BadBool {
+                    option: "starttls".into(),
+                    value: v.into(),
+                },
+            ),
         }
     }
     if let Some(o) = get("relay") {

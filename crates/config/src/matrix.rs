@@ -77,7 +77,10 @@ pub fn version_property(capability: &str) -> String {
         "postgresql" => "pg_version".into(),
         "python" => "py_version".into(),
         "wkhtmltopdf" => "wkhtml2pdf_version".into(),
-        other => format!("{}_version", other.replace(|c: char| !c.is_ascii_alphanumeric(), "_")),
+        other => format!(
+            "{}_version",
+            other.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        ),
     }
 }
 
@@ -110,13 +113,21 @@ pub fn capability_env(capability: &str, options: &BTreeMap<String, String>, env:
 
 /// Whether `worker` meets `req` with at least one declared version.
 fn meets(worker: &Worker, req: &Requirement) -> bool {
-    worker.capability(&req.capability).iter().any(|c| req.matches(c.version.as_ref()))
+    worker
+        .capability(&req.capability)
+        .iter()
+        .any(|c| req.matches(c.version.as_ref()))
 }
 
 /// Indices of the workers that may build a buildout: they meet every `build-requires`, and
 /// every name of their `build-only-if-requires` is required.
 fn eligible(buildout: &Buildout, workers: &[Worker]) -> Vec<usize> {
-    let required = |name: &String| buildout.build_requires.iter().any(|r| &r.capability == name);
+    let required = |name: &String| {
+        buildout
+            .build_requires
+            .iter()
+            .any(|r| &r.capability == name)
+    };
     workers
         .iter()
         .enumerate()
@@ -140,13 +151,23 @@ fn nobody_reason(buildout: &Buildout, workers: &[Worker]) -> String {
     if !unmet.is_empty() {
         return format!("no worker meets build-requires {}", unmet.join(", "));
     }
-    let reqs: Vec<String> = buildout.build_requires.iter().map(|r| format!("`{r}`")).collect();
-    if workers.iter().any(|w| buildout.build_requires.iter().all(|r| meets(w, r))) {
+    let reqs: Vec<String> = buildout
+        .build_requires
+        .iter()
+        .map(|r| format!("`{r}`"))
+        .collect();
+    if workers
+        .iter()
+        .any(|w| buildout.build_requires.iter().all(|r| meets(w, r)))
+    {
         return "the workers that meet its build-requires only build buildouts requiring their \
                 build-only-if-requires capabilities"
             .into();
     }
-    format!("no single worker meets all of build-requires {}", reqs.join(", "))
+    format!(
+        "no single worker meets all of build-requires {}",
+        reqs.join(", ")
+    )
 }
 
 /// A builder being refined by successive `build-for` splits.
@@ -177,15 +198,25 @@ pub fn build_matrix(buildouts: &[Buildout], workers: &[Worker]) -> (Matrix, Vec<
             matrix.warnings.push(warn(nobody_reason(buildout, workers)));
             continue;
         }
-        let mut drafts = vec![Draft { name: buildout.name.clone(), workers: candidates, split: Vec::new() }];
+        let mut drafts = vec![Draft {
+            name: buildout.name.clone(),
+            workers: candidates,
+            split: Vec::new(),
+        }];
         for req in &buildout.build_for {
             if req.is_not_used() {
                 for d in &mut drafts {
-                    d.split.push(Split { capability: req.capability.clone(), version: None });
+                    d.split.push(Split {
+                        capability: req.capability.clone(),
+                        version: None,
+                    });
                 }
                 continue;
             }
-            drafts = drafts.into_iter().flat_map(|d| split(d, req, workers)).collect();
+            drafts = drafts
+                .into_iter()
+                .flat_map(|d| split(d, req, workers))
+                .collect();
             if drafts.is_empty() {
                 matrix.warnings.push(warn(format!(
                     "no worker meeting its build-requires has a version matching build-for `{req}`"
@@ -206,7 +237,9 @@ pub fn build_matrix(buildouts: &[Buildout], workers: &[Worker]) -> (Matrix, Vec<
                 ));
                 continue;
             }
-            matrix.builders.push(finish(buildout, draft, workers, &mut cache));
+            matrix
+                .builders
+                .push(finish(buildout, draft, workers, &mut cache));
         }
     }
     (matrix, errors)
@@ -228,7 +261,10 @@ fn split(draft: Draft, req: &Requirement, workers: &[Worker]) -> Vec<Draft> {
         .into_iter()
         .map(|v| {
             let mut split = draft.split.clone();
-            split.push(Split { capability: req.capability.clone(), version: Some(v.clone()) });
+            split.push(Split {
+                capability: req.capability.clone(),
+                version: Some(v.clone()),
+            });
             Draft {
                 name: format!("{}-{}{}", draft.name, abbreviation(&req.capability), v),
                 workers: draft
@@ -246,19 +282,28 @@ fn split(draft: Draft, req: &Requirement, workers: &[Worker]) -> Vec<Draft> {
 fn finish(buildout: &Buildout, draft: Draft, workers: &[Worker], cache: &mut EnvCache) -> Builder {
     let mut properties = BTreeMap::new();
     if !buildout.build_requires.is_empty() {
-        let reqs = buildout.build_requires.iter().map(ToString::to_string).collect();
+        let reqs = buildout
+            .build_requires
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         properties.insert("build_requires".to_string(), PropertyValue::List(reqs));
     }
     let mut key = String::new();
     for s in &draft.split {
-        let value = s.version.as_ref().map_or_else(|| "not-used".to_string(), Version::to_string);
+        let value = s
+            .version
+            .as_ref()
+            .map_or_else(|| "not-used".to_string(), Version::to_string);
         key.push_str(&format!("{} {value}\n", s.capability));
         properties.insert(version_property(&s.capability), PropertyValue::Text(value));
     }
     for r in &buildout.build_requires {
         key.push_str(&format!("{r}\n"));
     }
-    let per_worker = cache.entry(key).or_insert_with(|| vec![None; workers.len()]);
+    let per_worker = cache
+        .entry(key)
+        .or_insert_with(|| vec![None; workers.len()]);
     let env = draft
         .workers
         .iter()
@@ -271,7 +316,11 @@ fn finish(buildout: &Buildout, draft: Draft, workers: &[Worker], cache: &mut Env
     Builder {
         name: BuilderName(draft.name),
         buildout: buildout.name.clone(),
-        workers: draft.workers.iter().map(|&i| workers[i].name.clone()).collect(),
+        workers: draft
+            .workers
+            .iter()
+            .map(|&i| workers[i].name.clone())
+            .collect(),
         category: buildout.category.clone(),
         properties,
         split: draft.split,
@@ -285,7 +334,11 @@ fn worker_env(buildout: &Buildout, split: &[Split], worker: &Worker) -> Env {
     let mut env = Env::new();
     for s in split {
         if let Some(v) = &s.version {
-            if let Some(c) = worker.capability(&s.capability).iter().find(|c| c.version.as_ref() == Some(v)) {
+            if let Some(c) = worker
+                .capability(&s.capability)
+                .iter()
+                .find(|c| c.version.as_ref() == Some(v))
+            {
                 capability_env(&s.capability, &c.options, &mut env);
             }
         }
@@ -294,8 +347,11 @@ fn worker_env(buildout: &Buildout, split: &[Split], worker: &Worker) -> Env {
         if split.iter().any(|s| s.capability == req.capability) {
             continue;
         }
-        let reqs: Vec<&Requirement> =
-            buildout.build_requires.iter().filter(|r| r.capability == req.capability).collect();
+        let reqs: Vec<&Requirement> = buildout
+            .build_requires
+            .iter()
+            .filter(|r| r.capability == req.capability)
+            .collect();
         let best = worker
             .capability(&req.capability)
             .iter()

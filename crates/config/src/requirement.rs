@@ -104,8 +104,13 @@ pub enum RequirementError {
     NotUsedNotAlone,
 }
 
-const OPS: [(&str, Op); 5] =
-    [("<=", Op::Le), (">=", Op::Ge), ("==", Op::Eq), ("<", Op::Lt), (">", Op::Gt)];
+const OPS: [(&str, Op); 5] = [
+    ("<=", Op::Le),
+    (">=", Op::Ge),
+    ("==", Op::Eq),
+    ("<", Op::Lt),
+    (">", Op::Gt),
+];
 
 /// Splits `>=9.1` into `>=` and `9.1`, so operators may touch their version.
 fn tokens(text: &str) -> Vec<&str> {
@@ -135,7 +140,9 @@ fn operator(tok: &str) -> Result<Op, RequirementError> {
 /// Whether `name` can be a capability name.
 pub fn is_capability_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 impl FromStr for Requirement {
@@ -151,13 +158,19 @@ impl FromStr for Requirement {
         }
         let capability = name.to_string();
         if rest.is_empty() {
-            return Ok(Requirement { capability, criteria: Criteria::Any });
+            return Ok(Requirement {
+                capability,
+                criteria: Criteria::Any,
+            });
         }
         if rest.contains(&"not-used") {
             if rest.len() != 1 {
                 return Err(RequirementError::NotUsedNotAlone);
             }
-            return Ok(Requirement { capability, criteria: Criteria::NotUsed });
+            return Ok(Requirement {
+                capability,
+                criteria: Criteria::NotUsed,
+            });
         }
         let mut clauses = vec![Vec::new()];
         let mut i = 0;
@@ -182,10 +195,16 @@ impl FromStr for Requirement {
             let version = ver
                 .parse::<Version>()
                 .map_err(|e| RequirementError::BadVersion(ver.to_string(), e.to_string()))?;
-            clauses.last_mut().expect("never empty").push(Comparison { op, version });
+            clauses
+                .last_mut()
+                .expect("never empty")
+                .push(Comparison { op, version });
             i += 2;
         }
-        Ok(Requirement { capability, criteria: Criteria::AnyOf(clauses) })
+        Ok(Requirement {
+            capability,
+            criteria: Criteria::AnyOf(clauses),
+        })
     }
 }
 
@@ -195,7 +214,9 @@ impl Requirement {
         match &self.criteria {
             Criteria::Any | Criteria::NotUsed => true,
             Criteria::AnyOf(clauses) => version.is_some_and(|v| {
-                clauses.iter().any(|clause| clause.iter().all(|c| c.op.holds(v, &c.version)))
+                clauses
+                    .iter()
+                    .any(|clause| clause.iter().all(|c| c.op.holds(v, &c.version)))
             }),
         }
     }
@@ -256,7 +277,10 @@ mod tests {
     #[test]
     fn or_binds_looser_than_implicit_and() {
         let r = req("postgresql <= 9.2 > 8.4 OR == 8.4-patched");
-        assert_eq!(r.to_string(), "postgresql <= 9.2 AND > 8.4 OR == 8.4-patched");
+        assert_eq!(
+            r.to_string(),
+            "postgresql <= 9.2 AND > 8.4 OR == 8.4-patched"
+        );
         assert!(r.matches(Some(&"9.0".parse().unwrap())));
         assert!(r.matches(Some(&"8.4-patched".parse().unwrap())));
         assert!(!r.matches(Some(&"8.4".parse().unwrap())));
@@ -265,13 +289,21 @@ mod tests {
 
     #[test]
     fn whitespace_and_touching_operators_are_accepted() {
-        assert_eq!(req("postgresql   >=  9.1\t<9.3"), req("postgresql >= 9.1 < 9.3"));
+        assert_eq!(
+            req("postgresql   >=  9.1\t<9.3"),
+            req("postgresql >= 9.1 < 9.3")
+        );
         assert_eq!(req("pg >=9.1 or ==8.4"), req("pg >= 9.1 OR == 8.4"));
     }
 
     #[test]
     fn printed_form_parses_back() {
-        for s in ["pg", "pg not-used", "pg >= 9.1 AND < 9.3", "pg > 9.0 OR == 8.4"] {
+        for s in [
+            "pg",
+            "pg not-used",
+            "pg >= 9.1 AND < 9.3",
+            "pg > 9.0 OR == 8.4",
+        ] {
             assert_eq!(req(s).to_string(), s);
             assert_eq!(req(&req(s).to_string()), req(s));
         }
@@ -300,10 +332,17 @@ mod tests {
             ("pg == 8.4 OR", DanglingKeyword("OR".into())),
             ("pg == 8.4 AND", DanglingKeyword("AND".into())),
             ("pg not-used == 9.1", NotUsedNotAlone),
-            ("pg >= 9.2devel", BadVersion("9.2devel".into(), VersionErrorText::devel())),
+            (
+                "pg >= 9.2devel",
+                BadVersion("9.2devel".into(), VersionErrorText::devel()),
+            ),
         ];
         for (text, expected) in cases {
-            assert_eq!(text.parse::<Requirement>().as_ref(), Err(expected), "{text}");
+            assert_eq!(
+                text.parse::<Requirement>().as_ref(),
+                Err(expected),
+                "{text}"
+            );
         }
     }
 

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 /// The reference files of anybox.buildbot.openerp, beside the repository.
 pub fn reference(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/anybox-config-cases").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/anybox-config-cases")
+        .join(name)
 }
 
 /// Parses `text` as `t.cfg`, panicking on syntax errors.

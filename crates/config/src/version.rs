@@ -70,7 +70,9 @@ impl FromStr for Version {
                 if piece.is_empty() || !piece.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(VersionError::NotANumber(piece.to_string()));
                 }
-                piece.parse::<u32>().map_err(|_| VersionError::NotANumber(piece.to_string()))
+                piece
+                    .parse::<u32>()
+                    .map_err(|_| VersionError::NotANumber(piece.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Version { numbers, suffix })
@@ -153,9 +155,18 @@ mod tests {
         assert_eq!("".parse::<Version>(), Err(VersionError::Empty));
         assert_eq!("9.2-a-b".parse::<Version>(), Err(VersionError::TwoDashes));
         assert_eq!("9.2-".parse::<Version>(), Err(VersionError::EmptySuffix));
-        assert_eq!("9.2devel".parse::<Version>(), Err(VersionError::NotANumber("2devel".into())));
-        assert_eq!("9..2".parse::<Version>(), Err(VersionError::NotANumber("".into())));
-        assert_eq!("+9".parse::<Version>(), Err(VersionError::NotANumber("+9".into())));
+        assert_eq!(
+            "9.2devel".parse::<Version>(),
+            Err(VersionError::NotANumber("2devel".into()))
+        );
+        assert_eq!(
+            "9..2".parse::<Version>(),
+            Err(VersionError::NotANumber("".into()))
+        );
+        assert_eq!(
+            "+9".parse::<Version>(),
+            Err(VersionError::NotANumber("+9".into()))
+        );
         assert_eq!(
             "99999999999".parse::<Version>(),
             Err(VersionError::NotANumber("99999999999".into()))

@@ -75,7 +75,13 @@ pub fn parse_workers(ini: &Ini) -> (Vec<Worker>, Vec<ConfigError>) {
     for section in &ini.sections {
         let (resolved, errs) = ini.resolve(&[section]);
         errors.extend(errs);
-        if let Some(worker) = parse_worker(ini, &section.name, section.line, &resolved.options, &mut errors) {
+        if let Some(worker) = parse_worker(
+            ini,
+            &section.name,
+            section.line,
+            &resolved.options,
+            &mut errors,
+        ) {
             workers.push(worker);
         }
     }
@@ -93,17 +99,33 @@ fn parse_worker(
     let before = errors.len();
     let mut err = |line: u32, kind| errors.push(ConfigError::new(path, line, kind));
     if let Some(what) = name_problem(name) {
-        err(line, ErrorKind::BadName { name: name.into(), what: what.into() });
+        err(
+            line,
+            ErrorKind::BadName {
+                name: name.into(),
+                what: what.into(),
+            },
+        );
     }
     let get = |key: &str| options.iter().find(|o| o.name == key);
     let password = match (get("password"), get("passwd")) {
         (Some(p), None) | (None, Some(p)) => p.value.clone(),
         (Some(_), Some(p)) => {
-            err(p.line, ErrorKind::TwoPasswords { worker: name.into() });
+            err(
+                p.line,
+                ErrorKind::TwoPasswords {
+                    worker: name.into(),
+                },
+            );
             String::new()
         }
         (None, None) => {
-            err(line, ErrorKind::MissingPassword { worker: name.into() });
+            err(
+                line,
+                ErrorKind::MissingPassword {
+                    worker: name.into(),
+                },
+            );
             String::new()
         }
     };
@@ -139,18 +161,31 @@ fn parse_worker(
                                 options.insert(new.to_string(), o.value.trim().to_string());
                             }
                         }
-                        add_capability(&mut worker, "postgresql", Some(version), options, opt.line, &mut err);
+                        add_capability(
+                            &mut worker,
+                            "postgresql",
+                            Some(version),
+                            options,
+                            opt.line,
+                            &mut err,
+                        );
                     }
                     Err(e) => err(
                         opt.line,
-                        ErrorKind::BadVersion { text: value.into(), reason: e.to_string() },
+                        ErrorKind::BadVersion {
+                            text: value.into(),
+                            reason: e.to_string(),
+                        },
                     ),
                 }
                 continue;
             }
             n if PG_2012.iter().any(|(old, _)| *old == n) => {
                 if get("pg_version").is_none() {
-                    err(opt.line, ErrorKind::PgOptionWithoutVersion { option: n.into() });
+                    err(
+                        opt.line,
+                        ErrorKind::PgOptionWithoutVersion { option: n.into() },
+                    );
                 }
                 continue;
             }
@@ -166,11 +201,20 @@ fn parse_worker(
                 ),
             },
             "notify_on_missing" => {
-                for addr in value.split(|c: char| c == ',' || c.is_whitespace()).filter(|a| !a.is_empty()) {
+                for addr in value
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|a| !a.is_empty())
+                {
                     if is_mail_address(addr) {
                         worker.notify_on_missing.push(addr.to_string());
                     } else {
-                        err(opt.line, ErrorKind::BadMailAddress { option: opt.name.clone(), value: addr.into() });
+                        err(
+                            opt.line,
+                            ErrorKind::BadMailAddress {
+                                option: opt.name.clone(),
+                                value: addr.into(),
+                            },
+                        );
                     }
                 }
             }
@@ -186,11 +230,18 @@ fn parse_worker(
                 ),
             },
             "build-only-if-requires" => {
-                worker.build_only_if_requires = value.split_whitespace().map(String::from).collect();
+                worker.build_only_if_requires =
+                    value.split_whitespace().map(String::from).collect();
             }
             "db_prefix" => {
                 if value.is_empty() {
-                    err(opt.line, ErrorKind::EmptyValue { option: opt.name.clone(), hint: "remove it to use the default, openerp_buildbot".into() });
+                    err(
+                        opt.line,
+                        ErrorKind::EmptyValue {
+                            option: opt.name.clone(),
+                            hint: "remove it to use the default, openerp_buildbot".into(),
+                        },
+                    );
                 } else {
                     worker.db_prefix = value.to_string();
                 }
@@ -203,7 +254,9 @@ fn parse_worker(
         }
         // Buildbot took these as worker settings, not properties.
         if !matches!(opt.name.as_str(), "max_builds" | "notify_on_missing") {
-            worker.properties.insert(opt.name.clone(), value.to_string());
+            worker
+                .properties
+                .insert(opt.name.clone(), value.to_string());
         }
     }
     (errors.len() == before).then_some(worker)
@@ -225,9 +278,17 @@ fn parse_capability_line(
 ) {
     let mut toks = text.split_whitespace().peekable();
     let name = toks.next().unwrap_or_default();
-    let bad = |reason: String| ErrorKind::BadCapability { text: text.into(), reason };
+    let bad = |reason: String| ErrorKind::BadCapability {
+        text: text.into(),
+        reason,
+    };
     if !is_capability_name(name) {
-        return err(line, bad(format!("`{name}` is not a capability name (letters, digits, `-`, `_`, `.`)")));
+        return err(
+            line,
+            bad(format!(
+                "`{name}` is not a capability name (letters, digits, `-`, `_`, `.`)"
+            )),
+        );
     }
     let version = match toks.peek() {
         Some(tok) if !tok.contains('=') => {
@@ -261,13 +322,23 @@ fn add_capability(
 ) {
     let versions = worker.capabilities.entry(name.to_string()).or_default();
     if let Some(prev) = versions.iter().find(|c| c.version == version) {
-        let shown = version.as_ref().map_or_else(String::new, Version::to_string);
+        let shown = version
+            .as_ref()
+            .map_or_else(String::new, Version::to_string);
         return err(
             line,
-            ErrorKind::DuplicateCapability { name: name.into(), version: shown, first_line: prev.line },
+            ErrorKind::DuplicateCapability {
+                name: name.into(),
+                version: shown,
+                first_line: prev.line,
+            },
         );
     }
-    versions.push(CapabilityVersion { version, options, line });
+    versions.push(CapabilityVersion {
+        version,
+        options,
+        line,
+    });
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 use std::process::Command;
 
 fn oebb(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_oebb"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -12,18 +15,43 @@ fn created_master_passes_check_with_a_builder_per_buildout() {
     let master = dir.path().join("demo");
     let m = master.to_str().unwrap();
     let out = oebb(&["create-master", m]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["oebb.cfg", "slaves.cfg", "buildouts/MANIFEST.cfg", "buildouts/odoo-16.0.cfg"] {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "oebb.cfg",
+        "slaves.cfg",
+        "buildouts/MANIFEST.cfg",
+        "buildouts/odoo-16.0.cfg",
+    ] {
         assert!(master.join(f).is_file(), "{f} missing");
     }
     let out = oebb(&["check", m, "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = v["builders"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["builders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["odoo-16.0-pg16", "odoo-16.0-nodemo-pg16"]);
     assert_eq!(v["workers"][0]["name"], "local");
     assert_eq!(v["builders"][0]["env"]["local"]["PGPORT"], "5432");
-    assert_eq!(v["warnings"].as_array().unwrap().len(), 0, "{}", v["warnings"]);
+    assert_eq!(
+        v["warnings"].as_array().unwrap().len(),
+        0,
+        "{}",
+        v["warnings"]
+    );
 }
 
 #[test]
@@ -33,10 +61,24 @@ fn created_files_are_commented_and_show_each_manifest_option() {
     assert_eq!(oebb(&["create-master", m]).status.code(), Some(0));
     let manifest = std::fs::read_to_string(dir.path().join("buildouts/MANIFEST.cfg")).unwrap();
     for option in [
-        "buildout =", "watch =", "auto-watch =", "build-for =", "build-requires =", "build-category =",
-        "openerp-addons =", "buildout-part =", "start-command =", "test-command =", "bootstrap-version =",
-        "db_template =", "db-steps =", "post-dl-steps =", "post-buildout-steps =", "tree-stable-timer =",
-        "inherit =", "[DEFAULT]",
+        "buildout =",
+        "watch =",
+        "auto-watch =",
+        "build-for =",
+        "build-requires =",
+        "build-category =",
+        "openerp-addons =",
+        "buildout-part =",
+        "start-command =",
+        "test-command =",
+        "bootstrap-version =",
+        "db_template =",
+        "db-steps =",
+        "post-dl-steps =",
+        "post-buildout-steps =",
+        "tree-stable-timer =",
+        "inherit =",
+        "[DEFAULT]",
     ] {
         assert!(manifest.contains(option), "MANIFEST.cfg lacks {option}");
     }
@@ -55,8 +97,14 @@ fn create_master_refuses_to_overwrite() {
     let out = oebb(&["create-master", m]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("slaves.cfg already exists; choose a new directory or remove it"), "{err}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("slaves.cfg")).unwrap(), "[mine]\npassword = keep\n");
+    assert!(
+        err.contains("slaves.cfg already exists; choose a new directory or remove it"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("slaves.cfg")).unwrap(),
+        "[mine]\npassword = keep\n"
+    );
     assert!(!dir.path().join("oebb.cfg").exists());
 }
 
@@ -68,7 +116,9 @@ fn table_output_lists_workers_and_builders() {
     let out = oebb(&["check", m]);
     assert_eq!(out.status.code(), Some(0));
     let table = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(table, "\
+    assert_eq!(
+        table,
+        "\
 WORKER  MAX_BUILDS  CAPABILITIES
 local   1           postgresql 16, python 3
 
@@ -77,5 +127,6 @@ odoo-16.0-pg16         odoo-16.0         stable    local
 odoo-16.0-nodemo-pg16  odoo-16.0-nodemo  stable    local
 
 1 workers, 2 buildouts, 2 builders, 0 warnings
-");
+"
+    );
 }

@@ -10,11 +10,19 @@ fn write(dir: &Path, name: &str, text: &str) {
 }
 
 fn check(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb")).arg("check").arg(dir).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_oebb"))
+        .arg("check")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn stderr_lines(out: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stderr).lines().map(String::from).collect()
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -22,8 +30,16 @@ fn every_error_of_every_file_is_printed_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write(d, "oebb.cfg", "[master]\nweb-address = nowhere\n[extra]\n");
-    write(d, "slaves.cfg", "[w1]\ncapability = postgresql 9.6\n[w2]\npassword = s\nmax_builds = x\n");
-    write(d, "buildouts/MANIFEST.cfg", "[a]\nbuildout = standalone a.cfg\nbuild-for = postgresql 9.6\n[b]\nbuildout = svn x\n");
+    write(
+        d,
+        "slaves.cfg",
+        "[w1]\ncapability = postgresql 9.6\n[w2]\npassword = s\nmax_builds = x\n",
+    );
+    write(
+        d,
+        "buildouts/MANIFEST.cfg",
+        "[a]\nbuildout = standalone a.cfg\nbuild-for = postgresql 9.6\n[b]\nbuildout = svn x\n",
+    );
     let out = check(d, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
@@ -46,8 +62,20 @@ fn missing_files_are_errors_naming_them() {
     assert_eq!(out.status.code(), Some(1));
     let lines = stderr_lines(&out);
     assert_eq!(lines.len(), 3, "{lines:?}");
-    assert!(lines[0].starts_with(&format!("{}: cannot read the file: ", dir.path().join("slaves.cfg").display())), "{lines:?}");
-    assert!(lines[1].starts_with(&format!("{}: cannot read the file: ", dir.path().join("buildouts/MANIFEST.cfg").display())), "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{}: cannot read the file: ",
+            dir.path().join("slaves.cfg").display()
+        )),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "{}: cannot read the file: ",
+            dir.path().join("buildouts/MANIFEST.cfg").display()
+        )),
+        "{lines:?}"
+    );
     assert_eq!(lines[2], "oebb check: 2 errors");
 }
 
@@ -55,8 +83,16 @@ fn missing_files_are_errors_naming_them() {
 fn workers_cfg_is_accepted_but_not_together_with_slaves_cfg() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(d, "workers.cfg", "[w]\npassword = s\ncapability = postgresql 12\n");
-    write(d, "buildouts/MANIFEST.cfg", "[a]\nbuildout = standalone a.cfg\nbuild-for = postgresql\n");
+    write(
+        d,
+        "workers.cfg",
+        "[w]\npassword = s\ncapability = postgresql 12\n",
+    );
+    write(
+        d,
+        "buildouts/MANIFEST.cfg",
+        "[a]\nbuildout = standalone a.cfg\nbuild-for = postgresql\n",
+    );
     let out = check(d, &[]);
     assert_eq!(out.status.code(), Some(0), "{:?}", stderr_lines(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("a-pg12"));
@@ -73,24 +109,46 @@ fn the_same_buildout_in_two_manifests_is_an_error() {
     write(d, "slaves.cfg", "[w]\npassword = s\n");
     write(d, "m1.cfg", "[a]\nbuildout = standalone a.cfg\n");
     write(d, "m2.cfg", "\n[a]\nbuildout = standalone b.cfg\n");
-    let out = check(d, &["--manifest", d.join("m1.cfg").to_str().unwrap(), "--manifest", d.join("m2.cfg").to_str().unwrap()]);
+    let out = check(
+        d,
+        &[
+            "--manifest",
+            d.join("m1.cfg").to_str().unwrap(),
+            "--manifest",
+            d.join("m2.cfg").to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr_lines(&out), [
-        format!("{}:2: buildout [a] is already defined at {}:1; rename one of them", d.join("m2.cfg").display(), d.join("m1.cfg").display()),
-        "oebb check: 1 error".to_string(),
-    ]);
+    assert_eq!(
+        stderr_lines(&out),
+        [
+            format!(
+                "{}:2: buildout [a] is already defined at {}:1; rename one of them",
+                d.join("m2.cfg").display(),
+                d.join("m1.cfg").display()
+            ),
+            "oebb check: 1 error".to_string(),
+        ]
+    );
 }
 
 #[test]
 fn oebb_cfg_names_the_manifests_and_workers_file() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(d, "oebb.cfg", "[master]\nmanifests = conf/one.cfg\n  conf/two.cfg\nworkers = conf/fleet.cfg\n");
+    write(
+        d,
+        "oebb.cfg",
+        "[master]\nmanifests = conf/one.cfg\n  conf/two.cfg\nworkers = conf/fleet.cfg\n",
+    );
     write(d, "conf/fleet.cfg", "[w]\npassword = s\n");
     write(d, "conf/one.cfg", "[one]\nbuildout = standalone a.cfg\n");
     write(d, "conf/two.cfg", "[two]\nbuildout = standalone a.cfg\n");
     let out = check(d, &[]);
     assert_eq!(out.status.code(), Some(0), "{:?}", stderr_lines(&out));
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("\none      one       -         w\ntwo      two       -         w\n"), "{table}");
+    assert!(
+        table.contains("\none      one       -         w\ntwo      two       -         w\n"),
+        "{table}"
+    );
 }

@@ -49,16 +49,23 @@ pub enum PostBuildoutStep {
     Autocommit,
 }
 
-const DB_STEPS: &[(&str, DbStep)] =
-    &[("simple_create", DbStep::SimpleCreate), ("pg_remote_copy", DbStep::PgRemoteCopy)];
-const POST_DL_STEPS: &[(&str, PostDlStep)] =
-    &[("noop", PostDlStep::Noop), ("packaging", PostDlStep::Packaging)];
+const DB_STEPS: &[(&str, DbStep)] = &[
+    ("simple_create", DbStep::SimpleCreate),
+    ("pg_remote_copy", DbStep::PgRemoteCopy),
+];
+const POST_DL_STEPS: &[(&str, PostDlStep)] = &[
+    ("noop", PostDlStep::Noop),
+    ("packaging", PostDlStep::Packaging),
+];
 const POST_BUILDOUT_STEPS: &[(&str, PostBuildoutStep)] = &[
     ("install-modules-test", PostBuildoutStep::InstallModulesTest),
     ("install-modules", PostBuildoutStep::InstallModules),
     ("update-openerp", PostBuildoutStep::UpdateOpenerp),
     ("update-odoo", PostBuildoutStep::UpdateOpenerp),
-    ("openerpcommand-initialize-tests", PostBuildoutStep::OpenerpcommandInitializeTests),
+    (
+        "openerpcommand-initialize-tests",
+        PostBuildoutStep::OpenerpcommandInitializeTests,
+    ),
     ("nose", PostBuildoutStep::Nose),
     ("functional", PostBuildoutStep::Functional),
     ("static-analysis", PostBuildoutStep::StaticAnalysis),
@@ -81,7 +88,9 @@ type Err<'e> = &'e mut dyn FnMut(u32, ErrorKind);
 
 impl Context<'_> {
     fn list<T: Copy>(&self, key: &str, table: &[(&str, T)], default: T, err: Err) -> Vec<T> {
-        let Some(value) = self.opts.value(key) else { return vec![default] };
+        let Some(value) = self.opts.value(key) else {
+            return vec![default];
+        };
         let valid = table.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
         let mut out = Vec::new();
         for name in lines(value) {
@@ -89,7 +98,11 @@ impl Context<'_> {
                 Some((_, step)) => out.push(*step),
                 None => err(
                     (self.line_of)(key),
-                    ErrorKind::UnknownStep { option: key.into(), name: name.into(), valid: valid.clone() },
+                    ErrorKind::UnknownStep {
+                        option: key.into(),
+                        name: name.into(),
+                        valid: valid.clone(),
+                    },
                 ),
             }
         }
@@ -104,15 +117,24 @@ impl Context<'_> {
         self.list("post-dl-steps", POST_DL_STEPS, PostDlStep::Noop, err)
     }
 
-    pub fn post_buildout_steps(&self, err: Err, warnings: &mut Vec<Warning>) -> Vec<PostBuildoutStep> {
+    pub fn post_buildout_steps(
+        &self,
+        err: Err,
+        warnings: &mut Vec<Warning>,
+    ) -> Vec<PostBuildoutStep> {
         let key = "post-buildout-steps";
-        let Some(value) = self.opts.value(key) else { return vec![PostBuildoutStep::InstallModulesTest] };
+        let Some(value) = self.opts.value(key) else {
+            return vec![PostBuildoutStep::InstallModulesTest];
+        };
         let mut table: Vec<(&str, PostBuildoutStep)> = POST_BUILDOUT_STEPS.to_vec();
         for name in lines(value).into_iter().filter(|n| DEPRECATED.contains(n)) {
             warnings.push(Warning::new(
                 self.path,
                 (self.line_of)(key),
-                format!("step `{name}` of [{}] is an old name; write `install-modules-test`", self.section),
+                format!(
+                    "step `{name}` of [{}] is an old name; write `install-modules-test`",
+                    self.section
+                ),
             ));
             table.push((name, PostBuildoutStep::InstallModulesTest));
         }
@@ -133,22 +155,37 @@ impl Context<'_> {
             needed.push(("pg_remote_copy", "db-steps", "pg_remote_copy.arguments"));
         }
         if post_dl.contains(&PostDlStep::Packaging) {
-            for o in ["packaging.root-dir", "packaging.upload-dir", "packaging.prefix", "packaging.parts"] {
+            for o in [
+                "packaging.root-dir",
+                "packaging.upload-dir",
+                "packaging.prefix",
+                "packaging.parts",
+            ] {
                 needed.push(("packaging", "post-dl-steps", o));
             }
         }
         use PostBuildoutStep as P;
         for step in post_buildout {
             let (name, opts): (&str, &[&str]) = match step {
-                P::Packaging => ("packaging", &["packaging.prefix", "packaging.upload-dir", "packaging.base-url"]),
+                P::Packaging => (
+                    "packaging",
+                    &[
+                        "packaging.prefix",
+                        "packaging.upload-dir",
+                        "packaging.base-url",
+                    ],
+                ),
                 P::Functional => ("functional", &["functional.commands"]),
                 P::StaticAnalysis => ("static-analysis", &["static-analysis.flake-directories"]),
                 P::InstallModules if !addons_given => {
-                    err((self.line_of)("post-buildout-steps"), ErrorKind::MissingStepOption {
-                        step: "install-modules".into(),
-                        needed: "openerp-addons".into(),
-                        section: self.section.into(),
-                    });
+                    err(
+                        (self.line_of)("post-buildout-steps"),
+                        ErrorKind::MissingStepOption {
+                            step: "install-modules".into(),
+                            needed: "openerp-addons".into(),
+                            section: self.section.into(),
+                        },
+                    );
                     continue;
                 }
                 _ => continue,
@@ -159,11 +196,14 @@ impl Context<'_> {
         }
         for (step, list, option) in needed {
             if self.opts.value(option).is_none_or(|v| v.trim().is_empty()) {
-                err((self.line_of)(list), ErrorKind::MissingStepOption {
-                    step: step.into(),
-                    needed: option.into(),
-                    section: self.section.into(),
-                });
+                err(
+                    (self.line_of)(list),
+                    ErrorKind::MissingStepOption {
+                        step: step.into(),
+                        needed: option.into(),
+                        section: self.section.into(),
+                    },
+                );
             }
         }
     }

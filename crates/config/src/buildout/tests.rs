@@ -15,16 +15,38 @@ fn reqs(rs: &[Requirement]) -> Vec<String> {
 #[test]
 fn defaults_of_a_minimal_buildout() {
     let b = one("[s]\nbuildout = standalone buildouts/6.1.cfg\n");
-    assert_eq!(b.source, Some(BuildoutSource::Standalone { path: "buildouts/6.1.cfg".into() }));
-    assert_eq!((b.part.as_str(), b.start_command.as_str(), b.test_command.as_str()), ("openerp", "bin/start_openerp", "bin/test_openerp"));
+    assert_eq!(
+        b.source,
+        Some(BuildoutSource::Standalone {
+            path: "buildouts/6.1.cfg".into()
+        })
+    );
+    assert_eq!(
+        (
+            b.part.as_str(),
+            b.start_command.as_str(),
+            b.test_command.as_str()
+        ),
+        ("openerp", "bin/start_openerp", "bin/test_openerp")
+    );
     assert_eq!(b.addons, ["all"]);
     assert_eq!(b.db_template, "template1");
     assert_eq!(b.category, "");
     assert!(b.auto_watch && b.virtualenv && !b.git_shallow);
     assert_eq!(b.db_steps, [DbStep::SimpleCreate]);
     assert_eq!(b.post_dl_steps, [PostDlStep::Noop]);
-    assert_eq!(b.post_buildout_steps, [PostBuildoutStep::InstallModulesTest]);
-    assert_eq!((b.tree_stable_timer, b.bootstrap_version.clone(), b.inherit.clone()), (None, None, None));
+    assert_eq!(
+        b.post_buildout_steps,
+        [PostBuildoutStep::InstallModulesTest]
+    );
+    assert_eq!(
+        (
+            b.tree_stable_timer,
+            b.bootstrap_version.clone(),
+            b.inherit.clone()
+        ),
+        (None, None, None)
+    );
     assert!(b.watch.is_empty() && b.build_for.is_empty() && b.build_requires.is_empty());
 }
 
@@ -40,44 +62,140 @@ fn every_core_option_is_read() {
          post-dl-steps = noop\npost-buildout-steps = install-modules\n  nose\n  autocommit\n\
          bootstrap-version = 2.2.1\nvirtualenv = false\ngit-shallow = true\n",
     );
-    assert_eq!(b.source, Some(BuildoutSource::Git { url: "https://git.example/b.git".into(), branch: "main".into(), config: "buildout.cfg".into(), subdir: Some("ci".into()) }));
-    assert_eq!(b.watch, [
-        Watch { vcs: Vcs::Git, url: "https://git.example/addons".into(), branch: Some("16.0".into()) },
-        Watch { vcs: Vcs::Bzr, url: "lp:foo".into(), branch: None },
-        Watch { vcs: Vcs::Hg, url: "http://hg.example/r".into(), branch: Some("default".into()) },
-    ]);
+    assert_eq!(
+        b.source,
+        Some(BuildoutSource::Git {
+            url: "https://git.example/b.git".into(),
+            branch: "main".into(),
+            config: "buildout.cfg".into(),
+            subdir: Some("ci".into())
+        })
+    );
+    assert_eq!(
+        b.watch,
+        [
+            Watch {
+                vcs: Vcs::Git,
+                url: "https://git.example/addons".into(),
+                branch: Some("16.0".into())
+            },
+            Watch {
+                vcs: Vcs::Bzr,
+                url: "lp:foo".into(),
+                branch: None
+            },
+            Watch {
+                vcs: Vcs::Hg,
+                url: "http://hg.example/r".into(),
+                branch: Some("default".into())
+            },
+        ]
+    );
     assert!(!b.auto_watch);
-    assert_eq!(reqs(&b.build_for), ["postgresql >= 9.1 AND < 9.3", "python == 2.7"]);
-    assert_eq!(reqs(&b.build_requires), ["wkhtmltopdf", "private-code-access"]);
+    assert_eq!(
+        reqs(&b.build_for),
+        ["postgresql >= 9.1 AND < 9.3", "python == 2.7"]
+    );
+    assert_eq!(
+        reqs(&b.build_requires),
+        ["wkhtmltopdf", "private-code-access"]
+    );
     assert_eq!(b.category, "mature");
     assert_eq!(b.db_template, "template_postgis");
-    assert_eq!((b.part.as_str(), b.start_command.as_str(), b.test_command.as_str()), ("odoo", "bin/start_odoo", "bin/t"));
+    assert_eq!(
+        (
+            b.part.as_str(),
+            b.start_command.as_str(),
+            b.test_command.as_str()
+        ),
+        ("odoo", "bin/start_odoo", "bin/t")
+    );
     assert_eq!(b.addons, ["stock", "crm"]);
     assert_eq!(b.tree_stable_timer, Some(314));
     assert!(b.db_steps.is_empty());
-    assert_eq!(b.post_buildout_steps, [PostBuildoutStep::InstallModules, PostBuildoutStep::Nose, PostBuildoutStep::Autocommit]);
+    assert_eq!(
+        b.post_buildout_steps,
+        [
+            PostBuildoutStep::InstallModules,
+            PostBuildoutStep::Nose,
+            PostBuildoutStep::Autocommit
+        ]
+    );
     assert_eq!(b.bootstrap_version.as_deref(), Some("2.2.1"));
     assert!(!b.virtualenv && b.git_shallow);
     assert_eq!(b.line_of("tree-stable-timer"), 16);
-    assert_eq!(b.options.get("buildout-part").map(String::as_str), Some("odoo"));
+    assert_eq!(
+        b.options.get("buildout-part").map(String::as_str),
+        Some("odoo")
+    );
 }
 
 #[test]
 fn every_buildout_type_parses() {
     use BuildoutSource::*;
     let s = |t: &str| parse_source(t).unwrap();
-    assert_eq!(s("hg http://h/b somebranch my.cfg"), Hg { url: "http://h/b".into(), branch: "somebranch".into(), config: "my.cfg".into() });
-    assert_eq!(s("git u b c"), Git { url: "u".into(), branch: "b".into(), config: "c".into(), subdir: None });
-    assert_eq!(s("bzr lp:x/trunk r.cfg subdir=buildbot"), Bzr { url: "lp:x/trunk".into(), config: "r.cfg".into(), subdir: Some("buildbot".into()) });
-    assert_eq!(s("bzr lp:x r.cfg"), Bzr { url: "lp:x".into(), config: "r.cfg".into(), subdir: None });
-    assert_eq!(s("hgtag http://h/b frozen.cfg"), HgTag { url: "http://h/b".into(), config: "frozen.cfg".into() });
-    assert_eq!(s("gittag http://g/b frozen.cfg"), GitTag { url: "http://g/b".into(), config: "frozen.cfg".into() });
-    assert_eq!(s("archive sub arch release.cfg"), Archive { subdir_property: "sub".into(), archive_property: "arch".into(), config: "release.cfg".into() });
+    assert_eq!(
+        s("hg http://h/b somebranch my.cfg"),
+        Hg {
+            url: "http://h/b".into(),
+            branch: "somebranch".into(),
+            config: "my.cfg".into()
+        }
+    );
+    assert_eq!(
+        s("git u b c"),
+        Git {
+            url: "u".into(),
+            branch: "b".into(),
+            config: "c".into(),
+            subdir: None
+        }
+    );
+    assert_eq!(
+        s("bzr lp:x/trunk r.cfg subdir=buildbot"),
+        Bzr {
+            url: "lp:x/trunk".into(),
+            config: "r.cfg".into(),
+            subdir: Some("buildbot".into())
+        }
+    );
+    assert_eq!(
+        s("bzr lp:x r.cfg"),
+        Bzr {
+            url: "lp:x".into(),
+            config: "r.cfg".into(),
+            subdir: None
+        }
+    );
+    assert_eq!(
+        s("hgtag http://h/b frozen.cfg"),
+        HgTag {
+            url: "http://h/b".into(),
+            config: "frozen.cfg".into()
+        }
+    );
+    assert_eq!(
+        s("gittag http://g/b frozen.cfg"),
+        GitTag {
+            url: "http://g/b".into(),
+            config: "frozen.cfg".into()
+        }
+    );
+    assert_eq!(
+        s("archive sub arch release.cfg"),
+        Archive {
+            subdir_property: "sub".into(),
+            archive_property: "arch".into(),
+            config: "release.cfg".into()
+        }
+    );
 }
 
 #[test]
 fn inheritance_takes_parent_options_and_keeps_own() {
-    let bs = buildouts(&std::fs::read_to_string(crate::testutil::reference("manifest_inherit.cfg")).unwrap());
+    let bs = buildouts(
+        &std::fs::read_to_string(crate::testutil::reference("manifest_inherit.cfg")).unwrap(),
+    );
     let inheritor = &bs[1];
     assert_eq!(inheritor.name, "inheritor");
     assert_eq!(inheritor.inherit.as_deref(), Some("simple"));
@@ -99,32 +217,65 @@ fn inheritance_is_recursive_and_parents_win_over_default() {
 
 #[test]
 fn sections_without_buildout_are_watch_only() {
-    let bs = buildouts(&std::fs::read_to_string(crate::testutil::reference("manifest_watch_nobuildout.cfg")).unwrap());
+    let bs = buildouts(
+        &std::fs::read_to_string(crate::testutil::reference("manifest_watch_nobuildout.cfg"))
+            .unwrap(),
+    );
     assert_eq!(bs[0].source, None);
-    assert_eq!(bs[0].watch, [Watch { vcs: Vcs::Bzr, url: "lp:anybox.buildbot.openerp".into(), branch: None }]);
+    assert_eq!(
+        bs[0].watch,
+        [Watch {
+            vcs: Vcs::Bzr,
+            url: "lp:anybox.buildbot.openerp".into(),
+            branch: None
+        }]
+    );
 }
 
 #[test]
 fn the_buildout_repository_is_watched_and_wins_over_a_watch_line() {
-    let bs = buildouts(&std::fs::read_to_string(crate::testutil::reference("manifest_auto_watch.cfg")).unwrap());
+    let bs = buildouts(
+        &std::fs::read_to_string(crate::testutil::reference("manifest_auto_watch.cfg")).unwrap(),
+    );
     let w = bs[2].watched();
-    assert_eq!(w, [Watch { vcs: Vcs::Hg, url: "http://mercurial.example/buildout".into(), branch: Some("somebranch".into()) }]);
+    assert_eq!(
+        w,
+        [Watch {
+            vcs: Vcs::Hg,
+            url: "http://mercurial.example/buildout".into(),
+            branch: Some("somebranch".into())
+        }]
+    );
     assert_eq!(bs[0].watched().len(), 2);
     let hgtag = &bs[3];
     assert_eq!(hgtag.name, "hgtag_nowatch");
     assert!(hgtag.watch.is_empty() && hgtag.watched().is_empty());
-    assert_eq!(hgtag.source, Some(BuildoutSource::HgTag { url: "http://mercurial.example/buildout".into(), config: "frozen.cfg".into() }));
+    assert_eq!(
+        hgtag.source,
+        Some(BuildoutSource::HgTag {
+            url: "http://mercurial.example/buildout".into(),
+            config: "frozen.cfg".into()
+        })
+    );
 }
 
 #[test]
 fn packaging_forces_auto_watch_off_and_default_options_count() {
-    let bs = buildouts(&std::fs::read_to_string(crate::testutil::reference("manifest_packaging.cfg")).unwrap());
+    let bs = buildouts(
+        &std::fs::read_to_string(crate::testutil::reference("manifest_packaging.cfg")).unwrap(),
+    );
     let b = &bs[0];
     assert_eq!(b.post_dl_steps, [PostDlStep::Packaging]);
     assert_eq!(b.post_buildout_steps, [PostBuildoutStep::Packaging]);
     assert!(!b.auto_watch);
-    assert_eq!(b.options.get("packaging.root-dir").map(String::as_str), Some("/path/for/uploads"));
-    assert_eq!(b.options.get("packaging.prefix").map(String::as_str), Some("myproject-oerp"));
+    assert_eq!(
+        b.options.get("packaging.root-dir").map(String::as_str),
+        Some("/path/for/uploads")
+    );
+    assert_eq!(
+        b.options.get("packaging.prefix").map(String::as_str),
+        Some("myproject-oerp")
+    );
 }
 
 #[test]
@@ -138,10 +289,21 @@ fn not_used_and_or_filters_parse() {
 #[test]
 fn every_reference_manifest_loads() {
     for file in [
-        "manifest_1.cfg", "manifest_auto_watch.cfg", "manifest_auto_watch_option.cfg", "manifest_build_for.cfg",
-        "manifest_build_requires.cfg", "manifest_build_requires2.cfg", "manifest_build_requires_pg_not_used.cfg",
-        "manifest_capability.cfg", "manifest_category.cfg", "manifest_double_build_for.cfg", "manifest_inherit.cfg",
-        "manifest_packaging.cfg", "manifest_tree_stable_timer.cfg", "manifest_watch.cfg", "manifest_watch_nobuildout.cfg",
+        "manifest_1.cfg",
+        "manifest_auto_watch.cfg",
+        "manifest_auto_watch_option.cfg",
+        "manifest_build_for.cfg",
+        "manifest_build_requires.cfg",
+        "manifest_build_requires2.cfg",
+        "manifest_build_requires_pg_not_used.cfg",
+        "manifest_capability.cfg",
+        "manifest_category.cfg",
+        "manifest_double_build_for.cfg",
+        "manifest_inherit.cfg",
+        "manifest_packaging.cfg",
+        "manifest_tree_stable_timer.cfg",
+        "manifest_watch.cfg",
+        "manifest_watch_nobuildout.cfg",
     ] {
         let (bs, errors, warnings) = parse_manifest(&reference_ini(file));
         assert!(errors.is_empty(), "{file}: {errors:?}");
@@ -205,24 +367,34 @@ fn bad_buildouts_are_reported_with_file_line_and_message() {
     ];
     for (text, expected) in &cases {
         let errors = manifest_errors(text);
-        assert_eq!(errors.first().map(String::as_str), Some(*expected), "input {text:?}");
+        assert_eq!(
+            errors.first().map(String::as_str),
+            Some(*expected),
+            "input {text:?}"
+        );
     }
     let loops = manifest_errors("[a]\ninherit = b\n[b]\ninherit = a\n[c]\ninherit = a\n[d]\ninherit = x\n[e]\ninherit = d\n");
-    assert_eq!(loops, [
-        "t.cfg:2: inheritance loop: a → b → a; remove one of these `inherit` options",
-        "t.cfg:4: inheritance loop: b → a → b; remove one of these `inherit` options",
-        "t.cfg:8: `inherit = x` names no section of this manifest; fix the name",
-    ]);
+    assert_eq!(
+        loops,
+        [
+            "t.cfg:2: inheritance loop: a → b → a; remove one of these `inherit` options",
+            "t.cfg:4: inheritance loop: b → a → b; remove one of these `inherit` options",
+            "t.cfg:8: `inherit = x` names no section of this manifest; fix the name",
+        ]
+    );
 }
 
 #[test]
 fn packaging_steps_need_their_options() {
     let errors = manifest_errors("[s]\nbuildout = hgtag u r.cfg\npost-dl-steps = packaging\npost-buildout-steps = packaging\npackaging.prefix = p\n");
-    assert_eq!(errors, [
-        "t.cfg:3: step `packaging` needs option `packaging.root-dir`; add it to section [s]",
-        "t.cfg:3: step `packaging` needs option `packaging.upload-dir`; add it to section [s]",
-        "t.cfg:3: step `packaging` needs option `packaging.parts`; add it to section [s]",
-        "t.cfg:4: step `packaging` needs option `packaging.upload-dir`; add it to section [s]",
-        "t.cfg:4: step `packaging` needs option `packaging.base-url`; add it to section [s]",
-    ]);
+    assert_eq!(
+        errors,
+        [
+            "t.cfg:3: step `packaging` needs option `packaging.root-dir`; add it to section [s]",
+            "t.cfg:3: step `packaging` needs option `packaging.upload-dir`; add it to section [s]",
+            "t.cfg:3: step `packaging` needs option `packaging.parts`; add it to section [s]",
+            "t.cfg:4: step `packaging` needs option `packaging.upload-dir`; add it to section [s]",
+            "t.cfg:4: step `packaging` needs option `packaging.base-url`; add it to section [s]",
+        ]
+    );
 }

@@ -30,7 +30,11 @@ impl FromStr for Watch {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let toks: Vec<&str> = text.split_whitespace().collect();
-        let watch = |vcs, branch: Option<&str>| Watch { vcs, url: toks[1].into(), branch: branch.map(String::from) };
+        let watch = |vcs, branch: Option<&str>| Watch {
+            vcs,
+            url: toks[1].into(),
+            branch: branch.map(String::from),
+        };
         match toks.as_slice() {
             ["bzr", _] => Ok(watch(Vcs::Bzr, None)),
             ["hg", _, b] => Ok(watch(Vcs::Hg, Some(b))),
@@ -38,7 +42,9 @@ impl FromStr for Watch {
             ["bzr", ..] => Err("write `bzr URL`".into()),
             ["hg", ..] => Err("write `hg URL BRANCH`".into()),
             ["git", ..] => Err("write `git URL BRANCH`".into()),
-            [other, ..] => Err(format!("VCS `{other}` is not supported; use bzr, hg or git")),
+            [other, ..] => Err(format!(
+                "VCS `{other}` is not supported; use bzr, hg or git"
+            )),
             [] => Err("empty line".into()),
         }
     }
@@ -47,9 +53,21 @@ impl FromStr for Watch {
 /// The repository a VCS buildout comes from, watched automatically (not tags or files).
 pub(super) fn of_source(source: &BuildoutSource) -> Option<Watch> {
     match source {
-        BuildoutSource::Hg { url, branch, .. } => Some(Watch { vcs: Vcs::Hg, url: url.clone(), branch: Some(branch.clone()) }),
-        BuildoutSource::Git { url, branch, .. } => Some(Watch { vcs: Vcs::Git, url: url.clone(), branch: Some(branch.clone()) }),
-        BuildoutSource::Bzr { url, .. } => Some(Watch { vcs: Vcs::Bzr, url: url.clone(), branch: None }),
+        BuildoutSource::Hg { url, branch, .. } => Some(Watch {
+            vcs: Vcs::Hg,
+            url: url.clone(),
+            branch: Some(branch.clone()),
+        }),
+        BuildoutSource::Git { url, branch, .. } => Some(Watch {
+            vcs: Vcs::Git,
+            url: url.clone(),
+            branch: Some(branch.clone()),
+        }),
+        BuildoutSource::Bzr { url, .. } => Some(Watch {
+            vcs: Vcs::Bzr,
+            url: url.clone(),
+            branch: None,
+        }),
         _ => None,
     }
 }

@@ -11,14 +11,23 @@ fn resolved(text: &str, section: &str) -> Resolved {
 }
 
 fn value(text: &str, section: &str, option: &str) -> String {
-    resolved(text, section).value(option).unwrap_or_else(|| panic!("no {option}")).to_string()
+    resolved(text, section)
+        .value(option)
+        .unwrap_or_else(|| panic!("no {option}"))
+        .to_string()
 }
 
 #[test]
 fn default_is_merged_into_every_section_and_is_no_section() {
     let text = "[DEFAULT]\na = 1\nb = 2\n[s]\nb = 3\n[t]\n";
     let ini = ini(text);
-    assert_eq!(ini.sections.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["s", "t"]);
+    assert_eq!(
+        ini.sections
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        ["s", "t"]
+    );
     assert_eq!(value(text, "s", "a"), "1");
     assert_eq!(value(text, "s", "b"), "3");
     assert_eq!(value(text, "t", "b"), "2");
@@ -38,7 +47,10 @@ fn both_separators_and_names_are_case_insensitive() {
 #[test]
 fn continuation_lines_are_stripped_and_joined_skipping_blanks_and_comments() {
     let text = "[s]\ncapability = postgresql 9.1 port=5432\n\n    python 2.6\n\t     selenium\n    # not a value\nmax = 2\n";
-    assert_eq!(value(text, "s", "capability"), "postgresql 9.1 port=5432\npython 2.6\nselenium");
+    assert_eq!(
+        value(text, "s", "capability"),
+        "postgresql 9.1 port=5432\npython 2.6\nselenium"
+    );
     assert_eq!(value(text, "s", "max"), "2");
 }
 
@@ -46,7 +58,10 @@ fn continuation_lines_are_stripped_and_joined_skipping_blanks_and_comments() {
 fn empty_first_line_of_a_multi_line_value_is_kept_out_of_lines() {
     let text = "[s]\nbuild-for =\n    postgresql\n    python\n";
     let r = resolved(text, "s");
-    assert_eq!(r.get("build-for").unwrap().lines().collect::<Vec<_>>(), ["postgresql", "python"]);
+    assert_eq!(
+        r.get("build-for").unwrap().lines().collect::<Vec<_>>(),
+        ["postgresql", "python"]
+    );
 }
 
 #[test]
@@ -75,9 +90,15 @@ fn interpolation_names_are_case_insensitive_and_nest() {
 
 #[test]
 fn double_percent_is_a_percent_and_lone_percent_is_kept() {
-    assert_eq!(value("[s]\na = 100%% of %(b)s\nb = x\n", "s", "a"), "100% of x");
+    assert_eq!(
+        value("[s]\na = 100%% of %(b)s\nb = x\n", "s", "a"),
+        "100% of x"
+    );
     assert_eq!(value("[s]\na = 100%\n", "s", "a"), "100%");
-    assert_eq!(value("[s]\na = $(buildout-tag)s\n", "s", "a"), "$(buildout-tag)s");
+    assert_eq!(
+        value("[s]\na = $(buildout-tag)s\n", "s", "a"),
+        "$(buildout-tag)s"
+    );
 }
 
 #[test]
@@ -132,14 +153,20 @@ fn bad_interpolations_are_reported_at_the_option_line() {
 #[test]
 fn every_error_of_a_file_is_reported_not_only_the_first() {
     let (ini, errors) = Ini::parse(Path::new("t.cfg"), "x = 1\n[a]\nbad\ny = 1\ny = 2\n[a]\n");
-    assert_eq!(errors.iter().map(|e| e.location.line).collect::<Vec<_>>(), [1, 3, 5, 6]);
+    assert_eq!(
+        errors.iter().map(|e| e.location.line).collect::<Vec<_>>(),
+        [1, 3, 5, 6]
+    );
     assert_eq!(ini.sections[0].get("y").unwrap().value, "1");
 }
 
 #[test]
 fn invalid_utf8_is_reported_at_its_line() {
     let (ini, errors) = Ini::parse_bytes(Path::new("t.cfg"), b"[a]\nx = 1\ny = \xff\n");
-    assert_eq!(strings(&errors), ["t.cfg:3: the line is not valid UTF-8; save the file as UTF-8"]);
+    assert_eq!(
+        strings(&errors),
+        ["t.cfg:3: the line is not valid UTF-8; save the file as UTF-8"]
+    );
     assert_eq!(ini.sections[0].get("x").unwrap().value, "1");
 }
 

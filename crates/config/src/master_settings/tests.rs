@@ -6,10 +6,16 @@ fn empty_file_gives_the_defaults() {
     let (s, errors) = settings("");
     assert!(errors.is_empty());
     assert_eq!(s, MasterSettings::default());
-    assert_eq!((s.web_address.as_str(), s.worker_address.as_str()), ("127.0.0.1:8010", "0.0.0.0:9989"));
+    assert_eq!(
+        (s.web_address.as_str(), s.worker_address.as_str()),
+        ("127.0.0.1:8010", "0.0.0.0:9989")
+    );
     assert_eq!(s.database, "sqlite:state.sqlite");
     assert_eq!(s.manifests, [PathBuf::from("buildouts/MANIFEST.cfg")]);
-    assert_eq!((s.watch.poll_interval, s.watch.tree_stable_timer), (600, 600));
+    assert_eq!(
+        (s.watch.poll_interval, s.watch.tree_stable_timer),
+        (600, 600)
+    );
 }
 
 #[test]
@@ -31,24 +37,51 @@ fn every_option_is_read() {
     assert_eq!(s.database, "postgresql://oebb@localhost/oebb");
     assert_eq!(s.title, "My CI");
     assert_eq!(s.public_url.as_deref(), Some("https://ci.example.com/"));
-    assert_eq!(s.manifests, [PathBuf::from("buildouts/MANIFEST.cfg"), PathBuf::from("other/MANIFEST.cfg")]);
+    assert_eq!(
+        s.manifests,
+        [
+            PathBuf::from("buildouts/MANIFEST.cfg"),
+            PathBuf::from("other/MANIFEST.cfg")
+        ]
+    );
     assert_eq!(s.workers, Some(PathBuf::from("workers.cfg")));
     assert_eq!(s.watch.poll_interval, 60);
     assert_eq!(s.watch.tree_stable_timer, 0);
-    assert_eq!(s.watch.url_rewrites, [
-        ("https://github.com/".to_string(), "file:///srv/mirror/".to_string()),
-        ("lp:".to_string(), "https://git.launchpad.net/".to_string()),
-    ]);
-    assert_eq!(s.users, [User { name: "admin".into(), password: "secret".into() }, User { name: "bob".into(), password: "pw".into() }]);
-    assert_eq!(s.mail, Some(MailSettings {
-        relay: "smtp.example.com:587".into(),
-        from: "ci@example.com".into(),
-        to: vec!["a@example.com".into(), "b@example.com".into()],
-        mode: "failing".into(),
-        username: Some("u".into()),
-        password: Some("p".into()),
-        starttls: true,
-    }));
+    assert_eq!(
+        s.watch.url_rewrites,
+        [
+            (
+                "https://github.com/".to_string(),
+                "file:///srv/mirror/".to_string()
+            ),
+            ("lp:".to_string(), "https://git.launchpad.net/".to_string()),
+        ]
+    );
+    assert_eq!(
+        s.users,
+        [
+            User {
+                name: "admin".into(),
+                password: "secret".into()
+            },
+            User {
+                name: "bob".into(),
+                password: "pw".into()
+            }
+        ]
+    );
+    assert_eq!(
+        s.mail,
+        Some(MailSettings {
+            relay: "smtp.example.com:587".into(),
+            from: "ci@example.com".into(),
+            to: vec!["a@example.com".into(), "b@example.com".into()],
+            mode: "failing".into(),
+            username: Some("u".into()),
+            password: Some("p".into()),
+            starttls: true,
+        })
+    );
 }
 
 #[test]
@@ -56,7 +89,10 @@ fn mail_defaults() {
     let (s, errors) = settings("[mail]\nfrom = ci@example.com\n");
     assert!(errors.is_empty());
     let mail = s.mail.unwrap();
-    assert_eq!((mail.relay.as_str(), mail.mode.as_str(), mail.starttls), ("localhost:25", "problem", false));
+    assert_eq!(
+        (mail.relay.as_str(), mail.mode.as_str(), mail.starttls),
+        ("localhost:25", "problem", false)
+    );
 }
 
 #[test]
@@ -87,7 +123,8 @@ fn bad_settings_are_reported_with_file_line_and_message() {
 
 #[test]
 fn default_options_are_not_taken_as_unknown_options_or_users() {
-    let (s, errors) = settings("[DEFAULT]\nport = 8010\n[master]\nweb-address = 0.0.0.0:%(port)s\n[users]\n");
+    let (s, errors) =
+        settings("[DEFAULT]\nport = 8010\n[master]\nweb-address = 0.0.0.0:%(port)s\n[users]\n");
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(s.web_address, "0.0.0.0:8010");
     assert!(s.users.is_empty());

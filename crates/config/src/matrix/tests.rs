@@ -17,17 +17,39 @@ fn matrix(manifest: &str, slaves: &str) -> Matrix {
 fn summary(m: &Matrix) -> Vec<String> {
     m.builders
         .iter()
-        .map(|b| format!("{}: {}", b.name, b.workers.iter().map(WorkerName::as_str).collect::<Vec<_>>().join(", ")))
+        .map(|b| {
+            format!(
+                "{}: {}",
+                b.name,
+                b.workers
+                    .iter()
+                    .map(WorkerName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
         .collect()
 }
 
 fn env(m: &Matrix, builder: &str, worker: &str) -> Vec<(String, String)> {
-    let b = m.builders.iter().find(|b| b.name.as_str() == builder).unwrap_or_else(|| panic!("no {builder}"));
-    b.env[worker].iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    let b = m
+        .builders
+        .iter()
+        .find(|b| b.name.as_str() == builder)
+        .unwrap_or_else(|| panic!("no {builder}"));
+    b.env[worker]
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn prop(m: &Matrix, builder: &str, name: &str) -> Option<PropertyValue> {
-    m.builders.iter().find(|b| b.name.as_str() == builder)?.properties.get(name).cloned()
+    m.builders
+        .iter()
+        .find(|b| b.name.as_str() == builder)?
+        .properties
+        .get(name)
+        .cloned()
 }
 
 fn text(s: &str) -> Option<PropertyValue> {
@@ -37,18 +59,27 @@ fn text(s: &str) -> Option<PropertyValue> {
 #[test]
 fn build_for_splits_by_matching_version_newest_first() {
     let m = matrix("manifest_build_for.cfg", "slaves_build_for.cfg");
-    assert_eq!(summary(&m), [
-        "sup90-pg9.1-devel: sl90-91",
-        "range-pg9.1-devel: sl90-91",
-        "range-pg9.0: sl90-91",
-        "range-pg8.4: sl84",
-        "or-statement-pg9.1-devel: sl90-91",
-        "or-statement-pg8.4: sl84",
-    ]);
+    assert_eq!(
+        summary(&m),
+        [
+            "sup90-pg9.1-devel: sl90-91",
+            "range-pg9.1-devel: sl90-91",
+            "range-pg9.0: sl90-91",
+            "range-pg8.4: sl84",
+            "or-statement-pg9.1-devel: sl90-91",
+            "or-statement-pg8.4: sl84",
+        ]
+    );
     assert_eq!(prop(&m, "range-pg9.0", "pg_version"), text("9.0"));
     assert_eq!(prop(&m, "range-pg9.0", "build_requires"), None);
-    assert_eq!(env(&m, "range-pg9.0", "sl90-91"), [("PGPORT".into(), "5434".into())]);
-    assert_eq!(env(&m, "range-pg9.1-devel", "sl90-91"), [("PGPORT".into(), "5433".into())]);
+    assert_eq!(
+        env(&m, "range-pg9.0", "sl90-91"),
+        [("PGPORT".into(), "5434".into())]
+    );
+    assert_eq!(
+        env(&m, "range-pg9.1-devel", "sl90-91"),
+        [("PGPORT".into(), "5433".into())]
+    );
     assert!(env(&m, "range-pg8.4", "sl84").is_empty());
     assert!(m.warnings.is_empty());
     let b = &m.builders[1];
@@ -59,11 +90,14 @@ fn build_for_splits_by_matching_version_newest_first() {
 #[test]
 fn double_build_for_gives_the_available_cross_product() {
     let m = matrix("manifest_double_build_for.cfg", "slaves_build_for.cfg");
-    assert_eq!(summary(&m), [
-        "range-pg9.1-devel-py2.6: sl90-91",
-        "range-pg9.0-py2.6: sl90-91",
-        "or-statement-pg8.4-py2.4: sl84",
-    ]);
+    assert_eq!(
+        summary(&m),
+        [
+            "range-pg9.1-devel-py2.6: sl90-91",
+            "range-pg9.0-py2.6: sl90-91",
+            "or-statement-pg8.4-py2.4: sl84",
+        ]
+    );
     assert_eq!(prop(&m, "range-pg9.0-py2.6", "py_version"), text("2.6"));
     assert_eq!(prop(&m, "range-pg9.0-py2.6", "pg_version"), text("9.0"));
     assert_eq!(strings(&m.warnings), [format!(
@@ -71,27 +105,45 @@ fn double_build_for_gives_the_available_cross_product() {
         crate::testutil::reference("manifest_double_build_for.cfg").display()
     )]);
     let m = matrix("manifest_double_build_for.cfg", "slaves_build_for2.cfg");
-    assert_eq!(summary(&m), [
-        "range-pg9.1-devel-py2.6: sl90-91",
-        "range-pg9.0-py2.7: sl84",
-        "range-pg9.0-py2.6: sl90-91",
-    ]);
+    assert_eq!(
+        summary(&m),
+        [
+            "range-pg9.1-devel-py2.6: sl90-91",
+            "range-pg9.0-py2.7: sl84",
+            "range-pg9.0-py2.6: sl90-91",
+        ]
+    );
 }
 
 #[test]
 fn build_requires_filters_workers_and_becomes_a_property() {
     let m = matrix("manifest_build_requires.cfg", "slaves_build_requires.cfg");
-    assert_eq!(summary(&m), [
-        "sup90-pg9.1-devel: privcode, privcode-91, pg90-91",
-        "priv-pgall-pg9.1-devel: privcode, privcode-91",
-        "priv-pgall-pg8.4: privcode, privcode-84",
-        "priv-sup90-pg9.1-devel: privcode, privcode-91",
-        "rabb-sup20-pg9.0: rabb284",
-    ]);
-    assert_eq!(prop(&m, "priv-pgall-pg8.4", "build_requires"), Some(PropertyValue::List(vec!["private-code-access".into()])));
-    assert_eq!(prop(&m, "rabb-sup20-pg9.0", "build_requires"), Some(PropertyValue::List(vec!["rabbitmq >= 2.0".into()])));
-    assert_eq!(env(&m, "rabb-sup20-pg9.0", "rabb284"), [("PGPORT".into(), "5434".into())]);
-    assert_eq!(env(&m, "sup90-pg9.1-devel", "privcode"), [("PGPORT".into(), "5433".into())]);
+    assert_eq!(
+        summary(&m),
+        [
+            "sup90-pg9.1-devel: privcode, privcode-91, pg90-91",
+            "priv-pgall-pg9.1-devel: privcode, privcode-91",
+            "priv-pgall-pg8.4: privcode, privcode-84",
+            "priv-sup90-pg9.1-devel: privcode, privcode-91",
+            "rabb-sup20-pg9.0: rabb284",
+        ]
+    );
+    assert_eq!(
+        prop(&m, "priv-pgall-pg8.4", "build_requires"),
+        Some(PropertyValue::List(vec!["private-code-access".into()]))
+    );
+    assert_eq!(
+        prop(&m, "rabb-sup20-pg9.0", "build_requires"),
+        Some(PropertyValue::List(vec!["rabbitmq >= 2.0".into()]))
+    );
+    assert_eq!(
+        env(&m, "rabb-sup20-pg9.0", "rabb284"),
+        [("PGPORT".into(), "5434".into())]
+    );
+    assert_eq!(
+        env(&m, "sup90-pg9.1-devel", "privcode"),
+        [("PGPORT".into(), "5433".into())]
+    );
     assert!(env(&m, "sup90-pg9.1-devel", "privcode-91").is_empty());
     let m = matrix("manifest_build_requires2.cfg", "slaves_build_requires.cfg");
     assert_eq!(summary(&m), ["rabb-18-pg9.0: rabb18"]);
@@ -99,25 +151,46 @@ fn build_requires_filters_workers_and_becomes_a_property() {
 
 #[test]
 fn build_only_if_requires_keeps_workers_for_buildouts_that_ask_for_them() {
-    let m = matrix("manifest_build_requires.cfg", "slaves_build_requires_only_if.cfg");
-    assert_eq!(summary(&m), [
-        "sup90-pg9.1-devel: privcode-91, pg90-91",
-        "priv-pgall-pg9.1-devel: privcode, privcode-91",
-        "priv-pgall-pg8.4: privcode, privcode-84",
-        "priv-sup90-pg9.1-devel: privcode, privcode-91",
-        "rabb-sup20-pg9.0: rabb284",
-    ]);
-    let m = matrix("manifest_build_requires2.cfg", "slaves_build_requires_only_if.cfg");
+    let m = matrix(
+        "manifest_build_requires.cfg",
+        "slaves_build_requires_only_if.cfg",
+    );
+    assert_eq!(
+        summary(&m),
+        [
+            "sup90-pg9.1-devel: privcode-91, pg90-91",
+            "priv-pgall-pg9.1-devel: privcode, privcode-91",
+            "priv-pgall-pg8.4: privcode, privcode-84",
+            "priv-sup90-pg9.1-devel: privcode, privcode-91",
+            "rabb-sup20-pg9.0: rabb284",
+        ]
+    );
+    let m = matrix(
+        "manifest_build_requires2.cfg",
+        "slaves_build_requires_only_if.cfg",
+    );
     assert_eq!(summary(&m), ["rabb-18-pg9.0: rabb18"]);
 }
 
 #[test]
 fn not_used_makes_one_builder_and_unmet_requirements_are_named() {
-    let m = matrix("manifest_build_requires_pg_not_used.cfg", "slaves_build_requires.cfg");
-    assert_eq!(summary(&m), ["priv-pgall: privcode, privcode-84, privcode-91"]);
+    let m = matrix(
+        "manifest_build_requires_pg_not_used.cfg",
+        "slaves_build_requires.cfg",
+    );
+    assert_eq!(
+        summary(&m),
+        ["priv-pgall: privcode, privcode-84, privcode-91"]
+    );
     assert_eq!(prop(&m, "priv-pgall", "pg_version"), text("not-used"));
     assert!(env(&m, "priv-pgall", "privcode").is_empty());
-    assert_eq!(m.builders[0].split, [Split { capability: "postgresql".into(), version: None }]);
+    assert_eq!(
+        m.builders[0].split,
+        [Split {
+            capability: "postgresql".into(),
+            version: None
+        }]
+    );
     assert_eq!(strings(&m.warnings), [format!(
         "{}:9: warning: buildout [rabb-23] gets no builder: no worker meets build-requires `rabbitmq == 2.3`",
         crate::testutil::reference("manifest_build_requires_pg_not_used.cfg").display()
@@ -127,23 +200,70 @@ fn not_used_makes_one_builder_and_unmet_requirements_are_named() {
 #[test]
 fn capability_file_gives_one_builder_per_postgresql_version() {
     let m = matrix("manifest_capability.cfg", "slaves_capability.cfg");
-    assert_eq!(summary(&m), ["addons-list-pg9.2: two-pg-one-py", "addons-list-pg9.1: two-pg-one-py"]);
-    assert_eq!(env(&m, "addons-list-pg9.2", "two-pg-one-py"), [("PGPORT".into(), "5433".into())]);
-    assert_eq!(env(&m, "addons-list-pg9.1", "two-pg-one-py"), [("PGPORT".into(), "5432".into())]);
-    assert_eq!(prop(&m, "addons-list-pg9.1", "build_requires"), Some(PropertyValue::List(vec!["python".into()])));
+    assert_eq!(
+        summary(&m),
+        [
+            "addons-list-pg9.2: two-pg-one-py",
+            "addons-list-pg9.1: two-pg-one-py"
+        ]
+    );
+    assert_eq!(
+        env(&m, "addons-list-pg9.2", "two-pg-one-py"),
+        [("PGPORT".into(), "5433".into())]
+    );
+    assert_eq!(
+        env(&m, "addons-list-pg9.1", "two-pg-one-py"),
+        [("PGPORT".into(), "5432".into())]
+    );
+    assert_eq!(
+        prop(&m, "addons-list-pg9.1", "build_requires"),
+        Some(PropertyValue::List(vec!["python".into()]))
+    );
 }
 
 #[test]
 fn the_other_reference_manifests_with_one_worker() {
     let cases: &[(&str, &[&str])] = &[
-        ("manifest_1.cfg", &["simple-pg8.4: slave", "addons-list-pg8.4: slave", "oecommand-pg8.4: slave", "oecommand-with-addons-pg8.4: slave"]),
+        (
+            "manifest_1.cfg",
+            &[
+                "simple-pg8.4: slave",
+                "addons-list-pg8.4: slave",
+                "oecommand-pg8.4: slave",
+                "oecommand-with-addons-pg8.4: slave",
+            ],
+        ),
         ("manifest_category.cfg", &["ready: slave", "wip: slave"]),
         ("manifest_packaging.cfg", &["project-release-pg8.4: slave"]),
         ("manifest_tree_stable_timer.cfg", &["simple: slave"]),
-        ("manifest_watch.cfg", &["w_bzr: slave", "w_hg: slave", "w_hg_inh: slave", "w_git: slave", "w_git_develop: slave"]),
+        (
+            "manifest_watch.cfg",
+            &[
+                "w_bzr: slave",
+                "w_hg: slave",
+                "w_hg_inh: slave",
+                "w_git: slave",
+                "w_git_develop: slave",
+            ],
+        ),
         ("manifest_watch_nobuildout.cfg", &[]),
-        ("manifest_auto_watch.cfg", &["hg_buildout: slave", "bzr_buildout: slave", "hg_buildout_precedence: slave", "hgtag_nowatch: slave"]),
-        ("manifest_auto_watch_option.cfg", &["w_pure_auto: slave", "w_auto_opt_and_buildout: slave", "w_auto_mixed: slave"]),
+        (
+            "manifest_auto_watch.cfg",
+            &[
+                "hg_buildout: slave",
+                "bzr_buildout: slave",
+                "hg_buildout_precedence: slave",
+                "hgtag_nowatch: slave",
+            ],
+        ),
+        (
+            "manifest_auto_watch_option.cfg",
+            &[
+                "w_pure_auto: slave",
+                "w_auto_opt_and_buildout: slave",
+                "w_auto_mixed: slave",
+            ],
+        ),
     ];
     for (manifest, expected) in cases {
         let m = matrix(manifest, "one_slave.cfg");
@@ -151,7 +271,13 @@ fn the_other_reference_manifests_with_one_worker() {
         assert!(m.warnings.is_empty(), "{manifest}");
     }
     let m = matrix("manifest_category.cfg", "one_slave.cfg");
-    assert_eq!((m.builders[0].category.as_str(), m.builders[1].category.as_str()), ("mature", "unstable"));
+    assert_eq!(
+        (
+            m.builders[0].category.as_str(),
+            m.builders[1].category.as_str()
+        ),
+        ("mature", "unstable")
+    );
     assert!(m.builders[0].properties.is_empty() && m.builders[0].split.is_empty());
 }
 
@@ -162,13 +288,16 @@ fn inheritor_is_a_separate_buildout_with_its_own_requirements() {
     assert_eq!(m.warnings.len(), 1);
     assert!(m.warnings[0].message.ends_with("buildout [inheritor] gets no builder: no worker meets build-requires `private-code-access`"));
     let m = matrix("manifest_inherit.cfg", "slaves_build_requires.cfg");
-    assert_eq!(summary(&m), [
-        "simple-pg9.1-devel: privcode, privcode-91, pg90-91",
-        "simple-pg9.0: pg90-91, rabb284, rabb18",
-        "simple-pg8.4: privcode, privcode-84",
-        "inheritor-pg9.1-devel: privcode, privcode-91",
-        "inheritor-pg8.4: privcode, privcode-84",
-    ]);
+    assert_eq!(
+        summary(&m),
+        [
+            "simple-pg9.1-devel: privcode, privcode-91, pg90-91",
+            "simple-pg9.0: pg90-91, rabb284, rabb18",
+            "simple-pg8.4: privcode, privcode-84",
+            "inheritor-pg9.1-devel: privcode, privcode-91",
+            "inheritor-pg8.4: privcode, privcode-84",
+        ]
+    );
 }
 
 const WORKERS: &str = concat!(
@@ -183,8 +312,17 @@ const WORKERS: &str = concat!(
 fn synthetic_workers_are_as_intended() {
     let ws = workers(WORKERS);
     let caps: Vec<Vec<&String>> = ws.iter().map(|w| w.capabilities.keys().collect()).collect();
-    assert_eq!(caps, [vec!["postgresql", "python", "wkhtmltopdf"], vec!["postgresql", "wkhtmltopdf"], vec!["gpu", "postgresql"]]);
-    assert!(ws.iter().all(|w| w.properties.keys().all(|k| k == "build-only-if-requires")));
+    assert_eq!(
+        caps,
+        [
+            vec!["postgresql", "python", "wkhtmltopdf"],
+            vec!["postgresql", "wkhtmltopdf"],
+            vec!["gpu", "postgresql"]
+        ]
+    );
+    assert!(ws
+        .iter()
+        .all(|w| w.properties.keys().all(|k| k == "build-only-if-requires")));
 }
 
 fn synthetic(manifest: &str) -> Matrix {
@@ -214,7 +352,9 @@ fn environment_carries_every_postgresql_option() {
 
 #[test]
 fn required_capabilities_give_environment_from_the_highest_matching_version() {
-    let m = synthetic("[b]\nbuildout = standalone b.cfg\nbuild-requires = postgresql >= 9.0\n  wkhtmltopdf\n");
+    let m = synthetic(
+        "[b]\nbuildout = standalone b.cfg\nbuild-requires = postgresql >= 9.0\n  wkhtmltopdf\n",
+    );
     assert_eq!(summary(&m), ["b: full, bare"]);
     let e = env(&m, "b", "full");
     assert!(e.contains(&("PGPORT".into(), "5433".into())), "{e:?}");
@@ -228,18 +368,29 @@ fn required_capabilities_give_environment_from_the_highest_matching_version() {
 fn capabilities_without_abbreviation_use_their_name() {
     let m = synthetic("[b]\nbuildout = standalone b.cfg\nbuild-for = wkhtmltopdf\n  python\n");
     assert_eq!(summary(&m), ["b-wkhtmltopdf0.12-py3.8: full"]);
-    assert_eq!(prop(&m, "b-wkhtmltopdf0.12-py3.8", "wkhtml2pdf_version"), text("0.12"));
+    assert_eq!(
+        prop(&m, "b-wkhtmltopdf0.12-py3.8", "wkhtml2pdf_version"),
+        text("0.12")
+    );
     assert_eq!(version_property("my.cap"), "my_cap_version");
     assert_eq!(abbreviation("rabbitmq"), "rabbitmq");
 }
 
 #[test]
 fn markers_satisfy_requirements_but_are_not_split_on() {
-    let m = synthetic("[b]\nbuildout = standalone b.cfg\nbuild-requires = gpu\nbuild-for = postgresql\n");
+    let m = synthetic(
+        "[b]\nbuildout = standalone b.cfg\nbuild-requires = gpu\nbuild-for = postgresql\n",
+    );
     assert_eq!(summary(&m), ["b-pg9.4: picky"]);
     let m = synthetic("[b]\nbuildout = standalone b.cfg\nbuild-requires = gpu >= 1\n");
     assert!(m.builders.is_empty());
-    assert!(m.warnings[0].message.ends_with("no worker meets build-requires `gpu >= 1`"), "{:?}", m.warnings);
+    assert!(
+        m.warnings[0]
+            .message
+            .ends_with("no worker meets build-requires `gpu >= 1`"),
+        "{:?}",
+        m.warnings
+    );
 }
 
 #[test]
@@ -249,7 +400,10 @@ fn requirements_met_only_separately_are_named_together() {
     let m = synthetic("[b]\nbuildout = standalone b.cfg\nbuild-for = postgresql > 10\n");
     assert_eq!(strings(&m.warnings), ["t.cfg:1: warning: buildout [b] gets no builder: no worker meeting its build-requires has a version matching build-for `postgresql > 10`"]);
     let (m, _) = build_matrix(&buildouts("[b]\nbuildout = standalone b.cfg\n"), &[]);
-    assert_eq!(strings(&m.warnings), ["t.cfg:1: warning: buildout [b] gets no builder: there are no workers"]);
+    assert_eq!(
+        strings(&m.warnings),
+        ["t.cfg:1: warning: buildout [b] gets no builder: there are no workers"]
+    );
 }
 
 #[test]

@@ -2,26 +2,47 @@ use super::*;
 use crate::testutil::{reference_ini, worker_errors, workers};
 
 fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn versions(w: &Worker, cap: &str) -> Vec<String> {
-    w.capability(cap).iter().map(|c| c.version.as_ref().map_or_else(String::new, Version::to_string)).collect()
+    w.capability(cap)
+        .iter()
+        .map(|c| {
+            c.version
+                .as_ref()
+                .map_or_else(String::new, Version::to_string)
+        })
+        .collect()
 }
 
 #[test]
 fn capability_form_of_the_reference_file_loads() {
     let (ws, errors) = parse_workers(&reference_ini("slaves_capability.cfg"));
     assert!(errors.is_empty(), "{errors:?}");
-    let [w] = ws.as_slice() else { panic!("one worker expected, got {}", ws.len()) };
+    let [w] = ws.as_slice() else {
+        panic!("one worker expected, got {}", ws.len())
+    };
     assert_eq!(w.name.as_str(), "two-pg-one-py");
     assert_eq!(w.password, "secret");
     assert_eq!(w.max_builds, Some(2));
     assert_eq!(w.notify_on_missing, ["joe@example.org"]);
     assert_eq!(versions(w, "postgresql"), ["9.1", "9.2"]);
-    assert_eq!(w.capability("postgresql")[0].options, opts(&[("port", "5432")]));
-    assert_eq!(w.capability("postgresql")[1].options, opts(&[("port", "5433")]));
-    assert_eq!(w.capability("python")[0].options, opts(&[("bin", "python2.6")]));
+    assert_eq!(
+        w.capability("postgresql")[0].options,
+        opts(&[("port", "5432")])
+    );
+    assert_eq!(
+        w.capability("postgresql")[1].options,
+        opts(&[("port", "5433")])
+    );
+    assert_eq!(
+        w.capability("python")[0].options,
+        opts(&[("bin", "python2.6")])
+    );
     assert_eq!(versions(w, "selenium"), [""]);
     assert!(w.properties.is_empty(), "{:?}", w.properties);
 }
@@ -32,17 +53,47 @@ fn every_reference_workers_file_loads() {
         ("one_slave.cfg", &["slave"][..]),
         ("slaves_build_for.cfg", &["sl84", "sl90-91", "sl83"]),
         ("slaves_build_for2.cfg", &["sl84", "sl90-91", "sl83"]),
-        ("slaves_build_requires.cfg", &["privcode", "privcode-84", "privcode-91", "pg90-91", "rabb284", "rabb18"]),
-        ("slaves_build_requires_only_if.cfg", &["privcode", "privcode-84", "privcode-91", "pg90-91", "rabb284", "rabb18"]),
+        (
+            "slaves_build_requires.cfg",
+            &[
+                "privcode",
+                "privcode-84",
+                "privcode-91",
+                "pg90-91",
+                "rabb284",
+                "rabb18",
+            ],
+        ),
+        (
+            "slaves_build_requires_only_if.cfg",
+            &[
+                "privcode",
+                "privcode-84",
+                "privcode-91",
+                "pg90-91",
+                "rabb284",
+                "rabb18",
+            ],
+        ),
     ] {
         let (ws, errors) = parse_workers(&reference_ini(file));
         assert!(errors.is_empty(), "{file}: {errors:?}");
-        assert_eq!(ws.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), names, "{file}");
+        assert_eq!(
+            ws.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(),
+            names,
+            "{file}"
+        );
     }
     let (ws, _) = parse_workers(&reference_ini("slaves_build_requires_only_if.cfg"));
     assert_eq!(ws[0].build_only_if_requires, ["private-code-access"]);
     assert_eq!(ws[5].build_only_if_requires, ["rabbitmq"]);
-    assert_eq!(ws[0].properties.get("build-only-if-requires").map(String::as_str), Some("private-code-access"));
+    assert_eq!(
+        ws[0]
+            .properties
+            .get("build-only-if-requires")
+            .map(String::as_str),
+        Some("private-code-access")
+    );
     assert_eq!(versions(&ws[0], "postgresql"), ["8.4", "9.1-devel"]);
 }
 
@@ -57,28 +108,61 @@ fn sample_worker_options_are_read() {
          slave_priority = 2.5\ncustom = value\n",
     );
     let w = &ws[0];
-    assert_eq!(w.build_only_if_requires, ["some-convention-of-yours", "other"]);
+    assert_eq!(
+        w.build_only_if_requires,
+        ["some-convention-of-yours", "other"]
+    );
     assert_eq!(w.db_prefix, "openerp-buildbot");
-    assert_eq!(w.notify_on_missing, ["joe@example.com", "ann@example.com", "bob@example.com"]);
+    assert_eq!(
+        w.notify_on_missing,
+        ["joe@example.com", "ann@example.com", "bob@example.com"]
+    );
     assert_eq!(w.priority, 2.5);
-    assert_eq!(w.capability("postgresql")[1].options, opts(&[("port", "5434"), ("bin", "/opt/pg/bin"), ("lib", "/opt/pg/lib")]));
-    assert_eq!(w.properties.get("custom").map(String::as_str), Some("value"));
-    assert_eq!(w.properties.get("db_prefix").map(String::as_str), Some("openerp-buildbot"));
-    assert_eq!(w.properties.get("slave_priority").map(String::as_str), Some("2.5"));
+    assert_eq!(
+        w.capability("postgresql")[1].options,
+        opts(&[
+            ("port", "5434"),
+            ("bin", "/opt/pg/bin"),
+            ("lib", "/opt/pg/lib")
+        ])
+    );
+    assert_eq!(
+        w.properties.get("custom").map(String::as_str),
+        Some("value")
+    );
+    assert_eq!(
+        w.properties.get("db_prefix").map(String::as_str),
+        Some("openerp-buildbot")
+    );
+    assert_eq!(
+        w.properties.get("slave_priority").map(String::as_str),
+        Some("2.5")
+    );
     assert!(!w.properties.contains_key("password") && !w.properties.contains_key("capability"));
-    assert!(!w.properties.contains_key("max_builds") && !w.properties.contains_key("notify_on_missing"));
+    assert!(
+        !w.properties.contains_key("max_builds") && !w.properties.contains_key("notify_on_missing")
+    );
 }
 
 #[test]
 fn defaults_apply_when_options_are_absent() {
     let w = &workers("[w]\npassword = s\n")[0];
-    assert_eq!((w.max_builds, w.priority, w.db_prefix.as_str()), (None, 0.0, DEFAULT_DB_PREFIX));
-    assert!(w.capabilities.is_empty() && w.notify_on_missing.is_empty() && w.build_only_if_requires.is_empty());
+    assert_eq!(
+        (w.max_builds, w.priority, w.db_prefix.as_str()),
+        (None, 0.0, DEFAULT_DB_PREFIX)
+    );
+    assert!(
+        w.capabilities.is_empty()
+            && w.notify_on_missing.is_empty()
+            && w.build_only_if_requires.is_empty()
+    );
 }
 
 #[test]
 fn passwd_alias_and_default_section_are_accepted() {
-    let ws = workers("[DEFAULT]\nmax_builds = 3\n[a]\npasswd = x\n[b]\npassword = y\nworker_priority = -1\n");
+    let ws = workers(
+        "[DEFAULT]\nmax_builds = 3\n[a]\npasswd = x\n[b]\npassword = y\nworker_priority = -1\n",
+    );
     assert_eq!(ws[0].password, "x");
     assert_eq!(ws[0].max_builds, Some(3));
     assert_eq!(ws[1].priority, -1.0);
@@ -88,7 +172,10 @@ fn passwd_alias_and_default_section_are_accepted() {
 fn marker_capability_may_carry_options() {
     let w = &workers("[w]\npassword = s\ncapability = wkhtmltopdf display=:1\n")[0];
     assert_eq!(w.capability("wkhtmltopdf")[0].version, None);
-    assert_eq!(w.capability("wkhtmltopdf")[0].options, opts(&[("display", ":1")]));
+    assert_eq!(
+        w.capability("wkhtmltopdf")[0].options,
+        opts(&[("display", ":1")])
+    );
 }
 
 #[test]
@@ -99,7 +186,15 @@ fn the_2012_form_becomes_a_postgresql_capability() {
     assert_eq!(versions(w, "postgresql"), ["9.1"]);
     assert_eq!(
         w.capability("postgresql")[0].options,
-        opts(&[("port", "5433"), ("host", "/var/run/pg"), ("bin", "/opt/b"), ("lib", "/opt/l"), ("user", "u"), ("passwd", "p"), ("psql", "psql91")])
+        opts(&[
+            ("port", "5433"),
+            ("host", "/var/run/pg"),
+            ("bin", "/opt/b"),
+            ("lib", "/opt/l"),
+            ("user", "u"),
+            ("passwd", "p"),
+            ("psql", "psql91")
+        ])
     );
     assert_eq!(w.properties.keys().collect::<Vec<_>>(), ["db_prefix"]);
 }
@@ -135,6 +230,12 @@ fn bad_workers_are_reported_with_file_line_and_message() {
 fn a_bad_worker_does_not_hide_the_others_or_their_errors() {
     let text = "[a]\ncapability = pg 1\n[b]\npassword = s\n[c]\npassword = s\nmax_builds = x\n";
     let (ws, errors) = parse_workers(&crate::testutil::ini(text));
-    assert_eq!(ws.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), ["b"]);
-    assert_eq!(errors.iter().map(|e| e.location.line).collect::<Vec<_>>(), [1, 7]);
+    assert_eq!(
+        ws.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert_eq!(
+        errors.iter().map(|e| e.location.line).collect::<Vec<_>>(),
+        [1, 7]
+    );
 }

@@ -26,7 +26,10 @@ pub struct CheckArgs {
 
 /// Runs the command: exit 0 with the matrix, or 1 after printing every error.
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
-    let overrides = Overrides { workers: args.workers, manifests: args.manifests };
+    let overrides = Overrides {
+        workers: args.workers,
+        manifests: args.manifests,
+    };
     let config = match load(&args.dir, &overrides) {
         Ok(config) => config,
         Err(errors) => {
@@ -94,7 +97,11 @@ impl<'a> From<&'a MasterConfig> for JsonMatrix<'a> {
                     env: b.env.iter().map(|(w, e)| (w.as_str(), &**e)).collect(),
                 })
                 .collect(),
-            warnings: c.warnings.iter().map(|w| format!("{}: {}", w.location, w.message)).collect(),
+            warnings: c
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {}", w.location, w.message))
+                .collect(),
         }
     }
 }
@@ -106,12 +113,24 @@ fn json_worker(w: &Worker) -> JsonWorker<'_> {
         .map(|(name, versions)| {
             let by_version = versions
                 .iter()
-                .map(|c| (c.version.as_ref().map_or_else(String::new, ToString::to_string), &c.options))
+                .map(|c| {
+                    (
+                        c.version
+                            .as_ref()
+                            .map_or_else(String::new, ToString::to_string),
+                        &c.options,
+                    )
+                })
                 .collect();
             (name.as_str(), by_version)
         })
         .collect();
-    JsonWorker { name: w.name.as_str(), max_builds: w.max_builds, capabilities, properties: &w.properties }
+    JsonWorker {
+        name: w.name.as_str(),
+        max_builds: w.max_builds,
+        capabilities,
+        properties: &w.properties,
+    }
 }
 
 /// Short text of a worker's capabilities: `postgresql 9.1 9.0, selenium`.
@@ -133,8 +152,9 @@ fn capabilities_text(w: &Worker) -> String {
 
 fn write_rows(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
     let columns = rows.first().map_or(0, Vec::len);
-    let widths: Vec<usize> =
-        (0..columns).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
     for row in rows {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
@@ -142,7 +162,10 @@ fn write_rows(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()>
                 line.push_str(cell);
             } else {
                 line.push_str(cell);
-                line.extend(std::iter::repeat_n(' ', widths[i] - cell.chars().count() + 2));
+                line.extend(std::iter::repeat_n(
+                    ' ',
+                    widths[i] - cell.chars().count() + 2,
+                ));
             }
         }
         writeln!(out, "{}", line.trim_end())?;
@@ -151,18 +174,36 @@ fn write_rows(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()>
 }
 
 fn write_table(out: &mut impl Write, c: &MasterConfig) -> std::io::Result<()> {
-    let mut rows = vec![vec!["WORKER".into(), "MAX_BUILDS".into(), "CAPABILITIES".into()]];
+    let mut rows = vec![vec![
+        "WORKER".into(),
+        "MAX_BUILDS".into(),
+        "CAPABILITIES".into(),
+    ]];
     for w in &c.workers {
         let max = w.max_builds.map_or_else(|| "-".into(), |n| n.to_string());
         rows.push(vec![w.name.to_string(), max, capabilities_text(w)]);
     }
     write_rows(out, &rows)?;
     writeln!(out)?;
-    let mut rows = vec![vec!["BUILDER".into(), "BUILDOUT".into(), "CATEGORY".into(), "WORKERS".into()]];
+    let mut rows = vec![vec![
+        "BUILDER".into(),
+        "BUILDOUT".into(),
+        "CATEGORY".into(),
+        "WORKERS".into(),
+    ]];
     for b in &c.matrix.builders {
         let workers: Vec<&str> = b.workers.iter().map(|w| w.as_str()).collect();
-        let category = if b.category.is_empty() { "-".to_string() } else { b.category.clone() };
-        rows.push(vec![b.name.to_string(), b.buildout.clone(), category, workers.join(", ")]);
+        let category = if b.category.is_empty() {
+            "-".to_string()
+        } else {
+            b.category.clone()
+        };
+        rows.push(vec![
+            b.name.to_string(),
+            b.buildout.clone(),
+            category,
+            workers.join(", "),
+        ]);
     }
     write_rows(out, &rows)?;
     for w in &c.warnings {

@@ -15,8 +15,14 @@ pub struct CreateMasterArgs {
 const FILES: &[(&str, &str)] = &[
     ("oebb.cfg", include_str!("create_master/oebb.cfg")),
     ("slaves.cfg", include_str!("create_master/slaves.cfg")),
-    ("buildouts/MANIFEST.cfg", include_str!("create_master/MANIFEST.cfg")),
-    ("buildouts/odoo-16.0.cfg", include_str!("create_master/odoo-16.0.cfg")),
+    (
+        "buildouts/MANIFEST.cfg",
+        include_str!("create_master/MANIFEST.cfg"),
+    ),
+    (
+        "buildouts/odoo-16.0.cfg",
+        include_str!("create_master/odoo-16.0.cfg"),
+    ),
 ];
 
 /// Runs the command; refuses to overwrite any existing file.
@@ -24,13 +30,17 @@ pub fn run(args: CreateMasterArgs) -> anyhow::Result<u8> {
     for (name, _) in FILES {
         let path = args.dir.join(name);
         if path.exists() {
-            anyhow::bail!("{} already exists; choose a new directory or remove it", path.display());
+            anyhow::bail!(
+                "{} already exists; choose a new directory or remove it",
+                path.display()
+            );
         }
     }
     for (name, text) in FILES {
         let path = args.dir.join(name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
