@@ -452,7 +452,8 @@ fn parse_buildout(
         &mut err,
     );
 
-    for opt in opts.options.iter().filter(|o| !o.from_default) {
+    // Only the section's own options: a parent's typo is reported once, by the parent.
+    for opt in &section.options {
         let known = KNOWN.contains(&opt.name.as_str())
             || STEP_PREFIXES.iter().any(|p| opt.name.starts_with(p));
         if !known {

@@ -78,6 +78,9 @@ impl fmt::Display for Warning {
 }
 
 /// Everything that can be wrong in `oebb.cfg`, the workers file or a manifest.
+///
+/// The fields are the pieces of the message; each variant's message names them.
+#[allow(missing_docs)]
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ErrorKind {
     // --- reading files

@@ -4,6 +4,8 @@
 //! returns a [`MasterConfig`] whose [`Matrix`] lists every builder with its workers, properties
 //! and per-worker environment, or every error found, each with file and line.
 
+#![warn(missing_docs)]
+
 pub mod buildout;
 pub mod error;
 pub mod ini;

@@ -360,6 +360,11 @@ mod tests {
         }
 
         #[test]
+        fn parsing_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let _ = String::from_utf8_lossy(&bytes).parse::<Requirement>();
+        }
+
+        #[test]
         fn parsing_operator_soup_never_panics(s in "[a-z]{1,3}( (<|<=|==|>=|>|=|OR|AND|or|not-used|[0-9.]{1,4}|-devel)){0,8}") {
             if let Ok(r) = s.parse::<Requirement>() {
                 prop_assert_eq!(r.to_string().parse::<Requirement>(), Ok(r));

@@ -326,6 +326,16 @@ fn deprecated_and_unknown_options_are_warnings() {
 }
 
 #[test]
+fn a_parent_unknown_option_is_reported_once() {
+    let (_, _, warnings) = parse_manifest(&crate::testutil::ini(
+        "[a]\nbuildout = standalone x.cfg\nbuild_for = postgresql\n[b]\ninherit = a\n",
+    ));
+    assert_eq!(crate::testutil::strings(&warnings), [
+        "t.cfg:3: warning: unknown option `build_for` in [a]; it is ignored (check its spelling)",
+    ]);
+}
+
+#[test]
 fn bad_buildouts_are_reported_with_file_line_and_message() {
     let h = "[s]\nbuildout = standalone x.cfg\n";
     let w = |rest: &str| format!("{h}{rest}");
