@@ -14,7 +14,13 @@ use crate::report::{Finding, Report, TestCounts};
 use crate::rules::{classify, Rule, Severity};
 use crate::verdict::decide;
 use crate::version::{DetectedVersion, VersionClues};
-use memchr::memmem;
+use regex::bytes::Regex;
+use std::sync::LazyLock;
+
+/// The markers runbot greps for on any line, records or not.
+static RAW_MARKERS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"Initiating shutdown|\.modules\.loading: Modules loaded\.").expect("valid regex")
+});
 
 /// Lines longer than this are analysed on their first `MAX_LINE` bytes only.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -48,8 +54,6 @@ pub struct Analyzer {
     facts: Facts,
     clues: VersionClues,
     tally: Tally,
-    shutdown_finder: memmem::Finder<'static>,
-    loaded_finder: memmem::Finder<'static>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,8 +261,6 @@ impl Analyzer {
             facts: Facts::default(),
             clues: VersionClues::default(),
             tally: Tally::default(),
-            shutdown_finder: memmem::Finder::new(b"Initiating shutdown"),
-            loaded_finder: memmem::Finder::new(b".modules.loading: Modules loaded."),
         }
     }
 
@@ -400,11 +402,15 @@ impl Analyzer {
         if line.len() < 19 {
             return;
         }
-        if self.shutdown_finder.find(line).is_some() {
-            self.facts.shutdown = true;
-        }
-        if self.loaded_finder.find(line).is_some() {
-            self.facts.modules_loaded = true;
+        // One pass for both markers.
+        if let Some(end) = RAW_MARKERS.shortest_match(line) {
+            if line[..end].ends_with(b"Initiating shutdown") {
+                self.facts.shutdown = true;
+            } else {
+                self.facts.modules_loaded = true;
+            }
+            // Both on one line happens only in contrived logs; look again after the match.
+            self.raw_markers(&line[end..]);
         }
     }
 

@@ -145,8 +145,8 @@ pub fn classify(level: Level, message: &[u8], tests: TestsExpectation) -> Option
     }
     // One pass over the message finds whichever known phrase it contains.
     let phrase = PHRASES
-        .find(message)
-        .map(|m| phrase_rule(&message[m.range()]));
+        .shortest_match(message)
+        .map(|end| phrase_rule(&message[..end]));
     if phrase == Some(Rule::LoadFailure) {
         return Some(Rule::LoadFailure);
     }
@@ -223,11 +223,11 @@ static PHRASES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&all.join("|")).expect("escaped literals form a valid regex")
 });
 
-/// The rule of a phrase found by [`PHRASES`].
-fn phrase_rule(phrase: &[u8]) -> Rule {
-    if LOAD_FAILURES.iter().any(|p| p.as_bytes() == phrase) {
+/// The rule of the phrase that `upto` (a message up to the end of a match) ends with.
+fn phrase_rule(upto: &[u8]) -> Rule {
+    if LOAD_FAILURES.iter().any(|p| upto.ends_with(p.as_bytes())) {
         Rule::LoadFailure
-    } else if TESTS_FAILED.iter().any(|p| p.as_bytes() == phrase) {
+    } else if TESTS_FAILED.iter().any(|p| upto.ends_with(p.as_bytes())) {
         Rule::TestsFailed
     } else {
         Rule::YamlAssertion

@@ -48,33 +48,51 @@ pub fn parse_header(line: &[u8]) -> Option<Header<'_>> {
 
 /// True when `b` starts with `YYYY-MM-DD HH:MM:SS,mmm`.
 pub fn is_timestamp(b: &[u8]) -> bool {
-    if b.len() < 23 {
-        return false;
+    let Some(ts) = b.get(..24) else {
+        return b.len() == 23 && is_timestamp_slow(b);
+    };
+    // Three 8-byte words checked at once (SWAR): digits where digits go, separators elsewhere.
+    // The 24th byte is not part of the timestamp: its masks are zero.
+    const PATTERN: &[u8; 24] = b"dddd-dd-dd dd:dd:dd,ddd?";
+    const fn masks(word: usize) -> (u64, u64, u64) {
+        let (mut digits, mut lits, mut vals) = (0u64, 0u64, 0u64);
+        let mut i = 0;
+        while i < 8 {
+            let c = PATTERN[word * 8 + i];
+            if c == b'd' {
+                digits |= 0xff << (8 * i);
+            } else if c != b'?' {
+                lits |= 0xff << (8 * i);
+                vals |= (c as u64) << (8 * i);
+            }
+            i += 1;
+        }
+        (digits, lits, vals)
     }
-    let d = |i: usize| b[i].is_ascii_digit();
-    b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b' '
-        && b[13] == b':'
-        && b[16] == b':'
-        && b[19] == b','
-        && d(0)
-        && d(1)
-        && d(2)
-        && d(3)
-        && d(5)
-        && d(6)
-        && d(8)
-        && d(9)
-        && d(11)
-        && d(12)
-        && d(14)
-        && d(15)
-        && d(17)
-        && d(18)
-        && d(20)
-        && d(21)
-        && d(22)
+    const M: [(u64, u64, u64); 3] = [masks(0), masks(1), masks(2)];
+    const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    const SIXES: u64 = 0x0606_0606_0606_0606;
+    M.iter().enumerate().all(|(w, &(digits, lits, vals))| {
+        let v = u64::from_le_bytes(ts[w * 8..w * 8 + 8].try_into().expect("8 bytes"));
+        let d = v & digits;
+        // A digit is 0x30..=0x39: high nibble 3, and adding 6 keeps it 3 (no carry: the
+        // first test bounds every digit byte to 0x30..=0x3f).
+        (v & lits) == vals
+            && (d & HIGH) == (THREES & digits)
+            && ((d + (SIXES & digits)) & HIGH) == (THREES & digits)
+    })
+}
+
+fn is_timestamp_slow(b: &[u8]) -> bool {
+    b.len() >= 23
+        && b.iter().zip(b"dddd-dd-dd dd:dd:dd,ddd").all(|(&c, &p)| {
+            if p == b'd' {
+                c.is_ascii_digit()
+            } else {
+                c == p
+            }
+        })
 }
 
 fn parse_standard(line: &[u8]) -> Option<Header<'_>> {
@@ -128,7 +146,8 @@ fn bare<'a>(level: Level, message: &'a [u8], line: &'a [u8]) -> Header<'a> {
 
 /// Splits `db logger: message`; `None` when the rest does not have that shape.
 fn split_db_logger(rest: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let sp = memchr::memchr(b' ', rest)?;
+    // The db name is short: a plain loop beats a memchr call.
+    let sp = rest.iter().position(|&c| c == b' ')?;
     let (db, after) = (&rest[..sp], &rest[sp + 1..]);
     if db.is_empty() {
         return None;
@@ -340,6 +359,35 @@ mod tests {
         let r = h("2020-01-01 10:00:00,000 ERROR  Please check logs at /x");
         assert_eq!(r.level, Level::Error);
         assert_eq!(r.message, b"Please check logs at /x");
+    }
+
+    #[test]
+    fn timestamp_check_accepts_digits_only_where_they_belong() {
+        assert!(is_timestamp(b"2024-06-13 21:31:36,749 35"));
+        assert!(is_timestamp(b"2024-06-13 21:31:36,749"));
+        assert!(is_timestamp(b"0000-00-00 00:00:00,000x"));
+        assert!(!is_timestamp(b"2024-06-13 21:31:36,74"));
+        let good = *b"2024-06-13 21:31:36,749 ";
+        for i in 0..23 {
+            for bad in [
+                b'/',
+                b':',
+                b'a',
+                b' ',
+                0x7f,
+                0xff,
+                b'0' + 10,
+                b'0' - 1,
+                b'5',
+                b'-',
+            ] {
+                let mut line = good;
+                line[i] = bad;
+                let expected = is_timestamp_slow(&line[..23]);
+                assert_eq!(is_timestamp(&line), expected, "byte {i} = {bad:#x}");
+                assert_eq!(is_timestamp(&line[..23]), expected, "byte {i} = {bad:#x}");
+            }
+        }
     }
 
     #[test]
