@@ -85,7 +85,7 @@ impl fmt::Display for Warning {
 pub enum ErrorKind {
     // --- reading files
     /// The file could not be read.
-    #[error("cannot read the file: {reason}")]
+    #[error("cannot read the file ({reason}); check that it exists and is readable")]
     Unreadable { reason: String },
     /// The file is not UTF-8.
     #[error("the line is not valid UTF-8; save the file as UTF-8")]
