@@ -64,14 +64,14 @@ fn missing_files_are_errors_naming_them() {
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(
         lines[0].starts_with(&format!(
-            "{}: cannot read the file: ",
+            "{}: cannot read the file (",
             dir.path().join("slaves.cfg").display()
         )),
         "{lines:?}"
     );
     assert!(
         lines[1].starts_with(&format!(
-            "{}: cannot read the file: ",
+            "{}: cannot read the file (",
             dir.path().join("buildouts/MANIFEST.cfg").display()
         )),
         "{lines:?}"
