@@ -228,12 +228,6 @@ impl<'a> Fields<'a> {
             .map(|b| b.unwrap_or(default))
     }
 
-    pub(crate) fn opt_bool(&self, key: &str) -> Result<Option<bool>, FrameError> {
-        self.present(key)
-            .map(|v| boolean(v, &self.path(key)))
-            .transpose()
-    }
-
     pub(crate) fn text_list(&self, key: &str) -> Result<Vec<String>, FrameError> {
         text_list(self.required(key)?, &self.path(key))
     }

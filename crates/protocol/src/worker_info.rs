@@ -28,6 +28,15 @@ pub struct WorkerInfo {
     pub other: BTreeMap<String, Value>,
 }
 
+/// A Python truth value that the stock worker sends as bool or as int (`buildbot.tac` writes
+/// `delete_leftover_dirs = 0`).
+fn flag(value: &Value, field: &str) -> Result<bool, FrameError> {
+    match value {
+        Value::Integer(i) => Ok(i.as_i64() != Some(0)),
+        _ => fields::boolean(value, field),
+    }
+}
+
 impl WorkerInfo {
     /// Reads the `get_worker_info` result.
     pub fn from_value(value: &Value) -> Result<WorkerInfo, FrameError> {
@@ -64,7 +73,10 @@ impl WorkerInfo {
             version: info.opt_text("version")?,
             environ: string_map("environ")?,
             worker_commands: string_map("worker_commands")?,
-            delete_leftover_dirs: info.opt_bool("delete_leftover_dirs")?,
+            delete_leftover_dirs: info
+                .present("delete_leftover_dirs")
+                .map(|v| flag(v, &info.path("delete_leftover_dirs")))
+                .transpose()?,
             other,
         })
     }
