@@ -2,8 +2,8 @@
 # Benchmark of `oebb analyze-log`: throughput (one core) and peak memory on a ~1 GB log built
 # from the public sample logs, compared in the same run with checklog-odoo from PyPI.
 #
-#   bench/analyze/run.sh              # 1 GiB log, checklog-odoo timed on a 100 MiB log
-#   SIZE_MB=2048 CHECKLOG_MB=1024 bench/analyze/run.sh
+#   bench/analyze/run.sh                 # 1 GiB log; checklog-odoo on the same file
+#   SIZE_MB=2048 CHECKLOG_MB=100 bench/analyze/run.sh   # checklog-odoo on a 100 MiB log, extrapolated
 #
 # Outputs go to bench/out/analyze/ (git-ignored). Needs cargo, python3 (venv) and GNU time
 # (`apt-get install -y time`).
@@ -14,7 +14,7 @@ OUT=${BENCH_OUT:-$ROOT/bench/out/analyze}
 SAMPLES=${SAMPLES:-$ROOT/../shared/reference/odoo-logs}
 SIZE_MB=${SIZE_MB:-1024}
 SMALL_MB=${SMALL_MB:-100}
-CHECKLOG_MB=${CHECKLOG_MB:-100}
+CHECKLOG_MB=${CHECKLOG_MB:-$SIZE_MB}
 RUNS=${RUNS:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$OUT/target}
 mkdir -p "$OUT"

@@ -399,7 +399,9 @@ impl Analyzer {
 
     /// Markers that runbot greps anywhere, even on lines that are not records.
     fn raw_markers(&mut self, line: &[u8]) {
-        if line.len() < 19 {
+        // Indented lines are traceback frames and code, the bulk of raw lines: a marker
+        // never starts with blanks.
+        if line.len() < 19 || matches!(line[0], b' ' | b'\t') {
             return;
         }
         // One pass for both markers.

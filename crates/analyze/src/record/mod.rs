@@ -8,7 +8,8 @@ pub mod signals;
 pub fn is_traceback_start(line: &[u8]) -> bool {
     const TB: &[u8] = b"Traceback (most recent call last):";
     let line = grammar::trim_end(line);
-    if !line.ends_with(TB) {
+    // Cheap rejection first: this runs on every INFO message and every raw line.
+    if line.last() != Some(&b':') || !line.ends_with(TB) {
         return false;
     }
     let before = &line[..line.len() - TB.len()];
