@@ -218,9 +218,20 @@ pub fn build_matrix(buildouts: &[Buildout], workers: &[Worker]) -> (Matrix, Vec<
                 .flat_map(|d| split(d, req, workers))
                 .collect();
             if drafts.is_empty() {
-                matrix.warnings.push(warn(format!(
-                    "no worker meeting its build-requires has a version matching build-for `{req}`"
-                )));
+                let markers_only = workers.iter().any(|w| {
+                    let c = w.capability(&req.capability);
+                    !c.is_empty() && c.iter().all(|c| c.version.is_none())
+                });
+                let message = if markers_only {
+                    format!(
+                        "no worker has a version matching build-for `{req}`; workers that declare \
+                         `{}` without a version cannot be split on, so move it to build-requires",
+                        req.capability
+                    )
+                } else {
+                    format!("no worker meeting its build-requires has a version matching build-for `{req}`")
+                };
+                matrix.warnings.push(warn(message));
                 break;
             }
         }

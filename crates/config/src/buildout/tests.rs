@@ -131,6 +131,54 @@ fn every_core_option_is_read() {
 }
 
 #[test]
+fn every_step_name_is_known() {
+    use PostBuildoutStep as P;
+    let b = one(
+        "[s]\nbuildout = standalone x.cfg\nopenerp-addons = crm\n\
+         functional.commands = run.sh\nstatic-analysis.flake-directories = src\n\
+         packaging.prefix = p\npackaging.upload-dir = u\npackaging.base-url = http://x/\n\
+         pg_remote_copy.arguments = --from prod\ndb-steps = simple_create\n  pg_remote_copy\n\
+         post-dl-steps = noop\n\
+         post-buildout-steps = install-modules-test\n  install-modules\n  update-openerp\n  update-odoo\n  openerpcommand-initialize-tests\n  nose\n  functional\n  static-analysis\n  doc\n  packaging\n  autocommit\n  standard\n  test-openerp\n  test-odoo\nstart-command = bin/run\n",
+    );
+    assert_eq!(b.db_steps, [DbStep::SimpleCreate, DbStep::PgRemoteCopy]);
+    assert_eq!(b.post_dl_steps, [PostDlStep::Noop]);
+    assert_eq!(
+        b.post_buildout_steps,
+        [
+            P::InstallModulesTest,
+            P::InstallModules,
+            P::UpdateOpenerp,
+            P::UpdateOpenerp,
+            P::OpenerpcommandInitializeTests,
+            P::Nose,
+            P::Functional,
+            P::StaticAnalysis,
+            P::Doc,
+            P::Packaging,
+            P::Autocommit,
+            P::InstallModulesTest,
+            P::InstallModulesTest,
+            P::InstallModulesTest,
+        ]
+    );
+    assert_eq!(
+        (b.start_command.as_str(), b.test_command.as_str()),
+        ("bin/run", "bin/test_openerp")
+    );
+}
+
+#[test]
+fn empty_step_lists_mean_no_steps() {
+    let b = one(
+        "[s]\nbuildout = standalone x.cfg\ndb-steps =\npost-dl-steps =\npost-buildout-steps =\n",
+    );
+    assert!(
+        b.db_steps.is_empty() && b.post_dl_steps.is_empty() && b.post_buildout_steps.is_empty()
+    );
+}
+
+#[test]
 fn every_buildout_type_parses() {
     use BuildoutSource::*;
     let s = |t: &str| parse_source(t).unwrap();

@@ -382,6 +382,8 @@ fn markers_satisfy_requirements_but_are_not_split_on() {
         "[b]\nbuildout = standalone b.cfg\nbuild-requires = gpu\nbuild-for = postgresql\n",
     );
     assert_eq!(summary(&m), ["b-pg9.4: picky"]);
+    let m = synthetic("[b]\nbuildout = standalone b.cfg\nbuild-requires = gpu\nbuild-for = gpu\n");
+    assert_eq!(strings(&m.warnings), ["t.cfg:1: warning: buildout [b] gets no builder: no worker has a version matching build-for `gpu`; workers that declare `gpu` without a version cannot be split on, so move it to build-requires"]);
     let m = synthetic("[b]\nbuildout = standalone b.cfg\nbuild-requires = gpu >= 1\n");
     assert!(m.builders.is_empty());
     assert!(
