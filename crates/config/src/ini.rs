@@ -117,6 +117,8 @@ impl Ini {
         let mut continued: Option<usize> = None;
         // After a bad line, its indented followers are ignored rather than reported again.
         let mut skipping = false;
+        // Windows editors may start the file with a byte-order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (index, raw) in text.split('\n').enumerate() {
             let line_no = index as u32 + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);

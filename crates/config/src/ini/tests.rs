@@ -72,6 +72,11 @@ fn comments_are_skipped_and_semicolon_after_space_ends_a_value() {
 }
 
 #[test]
+fn a_byte_order_mark_is_ignored() {
+    assert_eq!(value("\u{feff}[s]\na = 1\n", "s", "a"), "1");
+}
+
+#[test]
 fn crlf_line_ends_are_accepted() {
     assert_eq!(value("[s]\r\na = 1\r\n  b\r\n", "s", "a"), "1\nb");
 }
