@@ -62,6 +62,8 @@ where
         .map(|a| a.to_string())
         .unwrap_or_else(|_| "unknown peer".to_string());
     let mut outcome: Option<Result<String, AuthError>> = None;
+    // The large error type is tungstenite's callback signature, not a choice made here.
+    #[allow(clippy::result_large_err)]
     let callback = |request: &Request, response: Response| {
         let header = request
             .headers()

@@ -14,8 +14,8 @@ use crate::frame::FrameError;
 /// A command and its arguments, as sent in `start_command`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Run a program or a shell script.
-    Shell(ShellArgs),
+    /// Run a program or a shell script (boxed: its arguments dwarf every other command's).
+    Shell(Box<ShellArgs>),
     /// Create directories (with parents).
     Mkdir {
         /// Absolute paths.
@@ -227,6 +227,12 @@ pub struct DownloadFileArgs {
     pub mode: Option<u32>,
 }
 
+impl From<ShellArgs> for Command {
+    fn from(args: ShellArgs) -> Command {
+        Command::Shell(Box::new(args))
+    }
+}
+
 impl Command {
     /// The `command_name` on the wire.
     pub fn name(&self) -> &'static str {
@@ -307,7 +313,7 @@ impl Command {
     pub(crate) fn from_value(name: &str, args: &Value) -> Result<Command, FrameError> {
         let a = Fields::new(args, "args")?;
         Ok(match name {
-            "shell" => Command::Shell(shell_args_from(&a)?),
+            "shell" => Command::Shell(Box::new(shell_args_from(&a)?)),
             "mkdir" => Command::Mkdir {
                 paths: a.text_list("paths")?,
             },

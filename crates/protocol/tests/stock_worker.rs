@@ -313,7 +313,7 @@ async fn stock_buildbot_worker_interoperates() {
     // shell: output and exit status come back as updates, then complete.
     let build = basedir.join("build");
     let build_dir = build.to_str().unwrap().to_string();
-    let shell = Command::Shell(ShellArgs::new(
+    let shell = Command::from(ShellArgs::new(
         build_dir.clone(),
         CommandLine::Script("echo hello; exit 3".into()),
     ));
@@ -324,7 +324,7 @@ async fn stock_buildbot_worker_interoperates() {
     assert_eq!(run.failure, None);
 
     // interrupt_command: a long command is killed and reports rc -1.
-    let sleep = Command::Shell(ShellArgs::new(
+    let sleep = Command::from(ShellArgs::new(
         build_dir.clone(),
         CommandLine::Script("sleep 30".into()),
     ));

@@ -82,8 +82,8 @@ fn every_command_roundtrips() {
     shell.initial_stdin = Some("y\n".into());
     shell.interrupt_signal = Some("TERM".into());
     for command in [
-        Command::Shell(shell),
-        Command::Shell(ShellArgs::new("/w", CommandLine::Script("exit 3".into()))),
+        Command::from(shell),
+        Command::from(ShellArgs::new("/w", CommandLine::Script("exit 3".into()))),
         Command::Mkdir {
             paths: vec!["/w/a".into(), "/w/b".into()],
         },

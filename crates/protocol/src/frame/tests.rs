@@ -44,7 +44,7 @@ fn every_request_roundtrips() {
         Request::SetWorkerSettings(WorkerSettings::default()),
         Request::StartCommand {
             command_id: id(),
-            command: Command::Shell(ShellArgs::new(
+            command: Command::from(ShellArgs::new(
                 "/w/b",
                 CommandLine::Script("echo hi".into()),
             )),
