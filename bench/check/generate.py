@@ -40,7 +40,7 @@ with open(os.path.join(out, "buildouts", "MANIFEST.cfg"), "w") as f:
         elif kind == 1:
             f.write(f"buildout = standalone c{b}.cfg\n")
         else:
-            f.write(f"buildout = hg https://hg.example.com/c{b} default buildout.cfg subdir=x\n".replace(" subdir=x", ""))
+            f.write(f"buildout = hg https://hg.example.com/c{b} default buildout.cfg\n")
         f.write(f"watch = git %(repo)s/addons-{b}.git 16.0\n    git https://github.com/odoo/odoo 16.0\n")
         f.write("openerp-addons = sale, stock, account, crm\n")
         f.write("build-for = postgresql >= 12\n" if b % 2 == 0 else "build-for = postgresql >= 12 < 17\n")
