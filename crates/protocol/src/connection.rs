@@ -297,7 +297,9 @@ impl Connection {
         (connection, incoming_rx)
     }
 
-    /// Sends a request and waits at most `timeout` for its response's result.
+    /// Sends a request and waits at most `timeout` for its response's result. After a timeout
+    /// the request stays in the pending table, so a late answer is not a protocol error; the
+    /// caller usually closes a connection whose peer stopped answering.
     pub async fn request(
         &self,
         request: Request,
