@@ -31,7 +31,11 @@ fi
 echo "== building the logs"
 python3 "$ROOT/bench/analyze/make_log.py" "$SAMPLES" "$OUT/big.log" "$SIZE_MB"
 python3 "$ROOT/bench/analyze/make_log.py" "$SAMPLES" "$OUT/small.log" "$SMALL_MB"
-python3 "$ROOT/bench/analyze/make_log.py" "$SAMPLES" "$OUT/checklog.log" "$CHECKLOG_MB"
+if [ "$CHECKLOG_MB" = "$SIZE_MB" ]; then
+    ln -sf big.log "$OUT/checklog.log"
+else
+    python3 "$ROOT/bench/analyze/make_log.py" "$SAMPLES" "$OUT/checklog.log" "$CHECKLOG_MB"
+fi
 
 echo "== building oebb (release)"
 cargo build --quiet --release -p oebb --manifest-path "$ROOT/Cargo.toml"
@@ -58,7 +62,7 @@ measure() {
     echo "$(tail -n 1 "$stats") $status"
 }
 
-bytes() { stat -c %s "$1"; }
+bytes() { stat -L -c %s "$1"; }
 
 # best_of FILE CMD… : best elapsed of $RUNS runs; prints "elapsed user sys maxrss_kb exit".
 best_of() {
@@ -78,7 +82,7 @@ echo "== oebb analyze-log on $(bytes "$OUT/big.log") bytes (best of $RUNS)"
 read -r O_E O_U O_S O_RSS O_X < <(best_of "$OEBB" analyze-log --excerpt "$OUT/big.log")
 read -r S_E S_U S_S S_RSS S_X < <(best_of "$OEBB" analyze-log --excerpt "$OUT/small.log")
 
-echo "== checklog-odoo $CHECKLOG_VERSION on $(bytes "$OUT/checklog.log") bytes"
+echo "== checklog-odoo $CHECKLOG_VERSION on $(bytes "$OUT/checklog.log") bytes (one run)"
 read -r C_E C_U C_S C_RSS C_X < <(measure "$OUT/venv/bin/checklog-odoo" --no-echo "$OUT/checklog.log")
 read -r OC_E _ _ _ _ < <(best_of "$OEBB" analyze-log --excerpt "$OUT/checklog.log")
 

@@ -282,10 +282,10 @@ impl Analyzer {
             rest = &rest[nl + 1..];
         }
         let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', rest) {
+        crate::newlines::for_each_newline(rest, |nl| {
             self.line(rest, start, nl);
             start = nl + 1;
-        }
+        });
         self.detach(rest);
         self.append_carry(&rest[start..]);
     }

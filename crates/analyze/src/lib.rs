@@ -15,6 +15,7 @@ pub mod analyzer;
 pub mod fingerprint;
 pub mod ignore;
 pub mod level;
+pub mod newlines;
 pub mod options;
 pub mod record;
 pub mod report;
