@@ -21,16 +21,16 @@ enum Command {
     CreateMaster(cmd::create_master::CreateMasterArgs),
     /// Analyse Odoo/OpenERP server logs: did the modules install and pass their tests?
     AnalyzeLog(cmd::analyze_log::AnalyzeLogArgs),
-    /// Run the master (not yet available).
-    Master(cmd::not_yet::NotYetArgs),
-    /// Run a worker (not yet available).
-    Worker(cmd::not_yet::NotYetArgs),
-    /// Force a build on a running master (not yet available).
-    Force(cmd::not_yet::NotYetArgs),
-    /// List recent builds (not yet available).
-    Builds(cmd::not_yet::NotYetArgs),
-    /// Print a step's log (not yet available).
-    Log(cmd::not_yet::NotYetArgs),
+    /// Run the master of a master directory.
+    Master(cmd::master::MasterArgs),
+    /// Run a worker that connects to a master.
+    Worker(cmd::worker::WorkerArgs),
+    /// Force a build of a builder on a running master.
+    Force(cmd::force::ForceArgs),
+    /// List recent builds with their results.
+    Builds(cmd::builds::BuildsArgs),
+    /// Print the log of one step of a build.
+    Log(cmd::log::LogArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,11 +39,11 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::CreateMaster(args) => cmd::create_master::run(args),
         Command::AnalyzeLog(args) => cmd::analyze_log::run(args),
-        Command::Master(_) => cmd::not_yet::run("master"),
-        Command::Worker(_) => cmd::not_yet::run("worker"),
-        Command::Force(_) => cmd::not_yet::run("force"),
-        Command::Builds(_) => cmd::not_yet::run("builds"),
-        Command::Log(_) => cmd::not_yet::run("log"),
+        Command::Master(args) => cmd::master::run(args),
+        Command::Worker(args) => cmd::worker::run(args),
+        Command::Force(args) => cmd::force::run(args),
+        Command::Builds(args) => cmd::builds::run(args),
+        Command::Log(args) => cmd::log::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
