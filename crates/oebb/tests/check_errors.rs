@@ -76,7 +76,10 @@ fn missing_files_are_errors_naming_them() {
         )),
         "{lines:?}"
     );
-    assert!(lines[0].ends_with("); check that it exists and is readable"), "{lines:?}");
+    assert!(
+        lines[0].ends_with("); check that it exists and is readable"),
+        "{lines:?}"
+    );
     assert_eq!(lines[2], "oebb check: 2 errors");
 }
 
