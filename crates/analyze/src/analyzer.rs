@@ -369,8 +369,15 @@ impl Analyzer {
         self.clues.observe(h);
         let line = &buf[start..end];
         if let Some(inner) = h.message.strip_prefix(b"`") {
-            // 8.0–12.0 TestStream: a backquote marks the next line of the same write.
-            if self.open != Open::Nothing {
+            // 8.0–12.0 TestStream: a backquote marks the next line of the same write, logged
+            // at the level of its first line. A WARNING-or-worse one after an ordinary
+            // record cannot belong to it (another thread wrote in between): not swallowed.
+            let same_write = match self.open {
+                Open::Kept => true,
+                Open::Plain => !h.level.is_notable(),
+                Open::Nothing => false,
+            };
+            if same_write {
                 self.continuation(buf, line, inner);
                 return;
             }

@@ -124,6 +124,19 @@ fn odoo_8_to_12_backquote_records_attach_to_their_write() {
 }
 
 #[test]
+fn backquoted_error_line_after_an_info_record_is_not_swallowed() {
+    let r = run(&[
+        "2016-01-01 10:00:00,000 9 INFO db openerp.addons.m.tests.test_a: test_x (m.TestA)",
+        "2016-01-01 10:00:00,000 9 INFO db openerp.addons.m.tests.test_a: ` docstring of test_x",
+        "2016-01-01 10:00:00,001 9 ERROR db openerp.addons.m.tests.test_a: ` AssertionError: 1 != 2",
+        LOADED_8,
+        SHUTDOWN_8,
+    ]);
+    assert_eq!(rules_and_lines(&r), [(ErrorRecord, 3)]);
+    assert_eq!(r.records, 4);
+}
+
+#[test]
 fn odoo_13_fail_with_traceback_as_continuation_lines() {
     let r = run(&[
         "2020-01-01 10:00:00,000 9 INFO db odoo.addons.m.tests.test_a: Starting TestA.test_x ...",
