@@ -14,8 +14,14 @@ use crate::report::{Finding, Report, TestCounts};
 use crate::rules::{classify, Rule, Severity};
 use crate::verdict::decide;
 use crate::version::{DetectedVersion, VersionClues};
+use memchr::memmem;
 use regex::bytes::Regex;
 use std::sync::LazyLock;
+
+static SHUTDOWN: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"Initiating shutdown"));
+static MODULES_LOADED: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b".modules.loading: Modules loaded."));
 
 /// The markers runbot greps for on any line, records or not.
 static RAW_MARKERS: LazyLock<Regex> = LazyLock::new(|| {
@@ -411,15 +417,23 @@ impl Analyzer {
         if line.len() < 19 || matches!(line[0], b' ' | b'\t') {
             return;
         }
-        // One pass for both markers.
-        if let Some(end) = RAW_MARKERS.shortest_match(line) {
-            if line[..end].ends_with(b"Initiating shutdown") {
-                self.facts.shutdown = true;
-            } else {
-                self.facts.modules_loaded = true;
+        let facts = &mut self.facts;
+        match (facts.shutdown, facts.modules_loaded) {
+            (true, true) => {}
+            (false, true) => facts.shutdown = SHUTDOWN.find(line).is_some(),
+            (true, false) => facts.modules_loaded = MODULES_LOADED.find(line).is_some(),
+            (false, false) => {
+                // One pass for both markers.
+                if let Some(end) = RAW_MARKERS.shortest_match(line) {
+                    if line[..end].ends_with(b"Initiating shutdown") {
+                        facts.shutdown = true;
+                    } else {
+                        facts.modules_loaded = true;
+                    }
+                    // Both on one line happens only in contrived logs: look after the match.
+                    self.raw_markers(&line[end..]);
+                }
             }
-            // Both on one line happens only in contrived logs; look again after the match.
-            self.raw_markers(&line[end..]);
         }
     }
 

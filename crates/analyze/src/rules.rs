@@ -143,13 +143,7 @@ pub fn classify(level: Level, message: &[u8], tests: TestsExpectation) -> Option
         }
         Level::Warning | Level::Error | Level::Critical => {}
     }
-    // One pass over the message finds whichever known phrase it contains.
-    let phrase = PHRASES
-        .shortest_match(message)
-        .map(|end| phrase_rule(&message[..end]));
-    if phrase == Some(Rule::LoadFailure) {
-        return Some(Rule::LoadFailure);
-    }
+    // Cheap prefix tests first; they are also the most specific.
     if level.is_error() && is_unittest_failure(message) {
         return Some(Rule::TestFailure);
     }
@@ -165,6 +159,13 @@ pub fn classify(level: Level, message: &[u8], tests: TestsExpectation) -> Option
         if n == 0 && tests != TestsExpectation::NotExpected {
             return Some(Rule::NoTestsRun);
         }
+    }
+    // One pass over the message finds whichever known phrase it contains.
+    let phrase = PHRASES
+        .shortest_match(message)
+        .map(|end| phrase_rule(&message[..end]));
+    if phrase == Some(Rule::LoadFailure) {
+        return Some(Rule::LoadFailure);
     }
     if phrase == Some(Rule::TestsFailed) || is_failed_module_result(message) {
         return Some(Rule::TestsFailed);

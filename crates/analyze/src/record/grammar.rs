@@ -146,14 +146,13 @@ fn bare<'a>(level: Level, message: &'a [u8], line: &'a [u8]) -> Header<'a> {
 
 /// Splits `db logger: message`; `None` when the rest does not have that shape.
 fn split_db_logger(rest: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    // The db name is short: a plain loop beats a memchr call.
-    let sp = rest.iter().position(|&c| c == b' ')?;
+    let sp = find_space(rest)?;
     let (db, after) = (&rest[..sp], &rest[sp + 1..]);
     if db.is_empty() {
         return None;
     }
     // The logger is one word ending with ':' followed by a space or the end of line.
-    let end = memchr::memchr(b' ', after).unwrap_or(after.len());
+    let end = find_space(after).unwrap_or(after.len());
     if end < 2 || after[end - 1] != b':' {
         return None;
     }
@@ -163,6 +162,26 @@ fn split_db_logger(rest: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
         b""
     };
     Some((db, &after[..end - 1], message))
+}
+
+/// Index of the first space: 8 bytes per step (SWAR), cheaper than a `memchr` call on the
+/// short db and logger words.
+fn find_space(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let x = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes")) ^ SPACES;
+        // The lowest byte that was a space becomes the lowest set high bit (exact for the
+        // lowest one, which is all we read).
+        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zero != 0 {
+            return Some(i + (zero.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&c| c == b' ').map(|p| i + p)
 }
 
 fn parse_openerp60(line: &[u8]) -> Option<Header<'_>> {
@@ -386,6 +405,29 @@ mod tests {
                 let expected = is_timestamp_slow(&line[..23]);
                 assert_eq!(is_timestamp(&line), expected, "byte {i} = {bad:#x}");
                 assert_eq!(is_timestamp(&line[..23]), expected, "byte {i} = {bad:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn find_space_agrees_with_a_plain_search() {
+        let words: [&[u8]; 7] = [
+            b"",
+            b" ",
+            b"abcdefgh ",
+            b"abcdefghijklmnop",
+            b"a\xa0 b",
+            b"\x21\x1f\xff \x20",
+            b"0123456 89",
+        ];
+        for w in words {
+            assert_eq!(find_space(w), w.iter().position(|&c| c == b' '), "{w:?}");
+        }
+        for len in 0..40 {
+            for at in 0..len {
+                let mut w = vec![b'x'; len];
+                w[at] = b' ';
+                assert_eq!(find_space(&w), Some(at));
             }
         }
     }
