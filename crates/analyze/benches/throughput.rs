@@ -9,9 +9,16 @@ use std::time::Instant;
 
 fn main() {
     let dir = std::env::var("SAMPLES").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/odoo-logs").to_string()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/reference/odoo-logs"
+        )
+        .to_string()
     });
-    let mb: usize = std::env::var("BENCH_MB").ok().and_then(|s| s.parse().ok()).unwrap_or(256);
+    let mb: usize = std::env::var("BENCH_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(256);
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("sample logs in {dir}: {e}"))
         .map(|e| e.unwrap().path())
