@@ -335,6 +335,32 @@ fn zero_tests_summary_is_not_a_pass() {
 }
 
 #[test]
+fn ignoring_the_zero_test_summary_does_not_hide_a_test_request() {
+    let zero = "2021-01-01 10:00:02,000 9 WARNING db odoo.tests.runner: 0 failed, 0 error(s) of 0 tests when loading database 'db' ";
+    let ignore = IgnoreList::from_patterns([r"WARNING.* 0 failed, 0 error\(s\)"], "test").unwrap();
+    // Unknown expectation: the user's pattern accepts a run without tests.
+    let r = run_with(
+        &[LOADED_14, zero, SHUTDOWN_14],
+        Options {
+            ignore: ignore.clone(),
+            ..Options::default()
+        },
+    );
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.findings);
+    assert_eq!(r.ignored_count, 1);
+    // Tests explicitly requested: zero tests still fails.
+    let r = run_with(
+        &[LOADED_14, zero, SHUTDOWN_14],
+        Options {
+            ignore,
+            tests: TestsExpectation::Requested,
+            ..Options::default()
+        },
+    );
+    assert_eq!(rules_and_lines(&r), [(NoTestsRun, 0)]);
+}
+
+#[test]
 fn requested_tests_without_any_test_evidence_fail() {
     let requested = Options {
         tests: TestsExpectation::Requested,

@@ -1,15 +1,25 @@
 //! The streaming analyzer: feed it chunks of any size, then ask for the report.
 //!
 //! Memory stays flat: one partial line (capped), one open record (capped), a capped number of
-//! findings per rule and counters. Lines are found with `memchr`; only header lines of
+//! findings per rule and counters. Line ends are found 64 bytes at a time; only header lines of
 //! WARNING-or-worse records, and raw lines, get more than a prefix check.
+
+mod candidate;
+mod facts;
+mod tally;
+mod whole_log;
+
+use candidate::{set, Candidate};
+use facts::Facts;
+use tally::Tally;
+use whole_log::{whole_log_rules, Seen};
 
 use crate::fingerprint::fingerprint;
 use crate::level::Level;
-use crate::options::{Options, TestsExpectation};
-use crate::record::grammar::{parse_header, strip_ansi_into, Header};
+use crate::options::Options;
+use crate::record::grammar::{parse_header, Header};
 use crate::record::is_traceback_start;
-use crate::record::signals::{signal, Signal};
+use crate::record::signals::signal;
 use crate::report::{Finding, Report, TestCounts};
 use crate::rules::{classify, Rule, Severity};
 use crate::verdict::decide;
@@ -30,16 +40,7 @@ static RAW_MARKERS: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Lines longer than this are analysed on their first `MAX_LINE` bytes only.
 pub const MAX_LINE: usize = 64 * 1024;
-/// At most this many findings are kept per rule (all are counted).
-pub const MAX_KEPT_PER_RULE: usize = 20;
-/// At most this many lines of a record's text are kept in its finding.
-const MAX_TEXT_LINES: u32 = 40;
-/// At most this many bytes of a record's text are kept in its finding.
-const MAX_TEXT_BYTES: usize = 8 * 1024;
-/// Bytes kept of a record's last line, for its fingerprint.
-const MAX_LAST_LINE: usize = 512;
-
-const RULES: usize = Rule::ALL.len();
+pub use tally::MAX_KEPT_PER_RULE;
 
 /// Streaming Odoo log analyzer. `feed` it bytes, then `finish` it.
 pub struct Analyzer {
@@ -76,176 +77,6 @@ enum Open {
 enum HeaderSpot {
     InBuffer(usize, usize),
     Owned,
-}
-
-/// The record being collected for a finding.
-#[derive(Debug, Default)]
-struct Candidate {
-    rule: Option<Rule>,
-    line: u64,
-    level: Option<Level>,
-    db: Vec<u8>,
-    logger: Vec<u8>,
-    message: Vec<u8>,
-    text: Vec<u8>,
-    text_lines: u32,
-    elided: bool,
-    last_line: Vec<u8>,
-    /// Whether the text is needed (for a kept finding or for ignore patterns); when not,
-    /// collecting it would only cost time. Set before `start`.
-    collect: bool,
-}
-
-impl Candidate {
-    fn start(
-        &mut self,
-        rule: Rule,
-        line: u64,
-        level: Option<Level>,
-        db: &[u8],
-        logger: &[u8],
-        message: &[u8],
-    ) {
-        self.rule = Some(rule);
-        self.line = line;
-        self.level = level;
-        if !self.collect {
-            // Only counted: the details would be thrown away.
-            return;
-        }
-        set(&mut self.db, db);
-        set(&mut self.logger, logger);
-        set(
-            &mut self.message,
-            &message[..message.len().min(MAX_LAST_LINE)],
-        );
-        self.text.clear();
-        self.text_lines = 0;
-        self.elided = false;
-        self.last_line.clear();
-    }
-
-    fn append(&mut self, line: &[u8]) {
-        if !self.collect {
-            return;
-        }
-        if self.text_lines < MAX_TEXT_LINES && self.text.len() < MAX_TEXT_BYTES {
-            if self.text_lines > 0 {
-                self.text.push(b'\n');
-            }
-            let room = MAX_TEXT_BYTES - self.text.len();
-            strip_ansi_into(&line[..line.len().min(room)], &mut self.text);
-            self.text_lines += 1;
-        } else {
-            self.elided = true;
-        }
-        if line.iter().any(|c| !c.is_ascii_whitespace()) {
-            set(&mut self.last_line, &line[..line.len().min(MAX_LAST_LINE)]);
-        }
-    }
-}
-
-fn set(v: &mut Vec<u8>, bytes: &[u8]) {
-    v.clear();
-    v.extend_from_slice(bytes);
-}
-
-/// Facts about the run as a whole, gathered from signals.
-#[derive(Debug, Default)]
-struct Facts {
-    modules_loaded: bool,
-    loading_tests_failed: bool,
-    shutdown: bool,
-    summary_seen: bool,
-    summary_failed: u64,
-    summary_errors: u64,
-    summary_tests: u64,
-    ran: u64,
-    started: u64,
-    yaml_files: u64,
-}
-
-impl Facts {
-    fn note(&mut self, s: Signal, clues: &mut VersionClues) {
-        match s {
-            Signal::ModulesLoaded => self.modules_loaded = true,
-            Signal::LoadingTestsFailed => self.loading_tests_failed = true,
-            Signal::Shutdown => self.shutdown = true,
-            Signal::Summary {
-                failed,
-                errors,
-                tests,
-            } => {
-                self.summary_seen = true;
-                self.summary_failed = self.summary_failed.saturating_add(failed);
-                self.summary_errors = self.summary_errors.saturating_add(errors);
-                self.summary_tests = self.summary_tests.saturating_add(tests);
-            }
-            Signal::Ran(n) => self.ran = self.ran.saturating_add(n),
-            Signal::TestStarted => self.started += 1,
-            Signal::YamlTestFile => self.yaml_files += 1,
-            Signal::ModuleResult { .. } => {}
-            Signal::Version(v) => clues.banner(v),
-        }
-    }
-
-    fn tests_run(&self) -> u64 {
-        self.summary_tests.max(self.ran).max(self.started)
-    }
-}
-
-/// Counts per rule and the findings kept.
-#[derive(Debug, Default)]
-struct Tally {
-    counts: [u64; RULES],
-    kept_per_rule: [usize; RULES],
-    findings: Vec<Finding>,
-    ignored_count: u64,
-    ignored: Vec<Finding>,
-}
-
-impl Tally {
-    /// Counts one finding; returns whether its details should be kept.
-    fn count(&mut self, rule: Rule, ignored: bool) -> bool {
-        if ignored {
-            self.ignored_count += 1;
-            self.ignored.len() < MAX_KEPT_PER_RULE
-        } else {
-            self.counts[rule.index()] += 1;
-            self.kept_per_rule[rule.index()] < MAX_KEPT_PER_RULE
-        }
-    }
-
-    /// Whether a (not ignored) finding of `rule` would still be kept.
-    fn would_keep(&self, rule: Rule) -> bool {
-        self.kept_per_rule[rule.index()] < MAX_KEPT_PER_RULE
-    }
-
-    fn keep(&mut self, f: Finding) {
-        if f.ignored_by.is_some() {
-            self.ignored.push(f);
-        } else {
-            self.kept_per_rule[f.rule.index()] += 1;
-            self.findings.push(f);
-        }
-    }
-
-    fn whole_log(&mut self, rule: Rule, message: String) {
-        if self.count(rule, false) {
-            let fp = fingerprint(rule.name(), "", &message, "", "");
-            self.keep(Finding {
-                rule,
-                severity: rule.severity(),
-                line: 0,
-                level: None,
-                logger: String::new(),
-                message,
-                text: String::new(),
-                fingerprint: fp,
-                ignored_by: None,
-            });
-        }
-    }
 }
 
 impl Analyzer {
@@ -311,7 +142,12 @@ impl Analyzer {
             }),
             None => self.clues.resolve(),
         };
-        self.whole_log_rules(version.as_ref());
+        let seen = Seen {
+            nonblank: self.nonblank,
+            lines: self.line_no,
+        };
+        let v = version.as_ref().map(|d| d.version);
+        whole_log_rules(&self.facts, &seen, &self.options, v, &mut self.tally);
         let verdict = decide(&self.tally.counts, self.options.warnings_fail);
         let counts = Rule::ALL
             .iter()
@@ -536,77 +372,5 @@ impl Analyzer {
             ignored_by,
         };
         self.tally.keep(finding);
-    }
-
-    fn whole_log_rules(&mut self, version: Option<&DetectedVersion>) {
-        let v = version.map(|d| d.version);
-        if !self.nonblank {
-            self.tally.whole_log(
-                Rule::EmptyLog,
-                "the log is empty: the server wrote nothing".into(),
-            );
-        } else {
-            let facts = &self.facts;
-            if !facts.modules_loaded
-                && !facts.loading_tests_failed
-                && v.is_none_or(|v| v.prints_modules_loaded())
-            {
-                self.tally.whole_log(
-                    Rule::ModulesNotLoaded,
-                    "no '.modules.loading: Modules loaded.': the registry did not finish loading"
-                        .into(),
-                );
-            }
-            let shutdown_expected = self
-                .options
-                .require_shutdown
-                .unwrap_or_else(|| v.is_none_or(|v| v.prints_shutdown()));
-            if shutdown_expected && !self.facts.shutdown {
-                let msg = format!(
-                    "no 'Initiating shutdown' in {} lines: the run was killed, timed out, or the log is truncated",
-                    self.line_no
-                );
-                self.tally.whole_log(Rule::TruncatedLog, msg);
-            }
-            self.test_rules(v);
-        }
-        if let Some(status) = self.options.exit_status.filter(|s| *s != 0) {
-            self.tally.whole_log(
-                Rule::ExitStatus,
-                format!("the command exited with status {status} (non-zero always fails, whatever the log says)"),
-            );
-        }
-    }
-
-    fn test_rules(&mut self, v: Option<crate::version::Version>) {
-        if self.options.tests != TestsExpectation::Requested {
-            return;
-        }
-        if v.is_some_and(|v| v.prints_test_summary()) && !self.facts.summary_seen {
-            self.tally.whole_log(
-                Rule::NoTestSummary,
-                "tests were requested but no '… failed, … error(s) of N tests' summary was logged"
-                    .into(),
-            );
-        }
-        let c = &self.tally.counts;
-        let failures = [Rule::TestFailure, Rule::TestsFailed, Rule::YamlAssertion]
-            .iter()
-            .map(|r| c[r.index()])
-            .sum::<u64>();
-        let evidence = self.facts.tests_run() + self.facts.yaml_files + failures;
-        let already = c[Rule::NoTestsRun.index()] > 0
-            || self
-                .tally
-                .ignored
-                .iter()
-                .any(|f| f.rule == Rule::NoTestsRun);
-        if evidence == 0 && !already {
-            self.tally.whole_log(
-                Rule::NoTestsRun,
-                "tests were requested but the log shows no test run (zero tests is not a pass)"
-                    .into(),
-            );
-        }
     }
 }

@@ -1,0 +1,84 @@
+//! The record being collected for a finding: its header fields and its text, capped.
+
+use crate::level::Level;
+use crate::record::grammar::strip_ansi_into;
+use crate::rules::Rule;
+
+/// At most this many lines of a record's text are kept in its finding.
+const MAX_TEXT_LINES: u32 = 40;
+/// At most this many bytes of a record's text are kept in its finding.
+const MAX_TEXT_BYTES: usize = 8 * 1024;
+/// Bytes kept of a record's first and last lines' text, for its fingerprint.
+const MAX_LAST_LINE: usize = 512;
+
+/// The record being collected for a finding.
+#[derive(Debug, Default)]
+pub(super) struct Candidate {
+    pub(super) rule: Option<Rule>,
+    pub(super) line: u64,
+    pub(super) level: Option<Level>,
+    pub(super) db: Vec<u8>,
+    pub(super) logger: Vec<u8>,
+    pub(super) message: Vec<u8>,
+    pub(super) text: Vec<u8>,
+    pub(super) text_lines: u32,
+    pub(super) elided: bool,
+    pub(super) last_line: Vec<u8>,
+    /// Whether the text is needed (for a kept finding or for ignore patterns); when not,
+    /// collecting it would only cost time. Set before `start`.
+    pub(super) collect: bool,
+}
+
+impl Candidate {
+    pub(super) fn start(
+        &mut self,
+        rule: Rule,
+        line: u64,
+        level: Option<Level>,
+        db: &[u8],
+        logger: &[u8],
+        message: &[u8],
+    ) {
+        self.rule = Some(rule);
+        self.line = line;
+        self.level = level;
+        if !self.collect {
+            // Only counted: the details would be thrown away.
+            return;
+        }
+        set(&mut self.db, db);
+        set(&mut self.logger, logger);
+        set(
+            &mut self.message,
+            &message[..message.len().min(MAX_LAST_LINE)],
+        );
+        self.text.clear();
+        self.text_lines = 0;
+        self.elided = false;
+        self.last_line.clear();
+    }
+
+    pub(super) fn append(&mut self, line: &[u8]) {
+        if !self.collect {
+            return;
+        }
+        if self.text_lines < MAX_TEXT_LINES && self.text.len() < MAX_TEXT_BYTES {
+            if self.text_lines > 0 {
+                self.text.push(b'\n');
+            }
+            let room = MAX_TEXT_BYTES - self.text.len();
+            strip_ansi_into(&line[..line.len().min(room)], &mut self.text);
+            self.text_lines += 1;
+        } else {
+            self.elided = true;
+        }
+        if line.iter().any(|c| !c.is_ascii_whitespace()) {
+            set(&mut self.last_line, &line[..line.len().min(MAX_LAST_LINE)]);
+        }
+    }
+}
+
+pub(super) fn set(v: &mut Vec<u8>, bytes: &[u8]) {
+    v.clear();
+    v.extend_from_slice(bytes);
+}
