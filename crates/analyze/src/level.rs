@@ -1,9 +1,9 @@
 //! Log levels as Odoo and OpenERP print them, including the odd ones.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The level of a log record, normalised across versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Level {
     /// `DEBUG` and OpenERP 6.0's `DEBUG_RPC`, `DEBUG_SQL`, `DEBUG_RPC_ANSWER`, `NOTSET`.

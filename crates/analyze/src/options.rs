@@ -2,10 +2,10 @@
 
 use crate::ignore::IgnoreList;
 use crate::version::Version;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Whether the run was asked to run tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TestsExpectation {
     /// Unknown: fail on zero tests only when the log itself proves tests were enabled

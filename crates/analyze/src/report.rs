@@ -4,12 +4,12 @@ use crate::level::Level;
 use crate::rules::{Rule, Severity};
 use crate::verdict::Verdict;
 use crate::version::DetectedVersion;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// One reason found in the log (or about the run) that counts towards the verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// The rule that matched.
     pub rule: Rule,
@@ -28,12 +28,12 @@ pub struct Finding {
     /// Stable hash of the normalised message: the same error in another build has the same.
     pub fingerprint: String,
     /// The ignore pattern that matched, for ignored records.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored_by: Option<String>,
 }
 
 /// Test counts read from the log.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestCounts {
     /// Tests that ran, best estimate: the 14+ summary, else `Ran N tests` or `Starting …`.
     pub run: u64,
@@ -48,7 +48,7 @@ pub struct TestCounts {
 }
 
 /// Everything an analysis found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// Pass, warnings or fail.
     pub verdict: Verdict,
@@ -63,7 +63,7 @@ pub struct Report {
     /// Test counts.
     pub tests: TestCounts,
     /// Number of findings per rule (ignored records not included), by rule name.
-    pub counts: BTreeMap<&'static str, u64>,
+    pub counts: BTreeMap<String, u64>,
     /// The findings kept (a capped number per rule), in log order; whole-log findings last.
     pub findings: Vec<Finding>,
     /// Records that matched an ignore pattern.

@@ -5,11 +5,11 @@ use crate::options::TestsExpectation;
 use crate::record::{is_traceback_start, signals};
 use memchr::memmem;
 use regex::bytes::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
 /// How much a rule weighs in the verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Reported for information; never changes the verdict.
@@ -21,7 +21,7 @@ pub enum Severity {
 }
 
 /// One rule of the analysis; its kebab-case name appears in reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
     /// The command that wrote the log exited with a non-zero status.

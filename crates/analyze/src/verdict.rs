@@ -1,10 +1,10 @@
 //! The verdict: pass, warnings or fail, from the counts per rule.
 
 use crate::rules::{Rule, Severity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The outcome of an analysis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Nothing wrong.

@@ -2,7 +2,8 @@
 
 use crate::level::Level;
 use crate::record::grammar::{Grammar, Header};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// An Odoo/OpenERP series such as 6.0, 7.0, 14.0 or 17.2 (saas).
@@ -75,15 +76,23 @@ impl Serialize for Version {
     }
 }
 
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Version::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an Odoo version: {text:?}")))
+    }
+}
+
 /// The version the analysis assumed, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectedVersion {
     /// The version (a lower bound unless `exact`).
     pub version: Version,
     /// True when given by the user or read from the server's banner.
     pub exact: bool,
     /// What it was deduced from.
-    pub evidence: &'static str,
+    pub evidence: Cow<'static, str>,
 }
 
 /// Clues about the version gathered while scanning; bounded (flags and counters).
@@ -144,14 +153,14 @@ impl VersionClues {
             Some(DetectedVersion {
                 version: Version::new(major, minor),
                 exact: false,
-                evidence,
+                evidence: Cow::Borrowed(evidence),
             })
         };
         if let Some(v) = self.banner {
             return Some(DetectedVersion {
                 version: v,
                 exact: true,
-                evidence: "server version banner",
+                evidence: Cow::Borrowed("server version banner"),
             });
         }
         let standard = self.trailing_space + self.no_trailing_space;

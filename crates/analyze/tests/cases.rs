@@ -434,7 +434,7 @@ fn given_version_overrides_detection() {
     assert_eq!(r.verdict, Verdict::Pass);
     let v = r.version.unwrap();
     assert_eq!(
-        (v.version, v.exact, v.evidence),
+        (v.version, v.exact, &*v.evidence),
         (Version::new(7, 0), true, "given")
     );
 }

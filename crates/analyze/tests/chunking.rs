@@ -94,8 +94,11 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
         let r = analyze(&bytes, &options());
         prop_assert_eq!(r.bytes, bytes.len() as u64);
-        // Whatever the bytes, the report serialises (valid UTF-8 after lossy decoding).
-        prop_assert!(serde_json::to_string(&r).is_ok());
+        // Whatever the bytes, the report serialises (valid UTF-8 after lossy decoding) and
+        // reads back as it was.
+        let json = serde_json::to_string(&r).unwrap();
+        let back: oebb_analyze::Report = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(back, r);
     }
 
     #[test]

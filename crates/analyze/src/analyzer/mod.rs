@@ -138,7 +138,7 @@ impl Analyzer {
             Some(v) => Some(DetectedVersion {
                 version: v,
                 exact: true,
-                evidence: "given",
+                evidence: "given".into(),
             }),
             None => self.clues.resolve(),
         };
@@ -152,7 +152,7 @@ impl Analyzer {
         let counts = Rule::ALL
             .iter()
             .filter(|r| self.tally.counts[r.index()] > 0)
-            .map(|r| (r.name(), self.tally.counts[r.index()]))
+            .map(|r| (r.name().to_string(), self.tally.counts[r.index()]))
             .collect();
         Report {
             verdict,
