@@ -220,3 +220,31 @@ fn negative_exit_status_from_a_signal_fails() {
     let o = oebb(&[log.to_str().unwrap(), "--excerpt", "--exit-status", "-9"]);
     assert_eq!(code(&o), 1);
 }
+
+#[test]
+fn version_and_test_expectation_flags_reach_the_analysis() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("install.log");
+    // An install-only 7.0 run: no tests, no shutdown marker (7.0 prints none).
+    std::fs::write(
+        &log,
+        "2013-01-01 10:00:00,000 9 INFO db openerp.modules.loading: Modules loaded.\n",
+    )
+    .unwrap();
+    let log = log.to_str().unwrap();
+    // Without the version, openerp.* loggers suggest 8.0, which ends with a shutdown marker.
+    assert_eq!(code(&oebb(&[log])), 1);
+    assert_eq!(code(&oebb(&[log, "--odoo-version", "7.0"])), 0);
+    assert_eq!(
+        code(&oebb(&[
+            log,
+            "--odoo-version",
+            "7.0",
+            "--no-tests-expected"
+        ])),
+        0
+    );
+    let o = oebb(&[log, "--odoo-version", "7.0", "--tests-requested"]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("no-tests-run"), "{}", stdout(&o));
+}

@@ -73,9 +73,13 @@ enum Open {
     Kept,
 }
 
+/// Where the open plain record's header line lives. Copying every header line would cost
+/// a memcpy per record; it is copied only when the buffer it is in goes away.
 #[derive(Debug, Clone, Copy)]
 enum HeaderSpot {
+    /// `buf[start..end]` of the buffer being scanned.
     InBuffer(usize, usize),
+    /// In `owned_header`.
     Owned,
 }
 
