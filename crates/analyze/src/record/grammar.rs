@@ -164,13 +164,28 @@ fn split_db_logger(rest: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     Some((db, &after[..end - 1], message))
 }
 
-/// Index of the first space: 8 bytes per step (SWAR), cheaper than a `memchr` call on the
-/// short db and logger words.
+/// Index of the first space, for the short db and logger words: 16 bytes per step (SSE2 on
+/// x86_64), then 8 (SWAR), then one; cheaper than a `memchr` call at these lengths.
 fn find_space(b: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     const SPACES: u64 = 0x2020_2020_2020_2020;
     let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    while i + 16 <= b.len() {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline; the unaligned load reads b[i..i + 16].
+        let mask = unsafe {
+            let v = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8)))
+        };
+        if mask != 0 {
+            return Some(i + mask.trailing_zeros() as usize);
+        }
+        i += 16;
+    }
     while i + 8 <= b.len() {
         let x = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes")) ^ SPACES;
         // The lowest byte that was a space becomes the lowest set high bit (exact for the
@@ -423,7 +438,7 @@ mod tests {
         for w in words {
             assert_eq!(find_space(w), w.iter().position(|&c| c == b' '), "{w:?}");
         }
-        for len in 0..40 {
+        for len in 0..70 {
             for at in 0..len {
                 let mut w = vec![b'x'; len];
                 w[at] = b' ';
