@@ -1,0 +1,71 @@
+//! Step logs: stored chunk by chunk as they come, compressed, and read back the same way, so a
+//! log of any size never sits whole in memory.
+
+use std::io::{Read, Write};
+
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
+
+use super::{queries, Store, StoreError};
+use crate::ids::StepId;
+
+/// How many chunks one read of a log fetches at a time.
+pub const LOG_PAGE: i64 = 16;
+
+impl Store {
+    /// Appends `text` to a step's log as chunk `seq` (numbered from 0 by the caller).
+    pub async fn append_log(&self, step: StepId, seq: i64, text: &[u8]) -> Result<(), StoreError> {
+        // Fast level: logs are written far more than read, and level 1 already shrinks
+        // typical build output several times.
+        let mut encoder =
+            DeflateEncoder::new(Vec::with_capacity(text.len() / 4), Compression::fast());
+        encoder
+            .write_all(text)
+            .and_then(|_| encoder.try_finish())
+            .map_err(|e| StoreError::Unexpected(format!("compressing a log chunk: {e}")))?;
+        let data = encoder
+            .finish()
+            .map_err(|e| StoreError::Unexpected(format!("compressing a log chunk: {e}")))?;
+        let mut conn = self.pool.acquire().await?;
+        queries::insert_log_chunk(&mut conn, step, seq, text.len() as i64, data).await
+    }
+
+    /// The next free chunk number of a step's log (0 for a new step).
+    pub async fn next_log_seq(&self, step: StepId) -> Result<i64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        queries::next_log_seq(&mut conn, step).await
+    }
+
+    /// Reads a step's log in order, handing each decompressed chunk to `sink`; at most
+    /// [`LOG_PAGE`] chunks are in memory at once. `sink` returns false to stop early.
+    pub async fn read_log<F>(&self, step: StepId, mut sink: F) -> Result<(), StoreError>
+    where
+        F: FnMut(&[u8]) -> bool,
+    {
+        let mut next = 0;
+        loop {
+            let page = {
+                let mut conn = self.pool.acquire().await?;
+                queries::log_chunks(&mut conn, step, next, LOG_PAGE).await?
+            };
+            if page.is_empty() {
+                return Ok(());
+            }
+            for (seq, data) in page {
+                let mut text = Vec::new();
+                DeflateDecoder::new(&data[..])
+                    .read_to_end(&mut text)
+                    .map_err(|e| StoreError::DamagedLog {
+                        step,
+                        seq,
+                        reason: e.to_string(),
+                    })?;
+                if !sink(&text) {
+                    return Ok(());
+                }
+                next = seq + 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The schema migrations, embedded in the binary so a master needs no files beside it.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::AnyPool;
+
+/// (version, description, SQL), in order; the version is the file's timestamp.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    20261125093000,
+    "initial",
+    include_str!("../../migrations/20261125093000_initial.sql"),
+)];
+
+#[derive(Debug)]
+struct Embedded;
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// Applies the migrations the database has not seen yet.
+pub(super) async fn run(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let migrator = Migrator::new(Embedded).await?;
+    migrator.run(pool).await
+}
