@@ -10,6 +10,29 @@
 //! let log = b"2024-01-01 10:00:00,000 7 ERROR db odoo.x: boom\n";
 //! assert_eq!(analyze(log, &Options::default()).verdict, Verdict::Fail);
 //! ```
+//!
+//! Streaming, e.g. while a worker sends the log, with what the build knows about the run:
+//!
+//! ```
+//! use oebb_analyze::{Analyzer, IgnoreList, Options, Rule, TestsExpectation, Verdict, Version};
+//! let ignore = IgnoreList::parse_config("[checklog-odoo]\nignore =\n    no access rules\n", "checklog-odoo.cfg")?;
+//! let mut analyzer = Analyzer::new(Options {
+//!     version: Version::parse("16.0"),
+//!     exit_status: Some(0),
+//!     tests: TestsExpectation::Requested,
+//!     ignore,
+//!     ..Options::default()
+//! });
+//! analyzer.feed(b"2024-01-01 10:00:00,000 7 INFO db odoo.modules.loa");
+//! analyzer.feed(b"ding: Modules loaded. \n");
+//! let report = analyzer.finish();
+//! assert_eq!(report.verdict, Verdict::Fail);
+//! assert_eq!(report.count(Rule::NoTestsRun), 1);
+//! assert_eq!(report.count(Rule::TruncatedLog), 1);
+//! # Ok::<(), oebb_analyze::IgnoreError>(())
+//! ```
+//!
+//! The rules are listed in [`Rule`]; how they depend on the version in [`Version`].
 
 pub mod analyzer;
 pub mod fingerprint;

@@ -14,15 +14,22 @@ const MAX_LAST_LINE: usize = 512;
 /// The record being collected for a finding.
 #[derive(Debug, Default)]
 pub(super) struct Candidate {
+    /// The rule the record falls under; taken when the record is closed.
     pub(super) rule: Option<Rule>,
+    /// Line of the record's first line.
     pub(super) line: u64,
+    /// Level of the record (none for a traceback before any record).
     pub(super) level: Option<Level>,
+    /// Database, logger and first message line, for the finding and its fingerprint.
     pub(super) db: Vec<u8>,
     pub(super) logger: Vec<u8>,
     pub(super) message: Vec<u8>,
+    /// The record's lines, ANSI codes removed, joined by `\n`, capped.
     pub(super) text: Vec<u8>,
     pub(super) text_lines: u32,
+    /// Lines were dropped by the cap.
     pub(super) elided: bool,
+    /// Last non-blank line (usually the exception), for the fingerprint.
     pub(super) last_line: Vec<u8>,
     /// Whether the text is needed (for a kept finding or for ignore patterns); when not,
     /// collecting it would only cost time. Set before `start`.
@@ -30,6 +37,7 @@ pub(super) struct Candidate {
 }
 
 impl Candidate {
+    /// Starts collecting a new record (only the counting fields when `collect` is off).
     pub(super) fn start(
         &mut self,
         rule: Rule,
@@ -58,6 +66,7 @@ impl Candidate {
         self.last_line.clear();
     }
 
+    /// Adds one line of the record's text.
     pub(super) fn append(&mut self, line: &[u8]) {
         if !self.collect {
             return;
@@ -78,6 +87,7 @@ impl Candidate {
     }
 }
 
+/// Replaces the contents of `v`, keeping its allocation.
 pub(super) fn set(v: &mut Vec<u8>, bytes: &[u8]) {
     v.clear();
     v.extend_from_slice(bytes);
