@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
 """Writes a large Odoo log made of the public sample logs, repeated.
 
-usage: make_log.py SAMPLES_DIR OUTPUT SIZE_MB
+usage: make_log.py SAMPLES_DIR OUTPUT SIZE_MB [NAME_FILTER]
 
 Each sample's first line (the `#### SOURCE:` header) is stripped; the bodies are
 concatenated in name order, then repeated until the file reaches SIZE_MB mebibytes
-(cut at a line boundary).
+(cut at a line boundary). With NAME_FILTER, only the samples whose name contains it.
 """
 import os
 import sys
 
 
-def unit(samples_dir):
+def unit(samples_dir, name_filter=""):
     parts = []
     for name in sorted(os.listdir(samples_dir)):
+        if name_filter not in name:
+            continue
         with open(os.path.join(samples_dir, name), "rb") as f:
             raw = f.read()
         body = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
@@ -25,8 +27,11 @@ def unit(samples_dir):
 
 def main():
     samples_dir, output, size_mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    name_filter = sys.argv[4] if len(sys.argv) > 4 else ""
     target = size_mb * 1024 * 1024
-    one = unit(samples_dir)
+    one = unit(samples_dir, name_filter)
+    if not one:
+        sys.exit(f"no sample in {samples_dir} matches {name_filter!r}")
     block = one * max(1, (8 * 1024 * 1024) // len(one))
     written = 0
     with open(output, "wb") as out:
@@ -37,7 +42,8 @@ def main():
         rest = rest[: rest.rfind(b"\n") + 1]
         out.write(rest)
         written += len(rest)
-    print(f"{output}: {written} bytes ({len(one)}-byte unit of {len(os.listdir(samples_dir))} samples)")
+    count = sum(name_filter in n for n in os.listdir(samples_dir))
+    print(f"{output}: {written} bytes ({len(one)}-byte unit of {count} samples)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ SIZE_MB=${SIZE_MB:-1024}
 SMALL_MB=${SMALL_MB:-100}
 CHECKLOG_MB=${CHECKLOG_MB:-$SIZE_MB}
 RUNS=${RUNS:-5}
+# A second, realistic case: a passing Odoo 14 run (mostly INFO records), repeated.
+PASS_SAMPLE=${PASS_SAMPLE:-ringace+odoo-14}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$OUT/target}
 mkdir -p "$OUT"
 
@@ -31,6 +33,7 @@ fi
 echo "== building the logs"
 python3 "$ROOT/bench/analyze/make_log.py" "$SAMPLES" "$OUT/big.log" "$SIZE_MB"
 python3 "$ROOT/bench/analyze/make_log.py" "$SAMPLES" "$OUT/small.log" "$SMALL_MB"
+python3 "$ROOT/bench/analyze/make_log.py" "$SAMPLES" "$OUT/pass.log" "$SIZE_MB" "$PASS_SAMPLE"
 if [ "$CHECKLOG_MB" = "$SIZE_MB" ]; then
     ln -sf big.log "$OUT/checklog.log"
 else
@@ -86,6 +89,11 @@ echo "== checklog-odoo $CHECKLOG_VERSION on $(bytes "$OUT/checklog.log") bytes (
 read -r C_E C_U C_S C_RSS C_X < <(measure "$OUT/venv/bin/checklog-odoo" --no-echo "$OUT/checklog.log")
 read -r OC_E _ _ _ _ < <(best_of "$OEBB" analyze-log --excerpt "$OUT/checklog.log")
 
+echo "== both on the passing log ($(bytes "$OUT/pass.log") bytes)"
+cat "$OUT/pass.log" >/dev/null
+read -r P_E P_U P_S P_RSS P_X < <(best_of "$OEBB" analyze-log --excerpt "$OUT/pass.log")
+read -r PC_E PC_U PC_S PC_RSS PC_X < <(measure "$OUT/venv/bin/checklog-odoo" --no-echo "$OUT/pass.log")
+
 python3 - "$OUT/result.txt" <<PY
 import sys
 big, small, ck = $(bytes "$OUT/big.log"), $(bytes "$OUT/small.log"), $(bytes "$OUT/checklog.log")
@@ -107,6 +115,11 @@ if ck != big:
 lines.append(f"ratio (throughput oebb / checklog-odoo, same file, wall): {(ck / oc_e) / (ck / c_e):.0f}x; on the 1 GB figure: {o_rate / c_rate:.0f}x")
 if ck == big:
     lines.append(f"ratio of CPU time (user+sys; fairer on a busy machine): {(c_u + c_s) / (o_u + o_s):.0f}x")
+pb = $(bytes "$OUT/pass.log")
+p_e, p_u, p_s, p_rss = $P_E, $P_U, $P_S, $P_RSS
+pc_e, pc_u, pc_s, pc_rss = $PC_E, $PC_U, $PC_S, $PC_RSS
+lines.append(f"passing Odoo 14 log, {pb} bytes: oebb {p_e:.2f} s = {pb / p_e / gb:.2f} GB/s, RSS {p_rss/1024:.1f} MiB (exit {$P_X}); checklog-odoo {pc_e:.2f} s = {pb / pc_e / 1e6:.1f} MB/s, RSS {pc_rss/1024:.1f} MiB (exit {$PC_X})")
+lines.append(f"  ratio wall {pc_e / p_e:.0f}x, CPU {(pc_u + pc_s) / (p_u + p_s):.0f}x")
 lines.append(f"(oebb: best of $RUNS runs; checklog-odoo: one run)")
 report = "\n".join(lines)
 print(report)
