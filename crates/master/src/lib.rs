@@ -1,13 +1,36 @@
 //! The oebb master: build requests stored first, one scheduler loop that owns the queue and
 //! the dispatch decisions, runners that execute steps over worker connections, and the store.
+//!
+//! ```text
+//! workers.rs (accept, keepalive, route) ──events──▶ scheduler.rs ◀──events── api.rs (force)
+//!                                                   │  dispatcher.rs picks the worker
+//!                                                   ▼
+//!                            runner.rs (steps, flags, locks.rs) ─▶ command.rs (one command)
+//!                                                   │
+//!                                                   ▼
+//!                                   store/ (SQLite or PostgreSQL, all SQL in queries.rs)
+//! ```
 
 #![warn(missing_docs)]
 
+pub mod api;
+pub mod command;
+pub mod dispatcher;
 pub mod ids;
+pub mod locks;
+pub mod master;
+pub mod properties;
 pub mod results;
+pub mod runner;
+pub mod scheduler;
+pub mod step;
 pub mod store;
+pub mod workers;
 
 pub use ids::{BuildId, BuildRequestId, ChangeId, ConnectionId, StepId};
+pub use master::{Master, MasterError, MasterOptions};
 pub use oebb_config::{BuilderName, WorkerName};
 pub use results::Results;
+pub use scheduler::{ForceError, StepSource};
+pub use step::{LockAccess, Step, StepCommand};
 pub use store::{Store, StoreError};

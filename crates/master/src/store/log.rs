@@ -37,6 +37,34 @@ impl Store {
         queries::next_log_seq(&mut conn, step).await
     }
 
+    /// Up to [`LOG_PAGE`] decompressed chunks of a step's log from chunk `from_seq` on, and
+    /// the chunk number to ask for next.
+    pub async fn read_log_page(
+        &self,
+        step: StepId,
+        from_seq: i64,
+    ) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
+        let page = {
+            let mut conn = self.pool.acquire().await?;
+            queries::log_chunks(&mut conn, step, from_seq, LOG_PAGE).await?
+        };
+        let mut next = from_seq;
+        let mut texts = Vec::with_capacity(page.len());
+        for (seq, data) in page {
+            let mut text = Vec::new();
+            DeflateDecoder::new(&data[..])
+                .read_to_end(&mut text)
+                .map_err(|e| StoreError::DamagedLog {
+                    step,
+                    seq,
+                    reason: e.to_string(),
+                })?;
+            texts.push(text);
+            next = seq + 1;
+        }
+        Ok((texts, next))
+    }
+
     /// Reads a step's log in order, handing each decompressed chunk to `sink`; at most
     /// [`LOG_PAGE`] chunks are in memory at once. `sink` returns false to stop early.
     pub async fn read_log<F>(&self, step: StepId, mut sink: F) -> Result<(), StoreError>
@@ -45,27 +73,16 @@ impl Store {
     {
         let mut next = 0;
         loop {
-            let page = {
-                let mut conn = self.pool.acquire().await?;
-                queries::log_chunks(&mut conn, step, next, LOG_PAGE).await?
-            };
-            if page.is_empty() {
+            let (texts, after) = self.read_log_page(step, next).await?;
+            if texts.is_empty() {
                 return Ok(());
             }
-            for (seq, data) in page {
-                let mut text = Vec::new();
-                DeflateDecoder::new(&data[..])
-                    .read_to_end(&mut text)
-                    .map_err(|e| StoreError::DamagedLog {
-                        step,
-                        seq,
-                        reason: e.to_string(),
-                    })?;
+            for text in texts {
                 if !sink(&text) {
                     return Ok(());
                 }
-                next = seq + 1;
             }
+            next = after;
         }
     }
 }

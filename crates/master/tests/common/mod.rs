@@ -2,3 +2,5 @@
 #![allow(dead_code)]
 
 pub mod databases;
+pub mod stock_worker;
+pub mod tester;

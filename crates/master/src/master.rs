@@ -1,0 +1,228 @@
+//! The master as a whole: opens the store, listens for workers and for the web, and starts the
+//! scheduler loop that everything else talks to.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oebb_config::{Builder, MasterConfig, WorkerName};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::ids::{BuildId, BuildRequestId};
+use crate::locks::WorkerLocks;
+use crate::scheduler::{Event, ForceError, Scheduler, StepSource};
+use crate::step::Step;
+use crate::store::{BuildRequestRecord, Store, StoreError};
+use crate::workers::{master_settings, WorkerService};
+
+/// Why the master could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MasterError {
+    /// The store could not be opened.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// An address could not be listened on.
+    #[error("cannot listen on {address} ({what}): {source}")]
+    Listen {
+        /// The address.
+        address: String,
+        /// Which listener.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// How a master runs, beyond its configuration.
+#[derive(Clone)]
+pub struct MasterOptions {
+    /// How often each worker is asked whether it is alive.
+    pub keepalive_interval: Duration,
+    /// The steps of each builder's builds.
+    pub steps: StepSource,
+    /// Slot counts of counting worker locks.
+    pub lock_slots: Vec<(String, u32)>,
+}
+
+impl Default for MasterOptions {
+    fn default() -> Self {
+        MasterOptions {
+            keepalive_interval: Duration::from_secs(30),
+            steps: placeholder_steps(),
+            lock_slots: Vec::new(),
+        }
+    }
+}
+
+/// Until the build recipe exists, a builder's build is one step that says so.
+pub fn placeholder_steps() -> StepSource {
+    Arc::new(|builder: &Builder, _: &WorkerName| {
+        vec![Step::argv(
+            "placeholder",
+            &[
+                "echo",
+                &format!("no build recipe yet for {}: nothing is built", builder.name),
+            ],
+        )]
+    })
+}
+
+/// A running master.
+pub struct Master {
+    store: Store,
+    events: mpsc::UnboundedSender<Event>,
+    worker_address: SocketAddr,
+    web_address: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Master {
+    /// Opens the store, recovers from a previous crash, and starts accepting workers and web
+    /// requests on the configured addresses.
+    pub async fn start(
+        config: &MasterConfig,
+        options: MasterOptions,
+    ) -> Result<Master, MasterError> {
+        let store = Store::open(&config.settings.database, &config.dir).await?;
+        let listen = |address: String, what: &'static str| async move {
+            TcpListener::bind(&address)
+                .await
+                .map_err(|source| MasterError::Listen {
+                    address,
+                    what,
+                    source,
+                })
+        };
+        let workers_listener = listen(config.settings.worker_address.clone(), "workers").await?;
+        let web_listener = listen(config.settings.web_address.clone(), "web").await?;
+        let local = |l: &TcpListener| l.local_addr().expect("a bound listener has an address");
+        let (worker_address, web_address) = (local(&workers_listener), local(&web_listener));
+
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let locks = Arc::new(WorkerLocks::new(options.lock_slots.clone()));
+        let scheduler = Scheduler::new(
+            store.clone(),
+            &config.matrix.builders,
+            &config.workers,
+            options.steps.clone(),
+            locks,
+            events.clone(),
+        );
+        let mut tasks = vec![tokio::spawn(scheduler.run(events_rx))];
+        let passwords: HashMap<String, String> = config
+            .workers
+            .iter()
+            .map(|w| (w.name.as_str().to_string(), w.password.clone()))
+            .collect();
+        let service = WorkerService {
+            passwords: Arc::new(passwords),
+            settings: master_settings(),
+            keepalive_interval: options.keepalive_interval,
+            store: store.clone(),
+            events: events.clone(),
+        };
+        tasks.push(tokio::spawn(service.serve(workers_listener)));
+        let api = crate::api::router(store.clone(), events.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(web_listener, api).await {
+                tracing::error!("the web server stopped: {e}");
+            }
+        }));
+        tracing::info!(%worker_address, %web_address, "master started");
+        Ok(Master {
+            store,
+            events,
+            worker_address,
+            web_address,
+            tasks,
+        })
+    }
+
+    /// Where workers connect.
+    pub fn worker_address(&self) -> SocketAddr {
+        self.worker_address
+    }
+
+    /// Where the JSON API answers.
+    pub fn web_address(&self) -> SocketAddr {
+        self.web_address
+    }
+
+    /// The master's store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stores a build request for `builder`; it runs when a worker of the builder is free.
+    pub async fn force(&self, builder: &str, reason: &str) -> Result<BuildRequestId, ForceError> {
+        force(&self.events, builder, reason).await
+    }
+
+    /// Asks a running build to stop; false if it was not running.
+    pub async fn stop_build(&self, build: BuildId, reason: &str) -> bool {
+        let (reply, answer) = oneshot::channel();
+        let event = Event::StopBuild {
+            build,
+            reason: reason.to_string(),
+            reply,
+        };
+        if self.events.send(event).is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+
+    /// Waits until a request is complete, polling the store; `None` after `timeout`.
+    pub async fn wait_for_request(
+        &self,
+        request: BuildRequestId,
+        timeout: Duration,
+    ) -> Result<Option<BuildRequestRecord>, StoreError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(r) = self.store.build_request(request).await? {
+                if r.complete_at.is_some() {
+                    return Ok(Some(r));
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until every task of the master has ended (which they do not, short of a panic).
+    pub async fn wait(mut self) {
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Sends a force to the scheduler and waits for the stored request.
+pub(crate) async fn force(
+    events: &mpsc::UnboundedSender<Event>,
+    builder: &str,
+    reason: &str,
+) -> Result<BuildRequestId, ForceError> {
+    let (reply, answer) = oneshot::channel();
+    let event = Event::Force {
+        builder: builder.to_string(),
+        reason: reason.to_string(),
+        reply,
+    };
+    events.send(event).map_err(|_| ForceError::Stopping)?;
+    answer.await.map_err(|_| ForceError::Stopping)?
+}

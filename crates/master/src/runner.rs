@@ -1,0 +1,264 @@
+//! Runs one build: its steps in order on one worker, with Buildbot's flags, locks, timeouts
+//! and properties, every step and log line stored as it happens.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use oebb_protocol::{
+    Arg, Command, CommandLine, DownloadFileArgs, EnvValue, ShellArgs, UploadFileArgs,
+};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::command::{run_command, CommandEnd, StepLog, Transfer};
+use crate::ids::BuildId;
+use crate::locks::WorkerLocks;
+use crate::properties::Properties;
+use crate::results::Results;
+use crate::step::{Step, StepCommand};
+use crate::store::Store;
+use crate::workers::WorkerHandle;
+use oebb_config::BuilderName;
+
+/// Everything a build needs to run.
+pub struct BuildRun {
+    /// Where steps, logs and results go.
+    pub store: Store,
+    /// The worker it runs on.
+    pub worker: Arc<WorkerHandle>,
+    /// Every worker's locks.
+    pub locks: Arc<WorkerLocks>,
+    /// The stored build.
+    pub build: BuildId,
+    /// Its builder.
+    pub builder: BuilderName,
+    /// The steps to run.
+    pub steps: Vec<Step>,
+    /// Properties known before the first step.
+    pub properties: Properties,
+    /// Set to a reason to stop the build.
+    pub stop: watch::Receiver<Option<String>>,
+}
+
+/// Block size of file transfers.
+const TRANSFER_BLOCK: u64 = 65536;
+
+impl BuildRun {
+    /// Runs the build and stores its result; returns it with a short text.
+    pub async fn run(mut self) -> (Results, String) {
+        let (result, text) = self.run_steps().await;
+        if let Err(e) = self.store.finish_build(self.build, result, &text).await {
+            tracing::error!(build = %self.build, "cannot store the build's result: {e}");
+        }
+        tracing::info!(build = %self.build, builder = %self.builder, worker = %self.worker.name, %result, "build finished: {text}");
+        (result, text)
+    }
+
+    async fn run_steps(&mut self) -> (Results, String) {
+        for (name, value, source) in self.properties.iter() {
+            if let Err(e) = self
+                .store
+                .set_build_property(self.build, name, &value.to_string(), source)
+                .await
+            {
+                return (Results::Exception, format!("cannot store properties: {e}"));
+            }
+        }
+        let mut result = Results::Success;
+        let mut halted = false;
+        let mut failed: Vec<String> = Vec::new();
+        let steps = std::mem::take(&mut self.steps);
+        for (number, step) in steps.iter().enumerate() {
+            if halted && !step.always_run {
+                continue;
+            }
+            if result == Results::Retry {
+                break; // the worker is gone: not even always-run steps can run
+            }
+            let step_result = match self.run_step(number as i64, step).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(build = %self.build, step = %step.name, "store failed: {e}");
+                    Results::Exception
+                }
+            };
+            match step_result {
+                Results::Success | Results::Skipped => {}
+                Results::Warnings => result = result.worst(Results::Warnings),
+                Results::Failure => {
+                    if step.flunk_on_failure {
+                        result = result.worst(Results::Failure);
+                    } else if step.warn_on_failure {
+                        result = result.worst(Results::Warnings);
+                    }
+                    if step.halt_on_failure {
+                        halted = true;
+                    }
+                    failed.push(step.name.clone());
+                }
+                Results::Exception | Results::Cancelled | Results::Retry => {
+                    result = result.worst(step_result);
+                    halted = true;
+                    failed.push(step.name.clone());
+                }
+            }
+        }
+        let text = match result {
+            Results::Success => "build successful".to_string(),
+            Results::Retry => "retry: the worker was lost".to_string(),
+            Results::Cancelled => "stopped".to_string(),
+            _ => format!("{} ({})", result, failed.join(", ")),
+        };
+        (result, text)
+    }
+
+    async fn run_step(&mut self, number: i64, step: &Step) -> Result<Results, crate::StoreError> {
+        let id = self
+            .store
+            .start_step(self.build, number, &step.name)
+            .await?;
+        let mut log = StepLog::new(self.store.clone(), id, step.property_from_stdout.is_some());
+        let stopped = self.stop.borrow().clone();
+        if let Some(why) = stopped {
+            log.append(&format!("not run: the build was stopped ({why})\n"))
+                .await?;
+            self.store
+                .finish_step(id, Results::Cancelled, "stopped")
+                .await?;
+            return Ok(Results::Cancelled);
+        }
+        let (command, transfer) = self.command(step);
+        let held = {
+            let acquire = self.locks.acquire(&self.worker.name, &step.locks);
+            tokio::pin!(acquire);
+            loop {
+                tokio::select! {
+                    held = &mut acquire => break Some(held),
+                    changed = self.stop.changed() => {
+                        let stopped = self.stop.borrow().is_some();
+                        if changed.is_err() || stopped {
+                            break None;
+                        }
+                    }
+                }
+            }
+        };
+        let Some(held) = held else {
+            log.append("stopped while waiting for locks\n").await?;
+            self.store
+                .finish_step(id, Results::Cancelled, "stopped")
+                .await?;
+            return Ok(Results::Cancelled);
+        };
+        let end = run_command(
+            &self.worker,
+            self.builder.as_str(),
+            command,
+            transfer,
+            &mut log,
+            &mut self.stop,
+            step.timeout,
+        )
+        .await;
+        drop(held);
+        let (result, text) = match &end {
+            CommandEnd::Completed {
+                rc: Some(0),
+                failure: None,
+            } => (Results::Success, "success".to_string()),
+            CommandEnd::Completed {
+                rc: Some(rc),
+                failure: None,
+            } => (Results::Failure, format!("failed (exit code {rc})")),
+            CommandEnd::Completed {
+                failure: Some(f), ..
+            } => (Results::Exception, format!("exception: {}", first_line(f))),
+            CommandEnd::Completed {
+                rc: None,
+                failure: None,
+            } => (Results::Exception, "no exit code".to_string()),
+            CommandEnd::TimedOut => (Results::Failure, "timed out".to_string()),
+            CommandEnd::Stopped(why) => (Results::Cancelled, format!("stopped: {why}")),
+            CommandEnd::Lost(why) => (Results::Retry, format!("worker lost: {why}")),
+            CommandEnd::StoreFailed(why) => (Results::Exception, format!("log not stored: {why}")),
+        };
+        if result == Results::Success {
+            if let (Some(property), Some(out)) = (&step.property_from_stdout, &log.captured_stdout)
+            {
+                let value = Value::from(out.trim());
+                self.store
+                    .set_build_property(self.build, property, &value.to_string(), &step.name)
+                    .await?;
+                self.properties.set(property, value, &step.name);
+            }
+        }
+        self.store.finish_step(id, result, &text).await?;
+        Ok(result)
+    }
+
+    /// The protocol command of a step, with absolute worker paths and properties filled in.
+    fn command(&self, step: &Step) -> (Command, Transfer) {
+        let props = &self.properties;
+        let builder_dir = format!("{}/{}", self.worker.basedir(), self.builder);
+        let workdir = join(&builder_dir, &props.interpolate(&step.workdir));
+        match &step.command {
+            StepCommand::Argv(argv) => {
+                let line = CommandLine::Argv(
+                    argv.iter()
+                        .map(|a| Arg::Plain(props.interpolate(a)))
+                        .collect(),
+                );
+                (self.shell(step, workdir, line), Transfer::None)
+            }
+            StepCommand::Script(script) => {
+                let line = CommandLine::Script(props.interpolate(script));
+                (self.shell(step, workdir, line), Transfer::None)
+            }
+            StepCommand::Download { source, dest, mode } => (
+                Command::DownloadFile(DownloadFileArgs {
+                    path: join(&workdir, &props.interpolate(dest)),
+                    blocksize: TRANSFER_BLOCK,
+                    maxsize: None,
+                    mode: *mode,
+                }),
+                Transfer::Send(source.clone()),
+            ),
+            StepCommand::Upload { source, dest } => (
+                Command::UploadFile(UploadFileArgs {
+                    path: join(&workdir, &props.interpolate(source)),
+                    blocksize: TRANSFER_BLOCK,
+                    maxsize: None,
+                    keepstamp: false,
+                }),
+                Transfer::Receive(dest.clone()),
+            ),
+        }
+    }
+
+    fn shell(&self, step: &Step, workdir: String, line: CommandLine) -> Command {
+        let mut args = ShellArgs::new(workdir, line);
+        args.env = step
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), EnvValue::Set(self.properties.interpolate(v))))
+            .collect::<BTreeMap<_, _>>();
+        // The master enforces the step timeout itself; the worker's own no-output timeout
+        // would otherwise kill quiet commands after 20 minutes.
+        args.timeout = None;
+        Command::from(args)
+    }
+}
+
+fn join(dir: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else if path.is_empty() || path == "." {
+        dir.to_string()
+    } else {
+        format!("{dir}/{path}")
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().last().unwrap_or(text)
+}

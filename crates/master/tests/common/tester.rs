@@ -1,0 +1,182 @@
+//! `MasterTester`: a master on a temporary directory with real workers, driven like a user.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use oebb_master::store::{BuildRecord, BuildRequestRecord};
+use oebb_master::{BuildId, Master, MasterOptions, Results, Step, Store};
+
+use super::stock_worker::StockWorker;
+
+/// How long a test waits for a build before it fails.
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A configured worker: name, password, priority.
+pub struct WorkerSpec {
+    /// Its name.
+    pub name: &'static str,
+    /// Its password in `slaves.cfg`.
+    pub password: &'static str,
+    /// Its priority (higher first).
+    pub priority: f64,
+}
+
+/// Writes a master directory: each worker, and one standalone buildout per builder.
+pub fn write_master_dir(dir: &Path, workers: &[WorkerSpec], builders: &[&str], extra_master: &str) {
+    let mut slaves = String::new();
+    for w in workers {
+        slaves.push_str(&format!(
+            "[{}]\npassword = {}\npriority = {}\n",
+            w.name, w.password, w.priority
+        ));
+    }
+    std::fs::write(dir.join("slaves.cfg"), slaves).unwrap();
+    std::fs::create_dir_all(dir.join("buildouts")).unwrap();
+    let mut manifest = String::new();
+    for b in builders {
+        manifest.push_str(&format!("[{b}]\nbuildout = standalone {b}.cfg\n"));
+        std::fs::write(
+            dir.join(format!("buildouts/{b}.cfg")),
+            "[buildout]\nparts =\n",
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("buildouts/MANIFEST.cfg"), manifest).unwrap();
+    std::fs::write(
+        dir.join("oebb.cfg"),
+        format!(
+            "[master]\nworker-address = 127.0.0.1:0\nweb-address = 127.0.0.1:0\n{extra_master}"
+        ),
+    )
+    .unwrap();
+}
+
+/// A master with stock workers on a temporary directory.
+pub struct MasterTester {
+    /// The master directory.
+    pub dir: tempfile::TempDir,
+    /// Holds the workers' directories.
+    pub scratch: tempfile::TempDir,
+    /// The running master.
+    pub master: Master,
+    /// Workers started so far.
+    pub workers: Vec<StockWorker>,
+}
+
+impl MasterTester {
+    /// Starts a master with these workers and builders; `steps` gives each build's steps.
+    pub async fn start(
+        workers: &[WorkerSpec],
+        builders: &[&str],
+        steps: impl Fn(&str, &str) -> Vec<Step> + Send + Sync + 'static,
+    ) -> MasterTester {
+        let dir = tempfile::tempdir().unwrap();
+        let database = match super::databases::fresh_postgres().await {
+            Some(url) => format!("database = {url}\n"),
+            None => String::new(),
+        };
+        write_master_dir(dir.path(), workers, builders, &database);
+        let config = oebb_config::load(dir.path(), &Default::default())
+            .unwrap_or_else(|errors| panic!("test configuration refused: {errors:?}"));
+        let options = MasterOptions {
+            keepalive_interval: Duration::from_secs(2),
+            steps: Arc::new(move |b, w| steps(b.name.as_str(), w.as_str())),
+            lock_slots: vec![("db".to_string(), 2)],
+        };
+        let master = Master::start(&config, options).await.unwrap();
+        MasterTester {
+            dir,
+            scratch: tempfile::tempdir().unwrap(),
+            master,
+            workers: Vec::new(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        self.master.store()
+    }
+
+    /// Starts a stock worker and returns its index in `workers`.
+    pub fn start_worker(&mut self, name: &str, password: &str) -> usize {
+        let basedir = self
+            .scratch
+            .path()
+            .join(format!("{name}-{}", self.workers.len()));
+        let worker = StockWorker::start(&basedir, self.master.worker_address(), name, password);
+        self.workers.push(worker);
+        self.workers.len() - 1
+    }
+
+    /// Starts a stock worker and waits until the master has it.
+    pub async fn connect_worker(&mut self, name: &str, password: &str) -> usize {
+        let index = self.start_worker(name, password);
+        self.wait_connected(name).await;
+        index
+    }
+
+    /// Waits until the store shows the worker connected.
+    pub async fn wait_connected(&self, name: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let connected = self.store().connected_workers().await.unwrap();
+            if connected.iter().any(|w| w == name) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "worker {name} did not connect; connected: {connected:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Forces a builder and waits for the request to complete; returns it with its builds.
+    pub async fn force_and_wait(&self, builder: &str) -> (BuildRequestRecord, Vec<BuildRecord>) {
+        let id = self.master.force(builder, "test").await.unwrap();
+        let request = self
+            .master
+            .wait_for_request(id, BUILD_TIMEOUT)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("build request {id} of {builder} did not complete"));
+        let builds = self.store().builds_of_request(id).await.unwrap();
+        (request, builds)
+    }
+
+    /// The steps of a build as (name, result, state text).
+    pub async fn steps(&self, build: BuildId) -> Vec<(String, Option<Results>, String)> {
+        self.store()
+            .steps(build)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.name, s.result, s.state_text))
+            .collect()
+    }
+
+    /// A step's whole log (tests only look at small ones).
+    pub async fn log(&self, build: BuildId, step: &str) -> String {
+        let step = self
+            .store()
+            .find_step(build, step)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("build {build} has no step {step}"));
+        let mut text = Vec::new();
+        self.store()
+            .read_log(step.id, |chunk| {
+                text.extend_from_slice(chunk);
+                true
+            })
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    /// A file under the master directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
