@@ -1,16 +1,76 @@
 //! `oebb worker`: run a worker that connects to a master.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::Args;
+use oebb_worker::{Stopped, WorkerOptions};
 
 /// Arguments of `oebb worker`.
 #[derive(Args)]
 pub struct WorkerArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    /// The master's worker address.
+    #[arg(long, value_name = "HOST:PORT")]
+    master: String,
+    /// This worker's name, as in the master's slaves.cfg.
+    #[arg(long)]
+    name: String,
+    /// File holding this worker's password (surrounding whitespace is ignored).
+    #[arg(long, value_name = "FILE")]
+    password_file: PathBuf,
+    /// Directory the commands run under; created if missing.
+    #[arg(long, value_name = "DIR")]
+    basedir: PathBuf,
 }
 
 /// Runs the command.
-pub fn run(_args: WorkerArgs) -> anyhow::Result<u8> {
-    eprintln!("oebb worker: not yet available in this version of oebb");
-    Ok(3)
+pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
+    init_logging();
+    let password = std::fs::read_to_string(&args.password_file)
+        .with_context(|| format!("reading the password file {}", args.password_file.display()))?
+        .trim()
+        .to_string();
+    anyhow::ensure!(
+        !password.is_empty(),
+        "the password file {} is empty",
+        args.password_file.display()
+    );
+    let options = WorkerOptions::new(args.master, args.name, password, args.basedir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let stopped = runtime.block_on(oebb_worker::run(options, stop_signal()))?;
+    match stopped {
+        Stopped::ByMaster => tracing::info!("stopped: the master sent shutdown"),
+        Stopped::BySignal => tracing::info!("stopped by a signal"),
+    }
+    Ok(0)
+}
+
+/// Logs to stderr at `info` unless `RUST_LOG` says otherwise.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Completes on SIGINT or SIGTERM, so running commands are killed before the process exits.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }

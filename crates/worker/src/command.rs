@@ -1,0 +1,60 @@
+//! One command from `start_command` to `complete`: dispatch to its family, then `elapsed`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use oebb_protocol::{Command, Update};
+use tokio::time::Instant;
+
+use crate::output::Output;
+use crate::process::Interrupt;
+use crate::{fs, shell, transfer};
+
+/// What a running command knows about its worker.
+pub(crate) struct Context {
+    /// The worker's absolute base directory.
+    pub basedir: PathBuf,
+    /// The worker's own environment, the base of every `shell` environment.
+    pub environment: Arc<HashMap<String, String>>,
+    /// Fires when the master interrupts the command (or the connection is lost).
+    pub interrupt: Interrupt,
+}
+
+impl Context {
+    /// A path of the master's, made absolute against the basedir if it is not already.
+    pub(crate) fn resolve(&self, path: &str) -> PathBuf {
+        self.basedir.join(path)
+    }
+
+    /// Why the command was interrupted, if it was.
+    pub(crate) fn interrupted(&self) -> Option<String> {
+        self.interrupt.borrow().clone()
+    }
+}
+
+/// Runs `command` to its end and sends its final updates and `complete`.
+pub(crate) async fn execute(mut ctx: Context, mut output: Output, command: Command) {
+    let started = Instant::now();
+    let name = command.name();
+    tracing::debug!(command = %output.outbox().id(), name, "command started");
+    match command {
+        Command::Shell(args) => {
+            shell::shell(&mut ctx, &mut output, *args).await;
+        }
+        Command::Mkdir { paths } => fs::mkdir(&ctx, &mut output, &paths).await,
+        Command::Rmdir(args) => fs::rmdir(&mut ctx, &mut output, args).await,
+        Command::Cpdir(args) => fs::cpdir(&mut ctx, &mut output, args).await,
+        Command::Stat { path } => fs::stat(&ctx, &mut output, &path).await,
+        Command::Glob { path } => fs::glob(&ctx, &mut output, &path).await,
+        Command::Listdir { path } => fs::listdir(&ctx, &mut output, &path).await,
+        Command::Rmfile { path } => fs::rmfile(&ctx, &mut output, &path).await,
+        Command::UploadFile(args) => transfer::upload_file(&ctx, &mut output, args).await,
+        Command::UploadDirectory(args) => transfer::upload_directory(&ctx, &mut output, args).await,
+        Command::DownloadFile(args) => transfer::download_file(&ctx, &mut output, args).await,
+    }
+    output.push(Update::Elapsed(started.elapsed().as_secs_f64()));
+    let id = output.outbox().id().clone();
+    output.complete(None).await;
+    tracing::debug!(command = %id, name, "command complete");
+}

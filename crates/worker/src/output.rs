@@ -1,0 +1,231 @@
+//! What one command sends to the master: an ordered outbox, and the update buffer that batches
+//! output by `buffer_size` / `buffer_timeout` like the stock worker's `BufferManager`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use oebb_protocol::{
+    CommandId, Connection, LogChunk, Request, RequestError, Update, Value, WorkerSettings,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::lines::{LineBuffer, NewlineRe};
+use crate::REQUEST_TIMEOUT;
+
+struct Envelope {
+    request: Request,
+    reply: Option<oneshot::Sender<Result<Value, RequestError>>>,
+}
+
+/// Sends one command's requests to the master in the order they are made; one task per command
+/// keeps that order even though updates are not waited for.
+#[derive(Clone)]
+pub(crate) struct Outbox {
+    id: CommandId,
+    queue: mpsc::UnboundedSender<Envelope>,
+}
+
+impl Outbox {
+    /// Starts the sending task for command `id`; it ends when the last clone is dropped.
+    pub(crate) fn start(connection: Connection, id: CommandId) -> Outbox {
+        let (queue, mut rx) = mpsc::unbounded_channel::<Envelope>();
+        let task_id = id.clone();
+        tokio::spawn(async move {
+            while let Some(Envelope { request, reply }) = rx.recv().await {
+                let op = request.op();
+                let result = connection.request(request, REQUEST_TIMEOUT).await;
+                match reply {
+                    Some(reply) => {
+                        let _ = reply.send(result);
+                    }
+                    None => {
+                        if let Err(e) = result {
+                            // The stock worker also only logs these: the command goes on.
+                            tracing::debug!(command = %task_id, op, "update not delivered: {e}");
+                        }
+                    }
+                }
+            }
+        });
+        Outbox { id, queue }
+    }
+
+    /// The command this outbox belongs to.
+    pub(crate) fn id(&self) -> &CommandId {
+        &self.id
+    }
+
+    /// Queues a request without waiting for its answer.
+    pub(crate) fn send(&self, request: Request) {
+        let _ = self.queue.send(Envelope {
+            request,
+            reply: None,
+        });
+    }
+
+    /// Queues a request after those already queued and waits for its answer: the flow control
+    /// of file transfers.
+    pub(crate) async fn call(&self, request: Request) -> Result<Value, RequestError> {
+        let (reply, answer) = oneshot::channel();
+        let op = request.op();
+        let queued = self.queue.send(Envelope {
+            request,
+            reply: Some(reply),
+        });
+        let closed = || {
+            RequestError::Closed(oebb_protocol::CloseReason::Local(format!(
+                "{op}: the command's sender stopped"
+            )))
+        };
+        if queued.is_err() {
+            return Err(closed());
+        }
+        answer.await.unwrap_or_else(|_| Err(closed()))
+    }
+}
+
+/// Seconds since the epoch, as the protocol's line times and file times are.
+pub(crate) fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The update buffer of one command.
+pub(crate) struct Output {
+    outbox: Outbox,
+    buffer_size: usize,
+    buffer_timeout: Duration,
+    pending: Vec<Update>,
+    pending_bytes: usize,
+    /// When the oldest buffered update must be sent at the latest.
+    deadline: Option<Instant>,
+    stdout: LineBuffer,
+    stderr: LineBuffer,
+}
+
+impl Output {
+    /// A buffer using the worker settings in force when the command started.
+    pub(crate) fn new(outbox: Outbox, settings: &WorkerSettings) -> Output {
+        let newline_re = NewlineRe::new(&settings.newline_re);
+        Output {
+            outbox,
+            buffer_size: usize::try_from(settings.buffer_size).unwrap_or(usize::MAX),
+            buffer_timeout: Duration::try_from_secs_f64(settings.buffer_timeout.max(0.0))
+                .unwrap_or(Duration::from_secs(5)),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            deadline: None,
+            stdout: LineBuffer::new(newline_re.clone(), settings.max_line_length),
+            stderr: LineBuffer::new(newline_re, settings.max_line_length),
+        }
+    }
+
+    /// The command's outbox, for transfers that must follow the updates sent so far.
+    pub(crate) fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// When [`Output::flush`] is due because of `buffer_timeout`, if anything is buffered.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Header lines (the text must end with a newline).
+    pub(crate) fn header(&mut self, text: &str) {
+        self.push(Update::Header(LogChunk::from_lines(text, unix_now())));
+    }
+
+    /// Raw standard output of the command.
+    pub(crate) fn stdout(&mut self, bytes: &[u8]) {
+        let lines = self.stdout.push(bytes);
+        if !lines.is_empty() {
+            self.push(Update::Stdout(LogChunk::from_lines(&lines, unix_now())));
+        }
+    }
+
+    /// Raw standard error of the command.
+    pub(crate) fn stderr(&mut self, bytes: &[u8]) {
+        let lines = self.stderr.push(bytes);
+        if !lines.is_empty() {
+            self.push(Update::Stderr(LogChunk::from_lines(&lines, unix_now())));
+        }
+    }
+
+    /// Queues the partial last lines of stdout and stderr: the streams have ended.
+    pub(crate) fn end_streams(&mut self) {
+        let out = self.stdout.finish();
+        if !out.is_empty() {
+            self.push(Update::Stdout(LogChunk::from_lines(&out, unix_now())));
+        }
+        let err = self.stderr.finish();
+        if !err.is_empty() {
+            self.push(Update::Stderr(LogChunk::from_lines(&err, unix_now())));
+        }
+    }
+
+    /// Buffers an update, merging it into the previous one of the same stream, and sends the
+    /// buffer when it is full.
+    pub(crate) fn push(&mut self, update: Update) {
+        self.pending_bytes += approximate_size(&update);
+        match (self.pending.last_mut(), update) {
+            (Some(Update::Stdout(last)), Update::Stdout(next))
+            | (Some(Update::Stderr(last)), Update::Stderr(next))
+            | (Some(Update::Header(last)), Update::Header(next)) => merge(last, next),
+            (_, update) => self.pending.push(update),
+        }
+        if self.deadline.is_none() {
+            self.deadline = Some(Instant::now() + self.buffer_timeout);
+        }
+        if self.pending_bytes >= self.buffer_size {
+            self.flush();
+        }
+    }
+
+    /// Sends what is buffered as one `update`.
+    pub(crate) fn flush(&mut self) {
+        self.deadline = None;
+        self.pending_bytes = 0;
+        if self.pending.is_empty() {
+            return;
+        }
+        self.outbox.send(Request::Update {
+            command_id: self.outbox.id().clone(),
+            updates: std::mem::take(&mut self.pending),
+        });
+    }
+
+    /// Flushes everything and sends `complete`, after which the master considers the command
+    /// done; waits until the master has it so a following command cannot overtake it.
+    pub(crate) async fn complete(mut self, failure: Option<String>) {
+        self.end_streams();
+        self.flush();
+        let command_id = self.outbox.id().clone();
+        let request = Request::Complete {
+            command_id,
+            failure,
+        };
+        if let Err(e) = self.outbox.call(request).await {
+            tracing::debug!(command = %self.outbox.id(), "complete not delivered: {e}");
+        }
+    }
+}
+
+fn approximate_size(update: &Update) -> usize {
+    match update {
+        Update::Stdout(c) | Update::Stderr(c) | Update::Header(c) => c.text.len(),
+        Update::Log { chunk, .. } => chunk.text.len(),
+        Update::Files(files) => files.iter().map(|f| f.len()).sum(),
+        _ => 16,
+    }
+}
+
+/// Appends `next` to `last`, shifting its newline offsets (in chars) past `last`'s text.
+fn merge(last: &mut LogChunk, next: LogChunk) {
+    let shift = last.text.chars().count() as u64;
+    last.text.push_str(&next.text);
+    last.newline_offsets
+        .extend(next.newline_offsets.iter().map(|o| o + shift));
+    last.line_times.extend(next.line_times);
+}

@@ -1,0 +1,273 @@
+//! Running one child process for `shell`, `rmdir` and `cpdir`, like the stock worker's
+//! `RunProcess`: its own process group, output streamed into the update buffer, killed on
+//! `timeout` (no output), `maxTime`, `max_lines` or an interrupt.
+
+use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use oebb_protocol::Update;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::{sleep_until, Instant};
+
+use crate::output::Output;
+
+/// How long a process group gets between the first signal and SIGKILL when the master gave no
+/// `sigtermTime`.
+const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// How long output may keep coming after the process exited, from children it left behind
+/// holding the pipes, before the command ends anyway.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
+
+/// The exit code reported when the program cannot be started, as a shell would.
+const RC_CANNOT_START: i64 = 127;
+
+/// What to run and how.
+pub(crate) struct ProcessSpec {
+    /// The program and its arguments as executed.
+    pub argv: Vec<String>,
+    /// How the command is named in kill messages (obfuscated arguments hidden).
+    pub display: String,
+    pub workdir: PathBuf,
+    /// The whole environment of the child.
+    pub env: HashMap<String, String>,
+    pub timeout: Option<f64>,
+    pub max_time: Option<f64>,
+    pub max_lines: Option<u64>,
+    pub sigterm_time: Option<f64>,
+    pub interrupt_signal: Option<String>,
+    pub want_stdout: bool,
+    pub want_stderr: bool,
+    pub initial_stdin: Option<String>,
+}
+
+impl ProcessSpec {
+    /// A plain helper command (`rm`, `cp`, `chmod`) with the worker's environment.
+    pub(crate) fn helper(argv: Vec<String>, workdir: PathBuf, timeout: Option<f64>) -> Self {
+        ProcessSpec {
+            display: argv.join(" "),
+            argv,
+            workdir,
+            env: crate::env::worker_environment(),
+            timeout,
+            max_time: None,
+            max_lines: None,
+            sigterm_time: None,
+            interrupt_signal: None,
+            want_stdout: true,
+            want_stderr: true,
+            initial_stdin: None,
+        }
+    }
+}
+
+/// The interrupt signal of one command: `Some(why)` once the master interrupted it.
+pub(crate) type Interrupt = watch::Receiver<Option<String>>;
+
+fn seconds(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX)
+}
+
+fn signal_number(name: Option<&str>) -> libc::c_int {
+    let Some(name) = name else {
+        return libc::SIGTERM;
+    };
+    if let Ok(n) = name.parse::<libc::c_int>() {
+        return n;
+    }
+    match name.trim_start_matches("SIG") {
+        "TERM" => libc::SIGTERM,
+        "INT" => libc::SIGINT,
+        "HUP" => libc::SIGHUP,
+        "QUIT" => libc::SIGQUIT,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        _ => libc::SIGKILL,
+    }
+}
+
+/// Sends `signal` to every process of the group `pgid`.
+fn signal_group(pgid: i32, signal: libc::c_int) {
+    // SAFETY: kill(2) has no memory effects; a negative pid addresses the process group.
+    let rc = unsafe { libc::kill(-pgid, signal) };
+    if rc != 0 {
+        tracing::debug!(pgid, signal, "kill: {}", std::io::Error::last_os_error());
+    }
+}
+
+async fn read_some<R: AsyncRead + Unpin>(
+    reader: &mut Option<R>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    match reader {
+        Some(r) => r.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn at(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs the process to its end; returns its rc (-1 when killed). The caller sends the rc.
+pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut Interrupt) -> i64 {
+    let started = Instant::now();
+    let mut command = tokio::process::Command::new(&spec.argv[0]);
+    command
+        .args(&spec.argv[1..])
+        .current_dir(&spec.workdir)
+        .env_clear()
+        .envs(&spec.env)
+        .stdin(if spec.initial_stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            output.header(&format!("cannot start {}: {e}\n", spec.argv[0]));
+            return RC_CANNOT_START;
+        }
+    };
+    let pgid = child.id().map(|id| id as i32).unwrap_or(0);
+    if let (Some(text), Some(mut stdin)) = (spec.initial_stdin.clone(), child.stdin.take()) {
+        tokio::spawn(async move {
+            let _ = stdin.write_all(text.as_bytes()).await;
+        });
+    }
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let mut out_buf = vec![0u8; 65536];
+    let mut err_buf = vec![0u8; 65536];
+    let max_deadline = spec.max_time.map(|t| started + seconds(t));
+    let mut last_output = started;
+    let mut lines = 0u64;
+    let mut status: Option<ExitStatus> = None;
+    let mut exited_at = started;
+    let mut killed = false;
+    let mut escalate_at: Option<Instant> = None;
+    let mut listening = true;
+    let kill = |output: &mut Output, message: String, reason: Option<&str>| {
+        output.header(&format!("\n{message}, attempting to kill\n"));
+        if let Some(reason) = reason {
+            output.push(Update::FailureReason(reason.to_string()));
+        }
+        let first = signal_number(spec.interrupt_signal.as_deref());
+        signal_group(pgid, first);
+        let grace = spec.sigterm_time.map(seconds).unwrap_or(DEFAULT_KILL_GRACE);
+        (first != libc::SIGKILL).then(|| Instant::now() + grace)
+    };
+    loop {
+        if status.is_some() && stdout.is_none() && stderr.is_none() {
+            break;
+        }
+        let running = status.is_none() && !killed;
+        let idle_deadline = spec
+            .timeout
+            .filter(|_| running)
+            .map(|t| last_output + seconds(t));
+        let drain_deadline = status
+            .is_some()
+            .then(|| exited_at.max(last_output) + DRAIN_AFTER_EXIT);
+        tokio::select! {
+            read = read_some(&mut stdout, &mut out_buf) => match read {
+                Ok(n) if n > 0 => {
+                    last_output = Instant::now();
+                    lines += memchr_count(&out_buf[..n]);
+                    if spec.want_stdout {
+                        output.stdout(&out_buf[..n]);
+                    }
+                }
+                _ => stdout = None,
+            },
+            read = read_some(&mut stderr, &mut err_buf) => match read {
+                Ok(n) if n > 0 => {
+                    last_output = Instant::now();
+                    lines += memchr_count(&err_buf[..n]);
+                    if spec.want_stderr {
+                        output.stderr(&err_buf[..n]);
+                    }
+                }
+                _ => stderr = None,
+            },
+            waited = child.wait(), if status.is_none() => {
+                status = Some(waited.unwrap_or_else(|_| ExitStatus::from_raw(1 << 8)));
+                exited_at = Instant::now();
+                if killed {
+                    // What the leader left behind in its group goes too.
+                    signal_group(pgid, libc::SIGKILL);
+                }
+            }
+            _ = at(output.deadline()) => output.flush(),
+            _ = at(idle_deadline) => {
+                let t = spec.timeout.unwrap_or_default();
+                let message = format!("command timed out: {t} seconds without output running {}", spec.display);
+                escalate_at = kill(output, message, Some("timeout_without_output"));
+                killed = true;
+            }
+            _ = at(max_deadline.filter(|_| running)) => {
+                let t = spec.max_time.unwrap_or_default();
+                let message = format!("command timed out: {t} seconds elapsed running {}", spec.display);
+                escalate_at = kill(output, message, Some("timeout"));
+                killed = true;
+            }
+            _ = at(escalate_at) => {
+                escalate_at = None;
+                signal_group(pgid, libc::SIGKILL);
+            }
+            changed = interrupt.changed(), if listening => {
+                listening = false;
+                if changed.is_ok() && running {
+                    let why = interrupt.borrow().clone().unwrap_or_default();
+                    tracing::info!(command = %output.outbox().id(), "interrupting: {why}");
+                    escalate_at = kill(output, "command interrupted".to_string(), None);
+                    killed = true;
+                }
+            }
+            _ = at(drain_deadline) => {
+                stdout = None;
+                stderr = None;
+            }
+        }
+        if let Some(max) = spec.max_lines {
+            if lines > max && !killed && status.is_none() {
+                let message = format!(
+                    "command exceeded max lines ({max}) running {}",
+                    spec.display
+                );
+                escalate_at = kill(output, message, Some("max_lines_failure"));
+                killed = true;
+            }
+        }
+    }
+    let status = status.unwrap_or_else(|| ExitStatus::from_raw(0));
+    let mut rc = match (status.code(), status.signal()) {
+        (Some(code), _) => i64::from(code),
+        (None, Some(signal)) => {
+            output.header(&format!("process killed by signal {signal}\n"));
+            -1
+        }
+        (None, None) => -1,
+    };
+    if killed && rc == 0 {
+        rc = -1;
+    }
+    output.end_streams();
+    rc
+}
+
+fn memchr_count(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}

@@ -1,0 +1,229 @@
+//! The connection loop: connect, serve the master's requests, and on any failure (master not
+//! there, refused credentials, connection lost) wait and connect again.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oebb_protocol::{
+    connect_to_master, CommandId, Connection, Credentials, HandshakeError, IncomingRequest,
+    Request, Response, WorkerInfo, WorkerSettings,
+};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::command::{self, Context};
+use crate::output::{Outbox, Output};
+use crate::{info, Stopped, WorkerError, WorkerOptions};
+
+/// How long commands get to die after the worker stops (their kill grace plus a margin).
+const STOP_GRACE: Duration = Duration::from_secs(7);
+
+/// Delays between connection attempts: `initial`, doubled after each failure up to `max`, and
+/// back to `initial` once a connection has been made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The first delay.
+    pub initial: Duration,
+    /// The longest delay.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    /// 1 s doubling up to 30 s.
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How serving one connection ended.
+enum Ended {
+    Stopped(Stopped),
+    Lost(String),
+}
+
+/// A command that has not completed yet.
+struct Running {
+    generation: u64,
+    interrupt: watch::Sender<Option<String>>,
+    task: JoinHandle<()>,
+}
+
+/// What every connection of this worker shares.
+struct Worker {
+    basedir: PathBuf,
+    environment: Arc<HashMap<String, String>>,
+    info: WorkerInfo,
+}
+
+pub(crate) async fn run(
+    options: WorkerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Stopped, WorkerError> {
+    tokio::pin!(shutdown);
+    let credentials = Credentials {
+        name: options.name.clone(),
+        password: options.password.clone(),
+    };
+    let worker = Worker {
+        info: info::worker_info(&options.basedir),
+        basedir: options.basedir.clone(),
+        environment: Arc::new(crate::env::worker_environment()),
+    };
+    let master = options.master.as_str();
+    let name = options.name.as_str();
+    let mut delay = options.backoff.initial;
+    loop {
+        let attempt = tokio::select! {
+            attempt = connect_to_master(master, &credentials) => attempt,
+            () = &mut shutdown => return Ok(Stopped::BySignal),
+        };
+        match attempt {
+            Ok((connection, incoming)) => {
+                tracing::info!(master, worker = name, "connected to the master");
+                delay = options.backoff.initial;
+                match worker.serve(connection, incoming, &mut shutdown).await {
+                    Ended::Stopped(stopped) => return Ok(stopped),
+                    Ended::Lost(reason) => {
+                        tracing::warn!(
+                            master,
+                            "connection to the master lost ({reason}); reconnecting in {delay:?}"
+                        )
+                    }
+                }
+            }
+            Err(HandshakeError::Rejected { status: 401 }) => tracing::error!(
+                master,
+                worker = name,
+                "the master refused this worker's name or password (HTTP 401); check --name and \
+                 the password file against the master's slaves.cfg; retrying in {delay:?}"
+            ),
+            Err(e) => {
+                tracing::warn!(
+                    master,
+                    "cannot connect to the master: {e}; retrying in {delay:?}"
+                )
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = &mut shutdown => return Ok(Stopped::BySignal),
+        }
+        delay = (delay * 2).min(options.backoff.max);
+    }
+}
+
+impl Worker {
+    /// Answers the master's requests on one connection until it ends.
+    async fn serve(
+        &self,
+        connection: Connection,
+        mut incoming: mpsc::UnboundedReceiver<IncomingRequest>,
+        shutdown: &mut (impl Future<Output = ()> + Unpin),
+    ) -> Ended {
+        let mut settings = WorkerSettings::default();
+        let mut running: HashMap<CommandId, Running> = HashMap::new();
+        let mut generation = 0u64;
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(CommandId, u64)>();
+        let ended = loop {
+            tokio::select! {
+                request = incoming.recv() => {
+                    let Some(request) = request else {
+                        break Ended::Lost(connection.closed().await.to_string());
+                    };
+                    let IncomingRequest { request, responder, .. } = request;
+                    let response = match request {
+                        Request::Print { message } => {
+                            tracing::info!("message from the master: {message}");
+                            Response::ok()
+                        }
+                        Request::Keepalive => Response::ok(),
+                        Request::GetWorkerInfo => Response::Result(self.info.to_value()),
+                        Request::SetWorkerSettings(new) => {
+                            tracing::debug!(?new, "worker settings");
+                            settings = new;
+                            Response::ok()
+                        }
+                        Request::StartCommand { command_id, command, .. } => {
+                            if running.contains_key(&command_id) {
+                                Response::Exception(format!(
+                                    "(command {command_id}): command_id {command_id} is already running"
+                                ))
+                            } else {
+                                generation += 1;
+                                let (interrupt, interrupt_rx) = watch::channel(None);
+                                let ctx = Context {
+                                    basedir: self.basedir.clone(),
+                                    environment: self.environment.clone(),
+                                    interrupt: interrupt_rx,
+                                };
+                                let outbox = Outbox::start(connection.clone(), command_id.clone());
+                                let output = Output::new(outbox, &settings);
+                                let done = done_tx.clone();
+                                let id = command_id.clone();
+                                let task = tokio::spawn(async move {
+                                    command::execute(ctx, output, command).await;
+                                    let _ = done.send((id, generation));
+                                });
+                                running.insert(command_id, Running { generation, interrupt, task });
+                                Response::ok()
+                            }
+                        }
+                        Request::InterruptCommand { command_id, why } => {
+                            match running.get(&command_id) {
+                                Some(command) => {
+                                    command.interrupt.send_replace(Some(why));
+                                }
+                                None => tracing::info!(command = %command_id, "interrupt of a command that is not running: {why}"),
+                            }
+                            Response::ok()
+                        }
+                        Request::Shutdown => {
+                            tracing::info!("the master asked this worker to shut down");
+                            responder.respond(Response::ok());
+                            break Ended::Stopped(Stopped::ByMaster);
+                        }
+                        other => Response::Exception(format!("Command {} does not exist.", other.op())),
+                    };
+                    responder.respond(response);
+                }
+                Some((id, done)) = done_rx.recv() => {
+                    if running.get(&id).is_some_and(|r| r.generation == done) {
+                        running.remove(&id);
+                    }
+                }
+                () = &mut *shutdown => break Ended::Stopped(Stopped::BySignal),
+            }
+        };
+        // Commands cannot be re-attached to another connection, and one left running could
+        // clash with the build the master runs again: interrupt them all.
+        let why = match &ended {
+            Ended::Stopped(_) => "the worker is stopping".to_string(),
+            Ended::Lost(reason) => format!("connection to the master lost: {reason}"),
+        };
+        for command in running.values() {
+            command.interrupt.send_replace(Some(why.clone()));
+        }
+        if let Ended::Stopped(_) = ended {
+            connection.close(why);
+            let tasks = running.into_values().map(|r| r.task);
+            let all = futures_join(tasks);
+            if tokio::time::timeout(STOP_GRACE, all).await.is_err() {
+                tracing::warn!("commands still running after {STOP_GRACE:?}; leaving them");
+            }
+        }
+        ended
+    }
+}
+
+/// Waits for every task.
+async fn futures_join(tasks: impl Iterator<Item = JoinHandle<()>>) {
+    for task in tasks {
+        let _ = task.await;
+    }
+}
