@@ -47,26 +47,34 @@ pub struct MasterOptions {
     pub lock_slots: Vec<(String, u32)>,
 }
 
-impl Default for MasterOptions {
-    fn default() -> Self {
+impl MasterOptions {
+    /// The options of `oebb master DIR`: 30 s keepalives and [`placeholder_steps`].
+    pub fn for_dir(master_dir: &std::path::Path) -> MasterOptions {
         MasterOptions {
             keepalive_interval: Duration::from_secs(30),
-            steps: placeholder_steps(),
+            steps: placeholder_steps(master_dir),
             lock_slots: Vec::new(),
         }
     }
 }
 
-/// Until the build recipe exists, a builder's build is one step that says so.
-pub fn placeholder_steps() -> StepSource {
-    Arc::new(|builder: &Builder, _: &WorkerName| {
-        vec![Step::argv(
-            "placeholder",
-            &[
-                "echo",
-                &format!("no build recipe yet for {}: nothing is built", builder.name),
-            ],
-        )]
+/// Until the build recipe exists (issue 4), a builder's build is one step: the shell script
+/// `steps/<builder>.sh` of the master directory when there is one, else an `echo` saying that
+/// nothing is built.
+pub fn placeholder_steps(master_dir: &std::path::Path) -> StepSource {
+    let scripts = master_dir.join("steps");
+    Arc::new(move |builder: &Builder, _: &WorkerName| {
+        let script = scripts.join(format!("{}.sh", builder.name));
+        match std::fs::read_to_string(&script) {
+            Ok(text) => vec![Step::script("script", &text)],
+            Err(_) => vec![Step::argv(
+                "placeholder",
+                &[
+                    "echo",
+                    &format!("no build recipe yet for {}: nothing is built", builder.name),
+                ],
+            )],
+        }
     })
 }
 

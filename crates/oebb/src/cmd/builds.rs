@@ -1,16 +1,48 @@
-//! `oebb builds`: list recent builds with their results.
+//! `oebb builds`: list recent builds with their results, from the master's store.
+
+use std::path::PathBuf;
 
 use clap::Args;
+use oebb_master::Store;
+
+use super::master::{load_config, runtime};
 
 /// Arguments of `oebb builds`.
 #[derive(Args)]
 pub struct BuildsArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    /// The master directory.
+    dir: PathBuf,
+    /// Only the builds of this builder.
+    #[arg(long)]
+    builder: Option<String>,
+    /// How many builds, newest first.
+    #[arg(long, default_value_t = 20)]
+    limit: i64,
 }
 
 /// Runs the command.
-pub fn run(_args: BuildsArgs) -> anyhow::Result<u8> {
-    eprintln!("oebb builds: not yet available in this version of oebb");
-    Ok(3)
+pub fn run(args: BuildsArgs) -> anyhow::Result<u8> {
+    let config = load_config(&args.dir)?;
+    let builds = runtime()?.block_on(async {
+        let store = Store::open(&config.settings.database, &config.dir).await?;
+        let builds = store.builds(args.builder.as_deref(), args.limit).await;
+        store.close().await;
+        builds
+    })?;
+    if builds.is_empty() {
+        println!("no builds yet");
+        return Ok(0);
+    }
+    println!(
+        "{:>6}  {:<30}  {:<16}  {:<9}  state",
+        "build", "builder", "worker", "result"
+    );
+    for b in builds {
+        let result = b.result.map_or("running", |r| r.name());
+        println!(
+            "{:>6}  {:<30}  {:<16}  {:<9}  {}",
+            b.id, b.builder, b.worker, result, b.state_text
+        );
+    }
+    Ok(0)
 }

@@ -1,16 +1,56 @@
-//! `oebb log`: print the log of one step of a build.
+//! `oebb log`: print the log of one step of a build, from the master's store.
 
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::bail;
 use clap::Args;
+use oebb_master::{BuildId, Store};
+
+use super::master::{load_config, runtime};
 
 /// Arguments of `oebb log`.
 #[derive(Args)]
 pub struct LogArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    /// The master directory.
+    dir: PathBuf,
+    /// The build's number (see `oebb builds`).
+    build: i64,
+    /// The step: its name, or its number from 0.
+    step: String,
 }
 
 /// Runs the command.
-pub fn run(_args: LogArgs) -> anyhow::Result<u8> {
-    eprintln!("oebb log: not yet available in this version of oebb");
-    Ok(3)
+pub fn run(args: LogArgs) -> anyhow::Result<u8> {
+    let config = load_config(&args.dir)?;
+    runtime()?.block_on(async {
+        let store = Store::open(&config.settings.database, &config.dir).await?;
+        let Some(step) = store.find_step(BuildId(args.build), &args.step).await? else {
+            bail!(
+                "build {} has no step {:?}; `oebb builds` lists the builds",
+                args.build,
+                args.step
+            );
+        };
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        let mut failed = None;
+        // Chunk by chunk: a log of any size goes out without being held in memory.
+        store
+            .read_log(step.id, |chunk| match out.write_all(chunk) {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            })
+            .await?;
+        out.flush()?;
+        store.close().await;
+        match failed {
+            Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+            Some(e) => Err(e.into()),
+            None => Ok(0),
+        }
+    })
 }

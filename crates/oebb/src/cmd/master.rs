@@ -1,16 +1,97 @@
 //! `oebb master`: run the master of a master directory.
 
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
 use clap::Args;
+use oebb_config::{load, MasterConfig, Overrides};
+use oebb_master::{Master, MasterOptions};
 
 /// Arguments of `oebb master`.
 #[derive(Args)]
 pub struct MasterArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    /// The master directory (oebb.cfg, slaves.cfg, buildouts/).
+    dir: PathBuf,
+    /// Also run a worker in this process, under DIR/workers/NAME; it logs in as the worker
+    /// named `local` in slaves.cfg, or as the only worker when there is one.
+    #[arg(long)]
+    local_worker: bool,
+}
+
+/// Loads a master directory's configuration, or fails with every error, one per line.
+pub fn load_config(dir: &Path) -> anyhow::Result<MasterConfig> {
+    load(dir, &Overrides::default()).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!(
+            "the master directory {} has {} error(s); `oebb check {}` shows them:\n{}",
+            dir.display(),
+            errors.len(),
+            dir.display(),
+            lines.join("\n")
+        )
+    })
+}
+
+/// A runtime for the commands that talk to the store or the network.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Runs the command.
-pub fn run(_args: MasterArgs) -> anyhow::Result<u8> {
-    eprintln!("oebb master: not yet available in this version of oebb");
-    Ok(3)
+pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
+    init_logging();
+    let config = load_config(&args.dir)?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let local = if args.local_worker {
+        Some(local_worker(&config)?)
+    } else {
+        None
+    };
+    runtime()?.block_on(async move {
+        let master = Master::start(&config, MasterOptions::for_dir(&config.dir))
+            .await
+            .context("starting the master")?;
+        if let Some((name, password)) = local {
+            let address = format!("127.0.0.1:{}", master.worker_address().port());
+            let basedir = config.dir.join("workers").join(&name);
+            let options = oebb_worker::WorkerOptions::new(address, name, password, basedir);
+            tokio::spawn(async move {
+                match oebb_worker::run(options, std::future::pending()).await {
+                    Ok(stopped) => tracing::info!(?stopped, "the local worker stopped"),
+                    Err(e) => tracing::error!("the local worker cannot run: {e}"),
+                }
+            });
+        }
+        master.wait().await;
+        anyhow::Ok(())
+    })?;
+    Ok(0)
+}
+
+/// The name and password the local worker logs in with.
+fn local_worker(config: &MasterConfig) -> anyhow::Result<(String, String)> {
+    let chosen = match config.workers.iter().find(|w| w.name.as_str() == "local") {
+        Some(w) => w,
+        None if config.workers.len() == 1 => &config.workers[0],
+        None => bail!(
+            "--local-worker needs a worker named `local` in {} (or exactly one worker)",
+            config.workers_file.display()
+        ),
+    };
+    Ok((chosen.name.as_str().to_string(), chosen.password.clone()))
+}
+
+/// Logs to stderr at `info` unless `RUST_LOG` says otherwise.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

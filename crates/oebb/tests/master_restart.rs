@@ -1,0 +1,209 @@
+//! `oebb master` killed with SIGKILL in the middle of a build and started again: the build is
+//! marked interrupted and its request runs again to completion. Also drives `oebb force`,
+//! `oebb builds` and `oebb log` as a user would.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn oebb(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oebb"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed (SIGKILL) when dropped.
+struct Killed(Child, &'static str, Option<PathBuf>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        if std::thread::panicking() {
+            if let Some(log) = &self.2 {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                eprintln!("--- log of {} ---\n{text}", self.1);
+            }
+        }
+    }
+}
+
+fn start_master(dir: &Path, run: u32) -> Killed {
+    let log = dir.join(format!("master-{run}.log"));
+    let child = Command::new(env!("CARGO_BIN_EXE_oebb"))
+        .arg("master")
+        .arg(dir)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    Killed(child, "oebb master", Some(log))
+}
+
+fn start_stock_worker(basedir: &Path, port: u16) -> Killed {
+    let bin = std::env::var_os("OEBB_BUILDBOT_WORKER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/oebb-test/venv/bin/buildbot-worker"));
+    assert!(
+        bin.is_file(),
+        "stock buildbot-worker not found at {} (set OEBB_BUILDBOT_WORKER); install it with \
+         scripts/install-test-deps",
+        bin.display()
+    );
+    let status = Command::new(&bin)
+        .args(["create-worker", "--protocol", "msgpack_experimental_v7"])
+        .arg(basedir)
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["w1", "pw1"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let child = Command::new(bin.with_file_name("twistd"))
+        .args([
+            "--nodaemon",
+            "--no_save",
+            "--logfile",
+            "twistd.log",
+            "-y",
+            "buildbot.tac",
+        ])
+        .current_dir(basedir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Killed(child, "buildbot-worker", Some(basedir.join("twistd.log")))
+}
+
+/// Polls `oebb builds` until `done` accepts its output.
+fn wait_builds(dir: &Path, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = oebb(&["builds", dir.to_str().unwrap()]);
+        let text = stdout(&out);
+        if out.status.success() && done(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: last `oebb builds`:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_master_killed_mid_build_requeues_and_completes_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (worker_port, web_port) = (free_port(), free_port());
+    std::fs::write(
+        d.join("oebb.cfg"),
+        format!("[master]\nworker-address = 127.0.0.1:{worker_port}\nweb-address = 127.0.0.1:{web_port}\n"),
+    )
+    .unwrap();
+    std::fs::write(d.join("slaves.cfg"), "[w1]\npassword = pw1\n").unwrap();
+    std::fs::create_dir_all(d.join("buildouts")).unwrap();
+    std::fs::write(
+        d.join("buildouts/MANIFEST.cfg"),
+        "[x]\nbuildout = standalone x.cfg\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("buildouts/x.cfg"), "[buildout]\nparts =\n").unwrap();
+    // The first run of the script blocks until the master is killed; later runs finish.
+    let mark = d.join("first-run-started");
+    std::fs::create_dir_all(d.join("steps")).unwrap();
+    std::fs::write(
+        d.join("steps/x.sh"),
+        format!(
+            "echo begin\nif [ ! -f '{m}' ]; then touch '{m}'; sleep 15; fi\necho end of build\n",
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    let dir_arg = d.to_str().unwrap();
+
+    let master = start_master(d, 1);
+    let _worker = start_stock_worker(&d.join("worker"), worker_port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let forced = loop {
+        let out = oebb(&["force", dir_arg, "x", "--reason", "test"]);
+        if out.status.success() {
+            break stdout(&out);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "oebb force failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(forced.contains("build request 1 queued for x"), "{forced}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !mark.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the build did not start on the worker"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let running = wait_builds(d, "build 1 running", |t| t.contains("running"));
+    assert!(running.contains("w1"), "{running}");
+
+    drop(master); // SIGKILL
+    let _master = start_master(d, 2);
+    let done = wait_builds(d, "the request completed after the restart", |t| {
+        t.contains("success")
+    });
+    let lines: Vec<&str> = done.lines().collect();
+    assert_eq!(lines.len(), 3, "{done}");
+    assert!(lines[1].contains("success"), "{done}");
+    assert!(
+        lines[2].contains("retry") && lines[2].contains("interrupted"),
+        "{done}"
+    );
+    let log = oebb(&["log", dir_arg, "2", "script"]);
+    assert!(
+        log.status.success(),
+        "{}",
+        String::from_utf8_lossy(&log.stderr)
+    );
+    assert!(stdout(&log).contains("end of build"), "{}", stdout(&log));
+
+    // `oebb force --wait` follows a build to its end and says how it went.
+    let out = oebb(&["force", dir_arg, "x", "--wait", "--timeout", "60"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("on w1: success"), "{}", stdout(&out));
+    // An unknown builder and an unknown step are refused with a message.
+    let out = oebb(&["force", dir_arg, "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no builder named"));
+    let out = oebb(&["log", dir_arg, "2", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no step"));
+}
