@@ -62,6 +62,11 @@ pub struct Buildout {
     pub git_shallow: bool,
     /// `inherit`: the parent section.
     pub inherit: Option<String>,
+    /// `analyze.ignore-file`: log-analysis ignore patterns in checklog-odoo format, resolved
+    /// against the manifest's directory.
+    pub analyze_ignore_file: Option<PathBuf>,
+    /// `analyze.warnings-fail`: WARNING records fail the build instead of giving warnings.
+    pub analyze_warnings_fail: bool,
     /// Every resolved option, for the step options (`packaging.*`, `nose.*`, `odoo.*` …).
     pub options: BTreeMap<String, String>,
     /// Line of each resolved option, for messages about it.
@@ -127,6 +132,7 @@ const STEP_PREFIXES: &[&str] = &[
     "update.",
     "autocommit.",
     "pg_remote_copy.",
+    "analyze.",
     "bootstrap-",
     "buildout.",
 ];
@@ -273,6 +279,7 @@ fn parse_buildout(
     let auto_watch = bool_opt("auto-watch", true);
     let virtualenv = bool_opt("virtualenv", true);
     let git_shallow = bool_opt("git-shallow", false);
+    let analyze_warnings_fail = bool_opt("analyze.warnings-fail", false);
     for key in [
         "install-as-upgrade",
         "odoo.use-port",
@@ -434,6 +441,10 @@ fn parse_buildout(
         virtualenv,
         git_shallow,
         inherit: section.get("inherit").map(|o| o.value.trim().to_string()),
+        analyze_ignore_file: text("analyze.ignore-file")
+            .filter(|f| !f.is_empty())
+            .map(|f| path.parent().unwrap_or(Path::new("")).join(f)),
+        analyze_warnings_fail,
         options: opts
             .options
             .iter()

@@ -34,7 +34,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 3, because 1 and 2 mean "fail" and "warnings" to scripts running
+    // `oebb analyze-log`.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+            let help = matches!(err.kind(), DisplayHelp | DisplayVersion);
+            return ExitCode::from(if help { 0 } else { 3 });
+        }
+    };
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::CreateMaster(args) => cmd::create_master::run(args),

@@ -156,3 +156,53 @@ fn oebb_cfg_names_the_manifests_and_workers_file() {
         "{table}"
     );
 }
+
+#[test]
+fn a_bad_analyze_ignore_file_is_reported_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "oebb.cfg", "[master]\n");
+    write(
+        d,
+        "slaves.cfg",
+        "[w]\npassword = s\ncapability = postgresql 16\n",
+    );
+    write(
+        d,
+        "buildouts/MANIFEST.cfg",
+        "[a]\nbuildout = standalone a.cfg\nanalyze.ignore-file = checklog.cfg\n\
+         [b]\nbuildout = standalone b.cfg\nanalyze.ignore-file = missing.cfg\n",
+    );
+    write(
+        d,
+        "buildouts/checklog.cfg",
+        "[checklog-odoo]\nignore =\n  WARNING .* fine\n  unclosed (group\n",
+    );
+    let out = check(d, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let ignore = d.join("buildouts/checklog.cfg").display().to_string();
+    assert!(
+        lines[0].starts_with(&format!(
+            "{ignore}:4: invalid ignore pattern \"unclosed (group\""
+        )),
+        "{lines:?}"
+    );
+    let manifest = d.join("buildouts/MANIFEST.cfg").display().to_string();
+    assert!(
+        lines[1].starts_with(&format!(
+            "{manifest}:6: `analyze.ignore-file` of [b] cannot be read"
+        )),
+        "{lines:?}"
+    );
+    assert_eq!(lines[2], "oebb check: 2 errors");
+
+    write(
+        d,
+        "buildouts/checklog.cfg",
+        "[checklog-odoo]\nignore = WARNING .* fine\n",
+    );
+    write(d, "buildouts/missing.cfg", "[checklog-odoo]\nignore =\n");
+    assert_eq!(check(d, &[]).status.code(), Some(0));
+}

@@ -456,3 +456,16 @@ fn packaging_steps_need_their_options() {
         ]
     );
 }
+
+#[test]
+fn analyze_options_resolve_the_ignore_file_beside_the_manifest() {
+    let b = one("[s]\nbuildout = standalone a.cfg\nanalyze.ignore-file = checklog.cfg\nanalyze.warnings-fail = true\n");
+    let expected = b.manifest.parent().unwrap().join("checklog.cfg");
+    assert_eq!(b.analyze_ignore_file, Some(expected));
+    assert!(b.analyze_warnings_fail);
+    let d = one("[s]\nbuildout = standalone a.cfg\n");
+    assert_eq!(
+        (d.analyze_ignore_file, d.analyze_warnings_fail),
+        (None, false)
+    );
+}

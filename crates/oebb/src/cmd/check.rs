@@ -30,7 +30,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         workers: args.workers,
         manifests: args.manifests,
     };
-    let config = match load(&args.dir, &overrides) {
+    let loaded = load(&args.dir, &overrides)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+        .and_then(|config| {
+            let errors = ignore_file_errors(&config);
+            if errors.is_empty() {
+                Ok(config)
+            } else {
+                Err(errors)
+            }
+        });
+    let config = match loaded {
         Ok(config) => config,
         Err(errors) => {
             let stderr = std::io::stderr();
@@ -53,6 +63,33 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     }
     out.flush()?;
     Ok(0)
+}
+
+/// Reads every buildout's `analyze.ignore-file` now, so a bad pattern is found by `check`
+/// rather than by the first build that needs it.
+fn ignore_file_errors(config: &MasterConfig) -> Vec<String> {
+    let mut errors = Vec::new();
+    for buildout in &config.buildouts {
+        let Some(file) = &buildout.analyze_ignore_file else {
+            continue;
+        };
+        let origin = file.display().to_string();
+        match std::fs::read_to_string(file) {
+            Ok(text) => {
+                if let Err(e) = oebb_analyze::IgnoreList::parse_config(&text, &origin) {
+                    errors.push(e.to_string());
+                }
+            }
+            Err(e) => errors.push(format!(
+                "{}:{}: `analyze.ignore-file` of [{}] cannot be read ({origin}: {e}); \
+                 give a checklog-odoo file relative to the manifest",
+                buildout.manifest.display(),
+                buildout.line_of("analyze.ignore-file"),
+                buildout.name
+            )),
+        }
+    }
+    errors
 }
 
 #[derive(Serialize)]
