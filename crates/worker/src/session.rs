@@ -1,6 +1,7 @@
 //! The connection loop: connect, serve the master's requests, and on any failure (master not
 //! there, refused credentials, connection lost) wait and connect again.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -8,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oebb_protocol::{
-    connect_to_master, CommandId, Connection, Credentials, HandshakeError, IncomingRequest,
-    Request, Response, WorkerInfo, WorkerSettings,
+    connect_to_master, Command, CommandId, Connection, Credentials, HandshakeError,
+    IncomingRequest, Request, Response, WorkerInfo, WorkerSettings,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -20,6 +21,9 @@ use crate::{info, Stopped, WorkerError, WorkerOptions};
 
 /// How long commands get to die after the worker stops (their kill grace plus a margin).
 const STOP_GRACE: Duration = Duration::from_secs(7);
+
+/// How long the worker waits between answering `shutdown` and closing the connection.
+const SHUTDOWN_DELAY: Duration = Duration::from_millis(200);
 
 /// Delays between connection attempts: `initial`, doubled after each failure up to `max`, and
 /// back to `initial` once a connection has been made.
@@ -150,28 +154,23 @@ impl Worker {
                             Response::ok()
                         }
                         Request::StartCommand { command_id, command, .. } => {
-                            if running.contains_key(&command_id) {
-                                Response::Exception(format!(
-                                    "(command {command_id}): command_id {command_id} is already running"
-                                ))
-                            } else {
-                                generation += 1;
-                                let (interrupt, interrupt_rx) = watch::channel(None);
-                                let ctx = Context {
-                                    basedir: self.basedir.clone(),
-                                    environment: self.environment.clone(),
-                                    interrupt: interrupt_rx,
-                                };
-                                let outbox = Outbox::start(connection.clone(), command_id.clone());
-                                let output = Output::new(outbox, &settings);
-                                let done = done_tx.clone();
-                                let id = command_id.clone();
-                                let task = tokio::spawn(async move {
-                                    command::execute(ctx, output, command).await;
-                                    let _ = done.send((id, generation));
-                                });
-                                running.insert(command_id, Running { generation, interrupt, task });
-                                Response::ok()
+                            match running.entry(command_id) {
+                                Entry::Occupied(entry) => Response::Exception(format!(
+                                    "(command {0}): command_id {0} is already running",
+                                    entry.key()
+                                )),
+                                Entry::Vacant(entry) => {
+                                    generation += 1;
+                                    let start = Start {
+                                        connection: &connection,
+                                        settings: &settings,
+                                        done: &done_tx,
+                                        generation,
+                                    };
+                                    let running = self.start(start, entry.key().clone(), command);
+                                    entry.insert(running);
+                                    Response::ok()
+                                }
                             }
                         }
                         Request::InterruptCommand { command_id, why } => {
@@ -186,6 +185,9 @@ impl Worker {
                         Request::Shutdown => {
                             tracing::info!("the master asked this worker to shut down");
                             responder.respond(Response::ok());
+                            // The stock worker also stops 0.2 s after answering: time for the
+                            // answer to leave before the process exits.
+                            tokio::time::sleep(SHUTDOWN_DELAY).await;
                             break Ended::Stopped(Stopped::ByMaster);
                         }
                         other => Response::Exception(format!("Command {} does not exist.", other.op())),
@@ -218,6 +220,40 @@ impl Worker {
             }
         }
         ended
+    }
+}
+
+/// What starting a command needs from the connection being served.
+struct Start<'a> {
+    connection: &'a Connection,
+    settings: &'a WorkerSettings,
+    done: &'a mpsc::UnboundedSender<(CommandId, u64)>,
+    generation: u64,
+}
+
+impl Worker {
+    /// Spawns the command's task; its updates and `complete` may reach the master before the
+    /// answer to `start_command`, as with the stock worker.
+    fn start(&self, start: Start<'_>, command_id: CommandId, command: Command) -> Running {
+        let (interrupt, interrupt_rx) = watch::channel(None);
+        let ctx = Context {
+            basedir: self.basedir.clone(),
+            environment: self.environment.clone(),
+            interrupt: interrupt_rx,
+        };
+        let outbox = Outbox::start(start.connection.clone(), command_id.clone());
+        let output = Output::new(outbox, start.settings);
+        let done = start.done.clone();
+        let generation = start.generation;
+        let task = tokio::spawn(async move {
+            command::execute(ctx, output, command).await;
+            let _ = done.send((command_id, generation));
+        });
+        Running {
+            generation,
+            interrupt,
+            task,
+        }
     }
 }
 
