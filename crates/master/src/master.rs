@@ -95,6 +95,7 @@ impl Master {
         options: MasterOptions,
     ) -> Result<Master, MasterError> {
         let store = Store::open(&config.settings.database, &config.dir).await?;
+        let queue = Scheduler::recover(&store).await?;
         let listen = |address: String, what: &'static str| async move {
             TcpListener::bind(&address)
                 .await
@@ -113,6 +114,7 @@ impl Master {
         let locks = Arc::new(WorkerLocks::new(options.lock_slots.clone()));
         let scheduler = Scheduler::new(
             store.clone(),
+            queue,
             &config.matrix.builders,
             &config.workers,
             options.steps.clone(),

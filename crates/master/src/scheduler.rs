@@ -103,9 +103,11 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// A scheduler over the configured builders and workers, fed by `events`.
+    /// A scheduler over the configured builders and workers, starting with `queue` (see
+    /// [`Scheduler::recover`]), fed by `events`.
     pub fn new(
         store: Store,
+        queue: Vec<BuildRequestRecord>,
         builders: &[Builder],
         workers: &[Worker],
         steps: StepSource,
@@ -124,7 +126,7 @@ impl Scheduler {
                 .collect(),
             steps,
             locks,
-            queue: Vec::new(),
+            queue,
             connected: HashMap::new(),
             running: HashMap::new(),
             last_used: HashMap::new(),
@@ -133,23 +135,23 @@ impl Scheduler {
         }
     }
 
-    /// Recovers what a previous master left running, loads the queue and handles events until
-    /// every sender is gone.
+    /// Marks what a previous master left running as interrupted and returns the queue of
+    /// build requests; done before any worker is accepted, so no live connection or build is
+    /// mistaken for a stale one.
+    pub async fn recover(store: &Store) -> Result<Vec<BuildRequestRecord>, StoreError> {
+        let builds = store.recover_interrupted().await?;
+        if !builds.is_empty() {
+            tracing::warn!(
+                ?builds,
+                "builds interrupted by a master stop will run again"
+            );
+        }
+        store.queued_build_requests().await
+    }
+
+    /// Handles events until every sender is gone, dispatching after each.
     pub async fn run(mut self, mut events: mpsc::UnboundedReceiver<Event>) {
-        match self.store.recover_interrupted().await {
-            Ok(builds) if !builds.is_empty() => {
-                tracing::warn!(
-                    ?builds,
-                    "builds interrupted by a master stop will run again"
-                )
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!("cannot recover interrupted builds: {e}"),
-        }
-        match self.store.queued_build_requests().await {
-            Ok(queue) => self.queue = queue,
-            Err(e) => tracing::error!("cannot load the queue of build requests: {e}"),
-        }
+        self.dispatch().await;
         while let Some(event) = events.recv().await {
             self.handle(event).await;
             self.dispatch().await;

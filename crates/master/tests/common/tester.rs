@@ -22,8 +22,8 @@ pub struct WorkerSpec {
     pub priority: f64,
 }
 
-/// Writes a master directory: each worker, and one standalone buildout per builder.
-pub fn write_master_dir(dir: &Path, workers: &[WorkerSpec], builders: &[&str], extra_master: &str) {
+/// The `slaves.cfg` text of these workers.
+pub fn slaves_cfg(workers: &[WorkerSpec]) -> String {
     let mut slaves = String::new();
     for w in workers {
         slaves.push_str(&format!(
@@ -31,6 +31,11 @@ pub fn write_master_dir(dir: &Path, workers: &[WorkerSpec], builders: &[&str], e
             w.name, w.password, w.priority
         ));
     }
+    slaves
+}
+
+/// Writes a master directory: its workers, and one standalone buildout per builder.
+pub fn write_master_dir(dir: &Path, slaves: &str, builders: &[&str], extra_master: &str) {
     std::fs::write(dir.join("slaves.cfg"), slaves).unwrap();
     std::fs::create_dir_all(dir.join("buildouts")).unwrap();
     let mut manifest = String::new();
@@ -62,6 +67,8 @@ pub struct MasterTester {
     pub master: Master,
     /// Workers started so far.
     pub workers: Vec<StockWorker>,
+    /// In-process oebb workers: dropping a sender stops its worker.
+    pub oebb_workers: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl MasterTester {
@@ -71,12 +78,21 @@ impl MasterTester {
         builders: &[&str],
         steps: impl Fn(&str, &str) -> Vec<Step> + Send + Sync + 'static,
     ) -> MasterTester {
+        Self::start_with_slaves(&slaves_cfg(workers), builders, steps).await
+    }
+
+    /// Like [`MasterTester::start`], with the `slaves.cfg` text given.
+    pub async fn start_with_slaves(
+        slaves: &str,
+        builders: &[&str],
+        steps: impl Fn(&str, &str) -> Vec<Step> + Send + Sync + 'static,
+    ) -> MasterTester {
         let dir = tempfile::tempdir().unwrap();
         let database = match super::databases::fresh_postgres().await {
             Some(url) => format!("database = {url}\n"),
             None => String::new(),
         };
-        write_master_dir(dir.path(), workers, builders, &database);
+        write_master_dir(dir.path(), slaves, builders, &database);
         let config = oebb_config::load(dir.path(), &Default::default())
             .unwrap_or_else(|errors| panic!("test configuration refused: {errors:?}"));
         let options = MasterOptions {
@@ -90,7 +106,32 @@ impl MasterTester {
             scratch: tempfile::tempdir().unwrap(),
             master,
             workers: Vec::new(),
+            oebb_workers: Vec::new(),
         }
+    }
+
+    /// Starts an oebb worker in this process and waits until the master has it.
+    pub async fn connect_oebb_worker(&mut self, name: &str, password: &str) {
+        let basedir = self
+            .scratch
+            .path()
+            .join(format!("oebb-{name}-{}", self.oebb_workers.len()));
+        let mut options = oebb_worker::WorkerOptions::new(
+            self.master.worker_address().to_string(),
+            name,
+            password,
+            basedir,
+        );
+        options.backoff.initial = Duration::from_millis(100);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = oebb_worker::run(options, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        self.oebb_workers.push(stop);
+        self.wait_connected(name).await;
     }
 
     /// The store.

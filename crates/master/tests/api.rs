@@ -1,0 +1,154 @@
+//! The JSON API, spoken over plain HTTP as `oebb force` and scripts do.
+
+mod common;
+
+use common::tester::{MasterTester, WorkerSpec};
+use oebb_master::{BuildRequestId, Results, Step};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const W: WorkerSpec = WorkerSpec {
+    name: "ow",
+    password: "pw",
+    priority: 0.0,
+};
+
+/// One request; returns the status and the body.
+async fn http(t: &MasterTester, method: &str, path: &str, body: &str) -> (u16, Vec<u8>) {
+    let address = t.master.web_address();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP answer");
+    let head = String::from_utf8_lossy(&response[..end]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut body = response[end + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        if size == 0 {
+            return out;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&data[start..start + size]);
+        data = &data[start + size + 2..];
+    }
+}
+
+fn json(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_list_and_read_a_large_log_over_http() {
+    // 400 000 lines of 51 bytes: about 20 MB of log.
+    let mut t = MasterTester::start(&[W], &["loud"], |_, _| {
+        vec![Step::script(
+            "print",
+            "seq -f 'line %08g of the loud step, padded to 51 b' 1 400000",
+        )]
+    })
+    .await;
+    t.connect_oebb_worker("ow", "pw").await;
+
+    let (status, body) = http(
+        &t,
+        "POST",
+        "/api/builders/loud/force",
+        r#"{"reason":"api"}"#,
+    )
+    .await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let request = BuildRequestId(json(&body)["request"].as_i64().unwrap());
+    let done = t
+        .master
+        .wait_for_request(request, common::tester::BUILD_TIMEOUT)
+        .await
+        .unwrap()
+        .expect("the forced build finished");
+    assert_eq!(done.result, Some(Results::Success));
+    assert_eq!(done.reason, "api");
+
+    let (status, body) = http(&t, "GET", &format!("/api/buildrequests/{request}"), "").await;
+    assert_eq!(status, 200);
+    let answer = json(&body);
+    assert_eq!(answer["request"]["result"], "success");
+    let build = answer["builds"][0]["id"].as_i64().unwrap();
+
+    let (status, body) = http(&t, "GET", "/api/builds?builder=loud", "").await;
+    assert_eq!(status, 200);
+    let listed = json(&body);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["worker"], "ow");
+    assert_eq!(listed[0]["result"], "success");
+
+    let (status, body) = http(&t, "GET", &format!("/api/builds/{build}"), "").await;
+    assert_eq!(status, 200);
+    let detail = json(&body);
+    assert_eq!(detail["steps"][0]["name"], "print");
+    assert!(detail["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "workername" && p["value_json"] == "\"ow\""));
+
+    let (status, log) = http(
+        &t,
+        "GET",
+        &format!("/api/builds/{build}/steps/print/log"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(log).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("line ")).collect();
+    assert_eq!(lines.len(), 400_000);
+    assert_eq!(lines[0], "line 00000001 of the loud step, padded to 51 b");
+    assert_eq!(
+        lines[399_999],
+        "line 00400000 of the loud step, padded to 51 b"
+    );
+    // By number too.
+    let (status, by_number) =
+        http(&t, "GET", &format!("/api/builds/{build}/steps/0/log"), "").await;
+    assert_eq!(status, 200);
+    assert_eq!(by_number.len(), text.len());
+
+    // Errors say what is wrong.
+    let (status, body) = http(&t, "POST", "/api/builders/nope/force", "").await;
+    assert_eq!(status, 404);
+    assert!(json(&body)["error"].as_str().unwrap().contains("nope"));
+    let (status, _) = http(
+        &t,
+        "GET",
+        &format!("/api/builds/{build}/steps/nope/log"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = http(&t, "POST", "/api/builders/loud/force", "{not json").await;
+    assert_eq!(status, 400);
+}
