@@ -1,7 +1,12 @@
 //! What one command sends to the master: an ordered outbox, and the update buffer that batches
 //! output by `buffer_size` / `buffer_timeout` like the stock worker's `BufferManager`.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use oebb_protocol::{
     CommandId, Connection, LogChunk, Request, RequestError, Update, Value, WorkerSettings,
@@ -17,8 +22,19 @@ struct Envelope {
     reply: Option<oneshot::Sender<Result<Value, RequestError>>>,
 }
 
-/// Sends one command's requests to the master in the order they are made; one task per command
-/// keeps that order even though updates are not waited for.
+/// Requests of one command that may await their answers at once: enough to keep a master
+/// with some latency busy, few enough to bound what waits in memory.
+const IN_FLIGHT: usize = 32;
+
+type Answer = (
+    Result<Value, RequestError>,
+    Option<oneshot::Sender<Result<Value, RequestError>>>,
+    &'static str,
+);
+
+/// Sends one command's requests to the master in the order they are made, without waiting for
+/// one answer before sending the next (the stock worker does not wait for update answers
+/// either); a transfer's caller still waits for its own answer.
 #[derive(Clone)]
 pub(crate) struct Outbox {
     id: CommandId,
@@ -26,27 +42,11 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    /// Starts the sending task for command `id`; it ends when the last clone is dropped.
+    /// Starts the sending task for command `id`; it ends when the last clone is dropped and
+    /// every answer has come.
     pub(crate) fn start(connection: Connection, id: CommandId) -> Outbox {
-        let (queue, mut rx) = mpsc::unbounded_channel::<Envelope>();
-        let task_id = id.clone();
-        tokio::spawn(async move {
-            while let Some(Envelope { request, reply }) = rx.recv().await {
-                let op = request.op();
-                let result = connection.request(request, REQUEST_TIMEOUT).await;
-                match reply {
-                    Some(reply) => {
-                        let _ = reply.send(result);
-                    }
-                    None => {
-                        if let Err(e) = result {
-                            // The stock worker also only logs these: the command goes on.
-                            tracing::debug!(command = %task_id, op, "update not delivered: {e}");
-                        }
-                    }
-                }
-            }
-        });
+        let (queue, rx) = mpsc::unbounded_channel::<Envelope>();
+        tokio::spawn(send_in_order(connection, id.clone(), rx));
         Outbox { id, queue }
     }
 
@@ -81,6 +81,56 @@ impl Outbox {
             return Err(closed());
         }
         answer.await.unwrap_or_else(|_| Err(closed()))
+    }
+}
+
+async fn send_in_order(
+    connection: Connection,
+    id: CommandId,
+    mut queue: mpsc::UnboundedReceiver<Envelope>,
+) {
+    let mut in_flight = FuturesUnordered::<Pin<Box<dyn Future<Output = Answer> + Send>>>::new();
+    let mut open = true;
+    while open || !in_flight.is_empty() {
+        tokio::select! {
+            envelope = queue.recv(), if open && in_flight.len() < IN_FLIGHT => {
+                let Some(Envelope { request, reply }) = envelope else {
+                    open = false;
+                    continue;
+                };
+                let op = request.op();
+                let connection = connection.clone();
+                let mut answer: Pin<Box<dyn Future<Output = Answer> + Send>> = Box::pin(async move {
+                    (connection.request(request, REQUEST_TIMEOUT).await, reply, op)
+                });
+                // `Connection::request` queues its frame when first polled, before it waits:
+                // polling here, in arrival order, is what keeps the requests in order.
+                match poll_once(answer.as_mut()).await {
+                    Poll::Ready(done) => deliver(&id, done),
+                    Poll::Pending => in_flight.push(answer),
+                }
+            }
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => deliver(&id, done),
+        }
+    }
+}
+
+/// Polls a future exactly once.
+async fn poll_once<F: Future + Unpin>(mut future: F) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut future).poll(cx))).await
+}
+
+fn deliver(id: &CommandId, (result, reply, op): Answer) {
+    match reply {
+        Some(reply) => {
+            let _ = reply.send(result);
+        }
+        None => {
+            if let Err(e) = result {
+                // The stock worker also only logs these: the command goes on.
+                tracing::debug!(command = %id, op, "update not delivered: {e}");
+            }
+        }
     }
 }
 

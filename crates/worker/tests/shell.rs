@@ -229,5 +229,37 @@ async fn output_is_batched_by_the_buffer_settings() {
         })
         .sum();
     assert_eq!(offsets, 2000);
+
+    // The worker does not wait for one update's answer before sending the next: a master
+    // holding its answers still receives several, and they arrive in order.
+    let id = master
+        .start(script(&master.path("b"), "seq 1 200000").into())
+        .await;
+    let mut held = Vec::new();
+    while held.len() < 3 {
+        let request = tokio::time::timeout(common::WAIT, master.incoming.recv())
+            .await
+            .expect("the worker waits for answers before sending more")
+            .unwrap();
+        held.push(request);
+    }
+    let mut stdout = String::new();
+    for request in held {
+        match &request.request {
+            oebb_protocol::Request::Update { updates, .. } => {
+                for update in updates {
+                    if let Update::Stdout(chunk) = update {
+                        stdout.push_str(&chunk.text);
+                    }
+                }
+            }
+            other => panic!("expected updates, got {other:?}"),
+        }
+        request.respond(oebb_protocol::Response::ok());
+    }
+    let run = master.wait(&id).await;
+    stdout.push_str(&run.stdout());
+    let expected: String = (1..=200000).map(|i| format!("{i}\n")).collect();
+    assert!(stdout == expected, "output out of order or lost");
     worker.stop().await;
 }
