@@ -39,8 +39,11 @@ pub enum MasterError {
 /// How a master runs, beyond its configuration.
 #[derive(Clone)]
 pub struct MasterOptions {
-    /// How often each worker is asked whether it is alive.
+    /// How often each worker is asked whether it is alive (the worker sends nothing unasked).
     pub keepalive_interval: Duration,
+    /// How long a keepalive may go unanswered before the worker is dropped; also how long an
+    /// older connection has to answer when the same worker logs in again (Buildbot: 10 s).
+    pub keepalive_timeout: Duration,
     /// The steps of each builder's builds.
     pub steps: StepSource,
     /// Slot counts of counting worker locks.
@@ -48,10 +51,11 @@ pub struct MasterOptions {
 }
 
 impl MasterOptions {
-    /// The options of `oebb master DIR`: 30 s keepalives and [`placeholder_steps`].
+    /// The options of `oebb master DIR`: keepalives every 10 s, answered within 10 s, and [`placeholder_steps`].
     pub fn for_dir(master_dir: &std::path::Path) -> MasterOptions {
         MasterOptions {
-            keepalive_interval: Duration::from_secs(30),
+            keepalive_interval: Duration::from_secs(10),
+            keepalive_timeout: Duration::from_secs(10),
             steps: placeholder_steps(master_dir),
             lock_slots: Vec::new(),
         }
@@ -131,6 +135,8 @@ impl Master {
             passwords: Arc::new(passwords),
             settings: master_settings(),
             keepalive_interval: options.keepalive_interval,
+            keepalive_timeout: options.keepalive_timeout,
+            live: Arc::default(),
             store: store.clone(),
             events: events.clone(),
         };

@@ -255,6 +255,9 @@ impl Scheduler {
                 .iter()
                 .filter_map(|name| {
                     let connected = self.connected.get(name)?;
+                    if connected.handle.is_gone() {
+                        return None;
+                    }
                     let config = self.workers.get(name)?;
                     let running = self.running.values().filter(|b| &b.worker == name).count();
                     let free = config.max_builds.is_none_or(|max| running < max as usize)

@@ -19,7 +19,7 @@ use crate::ids::ConnectionId;
 use crate::scheduler::Event;
 use crate::store::Store;
 
-/// How long the worker may take to answer a control request (info, settings, keepalive).
+/// How long the worker may take to answer a control request (info, settings, start, interrupt).
 pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Routes = HashMap<CommandId, mpsc::UnboundedSender<IncomingRequest>>;
@@ -63,6 +63,13 @@ impl WorkerHandle {
         }
     }
 
+    /// Whether the connection has ended, even if the scheduler has not heard of it yet (a
+    /// build can notice the loss first).
+    pub fn is_gone(&self) -> bool {
+        let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        routes.is_none() || self.connection.close_reason().is_some()
+    }
+
     /// The worker's base directory, under which each builder gets its own directory.
     pub fn basedir(&self) -> &str {
         self.info.basedir.trim_end_matches('/')
@@ -78,6 +85,11 @@ pub struct WorkerService {
     pub settings: WorkerSettings,
     /// How often each worker is asked whether it is alive.
     pub keepalive_interval: Duration,
+    /// How long a keepalive (or the liveness question of a duplicate login) may go
+    /// unanswered before the connection is dropped.
+    pub keepalive_timeout: Duration,
+    /// The live connection of each worker, to settle duplicate logins.
+    pub live: Arc<Mutex<HashMap<WorkerName, Connection>>>,
     /// Where connections are recorded.
     pub store: Store,
     /// The scheduler's events.
@@ -116,6 +128,9 @@ impl WorkerService {
         };
         let name = WorkerName::new(&accepted.name);
         let connection = accepted.connection;
+        if !self.settle_duplicate(&name, &connection).await {
+            return;
+        }
         let info = match attach(&connection).await {
             Ok(info) => info,
             Err(why) => {
@@ -146,13 +161,26 @@ impl WorkerService {
             next_command: AtomicU64::new(1),
         });
         tokio::spawn(route(handle.clone(), accepted.incoming));
-        tokio::spawn(keepalive(connection.clone(), self.keepalive_interval));
+        tokio::spawn(keepalive(
+            connection.clone(),
+            self.keepalive_interval,
+            self.keepalive_timeout,
+        ));
         tracing::info!(worker = %name, %peer, "worker attached");
         if self.events.send(Event::WorkerConnected(handle)).is_err() {
             connection.close("the master is stopping");
         }
         let reason = connection.closed().await;
         tracing::info!(worker = %name, %peer, "worker detached: {reason}");
+        {
+            let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+            if live
+                .get(&name)
+                .is_some_and(|c| c.peer() == connection.peer())
+            {
+                live.remove(&name);
+            }
+        }
         if let Err(e) = self
             .store
             .worker_disconnected(connection_id, &reason.to_string())
@@ -164,6 +192,33 @@ impl WorkerService {
             name,
             connection: connection_id,
         });
+    }
+}
+
+impl WorkerService {
+    /// Buildbot's rule for a worker that logs in while already connected: the old connection
+    /// is asked whether it is alive; if it answers, the new one is refused, otherwise the old
+    /// one is dropped. Returns whether `connection` may go on; it is then the live one.
+    async fn settle_duplicate(&self, name: &WorkerName, connection: &Connection) -> bool {
+        let old = {
+            let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+            live.get(name).cloned()
+        };
+        if let Some(old) = old {
+            let ping = Request::Print {
+                message: "another connection logs in with this worker's name".to_string(),
+            };
+            if old.request(ping, self.keepalive_timeout).await.is_ok() {
+                tracing::warn!(worker = %name, old = old.peer(), new = connection.peer(), "duplicate login refused: the worker is connected and alive");
+                connection.close("duplicate login: this worker is already connected");
+                return false;
+            }
+            tracing::warn!(worker = %name, old = old.peer(), "the older connection did not answer; it is dropped");
+            old.close("replaced by a newer connection of the same worker");
+        }
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.insert(name.clone(), connection.clone());
+        true
     }
 }
 
@@ -236,13 +291,12 @@ async fn route(handle: Arc<WorkerHandle>, mut incoming: mpsc::UnboundedReceiver<
         .take();
 }
 
-async fn keepalive(connection: Connection, interval: Duration) {
+async fn keepalive(connection: Connection, interval: Duration, timeout: Duration) {
     loop {
         tokio::select! {
             _ = connection.closed() => return,
             _ = tokio::time::sleep(interval) => {}
         }
-        let timeout = interval.max(Duration::from_secs(5)).min(CONTROL_TIMEOUT);
         if let Err(e) = connection.request(Request::Keepalive, timeout).await {
             tracing::warn!(
                 peer = connection.peer(),

@@ -134,3 +134,80 @@ async fn a_worker_killed_mid_build_gives_retry_and_another_worker_completes() {
     assert_eq!(t.steps(first).await[0].1, Some(Results::Retry));
     assert!(t.log(builds[1].id, "work").await.contains("done on b"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_stops_answering_keepalives_is_dropped() {
+    use common::fake_worker::FakeWorker;
+    let t = MasterTester::start_with_keepalive(
+        "[f]\npassword = pf\n",
+        &["x"],
+        |_, _| vec![Step::script("s", "true")],
+        Duration::from_millis(200),
+        Duration::from_millis(500),
+    )
+    .await;
+    let fake = FakeWorker::connect(t.master.worker_address(), "f", "pf").await;
+    t.wait_connected("f").await;
+    // Answering keepalives, it stays.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(fake.connection.close_reason().is_none());
+    assert_eq!(t.store().connected_workers().await.unwrap(), ["f"]);
+    fake.go_silent();
+    tokio::time::timeout(Duration::from_secs(5), fake.connection.closed())
+        .await
+        .expect("the master dropped the silent worker");
+    wait_disconnected(&t, "f").await;
+}
+
+async fn wait_disconnected(t: &MasterTester, name: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while t
+        .store()
+        .connected_workers()
+        .await
+        .unwrap()
+        .iter()
+        .any(|w| w == name)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} still shown connected"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_login_is_refused_while_the_first_answers_and_replaces_it_otherwise() {
+    use common::fake_worker::FakeWorker;
+    let t = MasterTester::start_with_keepalive(
+        "[f]\npassword = pf\n",
+        &["x"],
+        |_, _| vec![Step::script("s", "true")],
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+    )
+    .await;
+    let first = FakeWorker::connect(t.master.worker_address(), "f", "pf").await;
+    t.wait_connected("f").await;
+    let second = FakeWorker::connect(t.master.worker_address(), "f", "pf").await;
+    tokio::time::timeout(Duration::from_secs(5), second.connection.closed())
+        .await
+        .expect("the second login was refused");
+    assert!(
+        first.connection.close_reason().is_none(),
+        "the live first connection stays"
+    );
+
+    first.go_silent();
+    let third = FakeWorker::connect(t.master.worker_address(), "f", "pf").await;
+    tokio::time::timeout(Duration::from_secs(5), first.connection.closed())
+        .await
+        .expect("the silent first connection was dropped");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        third.connection.close_reason().is_none(),
+        "the third login was accepted"
+    );
+    t.wait_connected("f").await;
+}

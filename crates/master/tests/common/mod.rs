@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod databases;
+pub mod fake_worker;
 pub mod stock_worker;
 pub mod tester;

@@ -87,6 +87,24 @@ impl MasterTester {
         builders: &[&str],
         steps: impl Fn(&str, &str) -> Vec<Step> + Send + Sync + 'static,
     ) -> MasterTester {
+        Self::start_with_keepalive(
+            slaves,
+            builders,
+            steps,
+            Duration::from_secs(2),
+            Duration::from_secs(10),
+        )
+        .await
+    }
+
+    /// Like [`MasterTester::start_with_slaves`], with the keepalive interval and timeout given.
+    pub async fn start_with_keepalive(
+        slaves: &str,
+        builders: &[&str],
+        steps: impl Fn(&str, &str) -> Vec<Step> + Send + Sync + 'static,
+        keepalive_interval: Duration,
+        keepalive_timeout: Duration,
+    ) -> MasterTester {
         let dir = tempfile::tempdir().unwrap();
         let database = match super::databases::fresh_postgres().await {
             Some(url) => format!("database = {url}\n"),
@@ -96,7 +114,8 @@ impl MasterTester {
         let config = oebb_config::load(dir.path(), &Default::default())
             .unwrap_or_else(|errors| panic!("test configuration refused: {errors:?}"));
         let options = MasterOptions {
-            keepalive_interval: Duration::from_secs(2),
+            keepalive_interval,
+            keepalive_timeout,
             steps: Arc::new(move |b, w| steps(b.name.as_str(), w.as_str())),
             lock_slots: vec![("db".to_string(), 2)],
         };
