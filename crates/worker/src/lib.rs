@@ -6,11 +6,14 @@
 //! caller's shutdown signal fires. The `oebb worker` subcommand and `oebb master --local-worker`
 //! both call it.
 
+#![warn(missing_docs)]
+
 mod command;
 mod env;
 mod fs;
 mod info;
 mod lines;
+mod logfiles;
 mod output;
 mod process;
 mod session;

@@ -1,6 +1,7 @@
 //! What one command sends to the master: an ordered outbox, and the update buffer that batches
 //! output by `buffer_size` / `buffer_timeout` like the stock worker's `BufferManager`.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
@@ -153,6 +154,10 @@ pub(crate) struct Output {
     deadline: Option<Instant>,
     stdout: LineBuffer,
     stderr: LineBuffer,
+    /// One line buffer per watched log file, by log name.
+    logs: BTreeMap<String, LineBuffer>,
+    newline_re: NewlineRe,
+    max_line_length: u64,
 }
 
 impl Output {
@@ -168,7 +173,10 @@ impl Output {
             pending_bytes: 0,
             deadline: None,
             stdout: LineBuffer::new(newline_re.clone(), settings.max_line_length),
-            stderr: LineBuffer::new(newline_re, settings.max_line_length),
+            stderr: LineBuffer::new(newline_re.clone(), settings.max_line_length),
+            logs: BTreeMap::new(),
+            newline_re,
+            max_line_length: settings.max_line_length,
         }
     }
 
@@ -203,8 +211,40 @@ impl Output {
         }
     }
 
-    /// Queues the partial last lines of stdout and stderr: the streams have ended.
+    /// Raw bytes appended to the watched log file `name`.
+    pub(crate) fn log(&mut self, name: &str, bytes: &[u8]) {
+        let lines = match self.logs.get_mut(name) {
+            Some(buffer) => buffer.push(bytes),
+            None => {
+                let mut buffer = LineBuffer::new(self.newline_re.clone(), self.max_line_length);
+                let lines = buffer.push(bytes);
+                self.logs.insert(name.to_string(), buffer);
+                lines
+            }
+        };
+        if !lines.is_empty() {
+            self.push(Update::Log {
+                name: name.to_string(),
+                chunk: LogChunk::from_lines(&lines, unix_now()),
+            });
+        }
+    }
+
+    /// Queues the partial last lines of stdout, stderr and log files: the streams have ended.
     pub(crate) fn end_streams(&mut self) {
+        let mut ends = Vec::new();
+        for (name, buffer) in &mut self.logs {
+            let rest = buffer.finish();
+            if !rest.is_empty() {
+                ends.push(Update::Log {
+                    name: name.clone(),
+                    chunk: LogChunk::from_lines(&rest, unix_now()),
+                });
+            }
+        }
+        for end in ends {
+            self.push(end);
+        }
         let out = self.stdout.finish();
         if !out.is_empty() {
             self.push(Update::Stdout(LogChunk::from_lines(&out, unix_now())));
@@ -223,6 +263,13 @@ impl Output {
             (Some(Update::Stdout(last)), Update::Stdout(next))
             | (Some(Update::Stderr(last)), Update::Stderr(next))
             | (Some(Update::Header(last)), Update::Header(next)) => merge(last, next),
+            (
+                Some(Update::Log { name, chunk: last }),
+                Update::Log {
+                    name: next_name,
+                    chunk: next,
+                },
+            ) if *name == next_name => merge(last, next),
             (_, update) => self.pending.push(update),
         }
         if self.deadline.is_none() {

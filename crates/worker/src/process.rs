@@ -2,17 +2,18 @@
 //! `RunProcess`: its own process group, output streamed into the update buffer, killed on
 //! `timeout` (no output), `maxTime`, `max_lines` or an interrupt.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use oebb_protocol::Update;
+use oebb_protocol::{LogFileSpec, Update};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
+use crate::logfiles::{LogWatcher, POLL_INTERVAL};
 use crate::output::Output;
 
 /// How long a process group gets between the first signal and SIGKILL when the master gave no
@@ -43,6 +44,8 @@ pub(crate) struct ProcessSpec {
     pub want_stdout: bool,
     pub want_stderr: bool,
     pub initial_stdin: Option<String>,
+    /// Files the command writes that are sent as `log` updates, by log name.
+    pub logfiles: BTreeMap<String, LogFileSpec>,
 }
 
 impl ProcessSpec {
@@ -61,6 +64,7 @@ impl ProcessSpec {
             want_stdout: true,
             want_stderr: true,
             initial_stdin: None,
+            logfiles: BTreeMap::new(),
         }
     }
 }
@@ -119,6 +123,9 @@ async fn at(deadline: Option<Instant>) {
 /// Runs the process to its end; returns its rc (-1 when killed). The caller sends the rc.
 pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut Interrupt) -> i64 {
     let started = Instant::now();
+    // Before the process starts, so `follow` skips only what was there before.
+    let mut watcher = LogWatcher::new(&spec.workdir, &spec.logfiles);
+    let mut next_poll = (!watcher.is_empty()).then(|| started + POLL_INTERVAL);
     let mut command = tokio::process::Command::new(&spec.argv[0]);
     command
         .args(&spec.argv[1..])
@@ -236,6 +243,10 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
                     killed = true;
                 }
             }
+            _ = at(next_poll) => {
+                watcher.poll(output);
+                next_poll = Some(Instant::now() + POLL_INTERVAL);
+            }
             _ = at(drain_deadline) => {
                 stdout = None;
                 stderr = None;
@@ -252,6 +263,7 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
             }
         }
     }
+    watcher.poll(output);
     let status = status.unwrap_or_else(|| ExitStatus::from_raw(0));
     let mut rc = match (status.code(), status.signal()) {
         (Some(code), _) => i64::from(code),

@@ -47,15 +47,13 @@ pub(crate) async fn shell(ctx: &mut Context, output: &mut Output, args: ShellArg
         .timeout
         .map_or_else(|| "None".to_string(), |t| t.to_string());
     header += &format!(" in dir {} (timeout {timeout} secs)\n", workdir.display());
-    let names: Vec<&str> = args.logfiles.keys().map(String::as_str).collect();
-    if names.is_empty() {
-        header += " watching logfiles {}\n";
-    } else {
-        // Said in the log so nobody waits for them: oebb's master reads log files itself.
-        header +=
-            &format!(" not watching logfiles {names:?}: oebb worker does not send logfiles\n");
-    }
-    let quoted: Vec<String> = shown.iter().map(|a| format!("b{a:?}")).collect();
+    let watched: Vec<String> = args
+        .logfiles
+        .iter()
+        .map(|(name, spec)| format!("'{name}': '{}'", spec.filename))
+        .collect();
+    header += &format!(" watching logfiles {{{}}}\n", watched.join(", "));
+    let quoted: Vec<String> = shown.iter().map(|a| python_bytes(a)).collect();
     header += &format!(" argv: [{}]\n", quoted.join(", "));
     if args.log_environ {
         // Only what the step set: the worker's own environment stays on the worker.
@@ -80,6 +78,7 @@ pub(crate) async fn shell(ctx: &mut Context, output: &mut Output, args: ShellArg
         want_stdout: args.want_stdout,
         want_stderr: args.want_stderr,
         initial_stdin: args.initial_stdin,
+        logfiles: args.logfiles,
     };
     let started = std::time::Instant::now();
     let rc = process::run(spec, output, &mut ctx.interrupt).await;
@@ -87,4 +86,33 @@ pub(crate) async fn shell(ctx: &mut Context, output: &mut Output, args: ShellArg
     let elapsed = started.elapsed().as_secs_f64();
     output.header(&format!("elapsedTime={elapsed:.6}\n"));
     rc
+}
+
+/// An argument as Python shows `bytes` (`b'echo'`), as in the stock worker's `argv:` line.
+fn python_bytes(arg: &str) -> String {
+    let mut out = String::from("b'");
+    for byte in arg.bytes() {
+        match byte {
+            b'\\' => out.push_str("\\\\"),
+            b'\'' => out.push_str("\\'"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(char::from(byte)),
+            _ => out.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn argv_is_shown_like_python_bytes() {
+        assert_eq!(super::python_bytes("echo"), "b'echo'");
+        assert_eq!(
+            super::python_bytes("it's\n\u{e9}"),
+            "b'it\\'s\\n\\xc3\\xa9'"
+        );
+    }
 }

@@ -263,3 +263,52 @@ async fn output_is_batched_by_the_buffer_settings() {
     assert!(stdout == expected, "output out of order or lost");
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logfiles_are_sent_as_log_updates() {
+    let (worker, mut master) = attached().await;
+    let workdir = master.path("logs");
+    std::fs::create_dir_all(&workdir).unwrap();
+    std::fs::write(format!("{workdir}/old.log"), "before the step\n").unwrap();
+    let mut args = script(
+        &workdir,
+        "echo one > server.log; echo after >> old.log; sleep 0.3; printf 'two\\nthree' >> server.log",
+    );
+    args.logfiles = BTreeMap::from([
+        (
+            "server".to_string(),
+            oebb_protocol::LogFileSpec {
+                filename: "server.log".into(),
+                follow: false,
+            },
+        ),
+        (
+            "old".to_string(),
+            oebb_protocol::LogFileSpec {
+                filename: "old.log".into(),
+                follow: true,
+            },
+        ),
+    ]);
+    let run = master.run(args.into()).await;
+    assert_eq!(run.rc(), Some(0), "{run:?}");
+    let log = |wanted: &str| -> String {
+        run.updates
+            .iter()
+            .filter_map(|u| match u {
+                Update::Log { name, chunk } if name == wanted => Some(chunk.text.as_str()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(log("server"), "one\ntwo\nthree\n", "{run:?}");
+    assert_eq!(
+        log("old"),
+        "after\n",
+        "follow skips what was there: {run:?}"
+    );
+    assert!(run
+        .header()
+        .contains("watching logfiles {'old': 'old.log', 'server': 'server.log'}"));
+    worker.stop().await;
+}
