@@ -27,6 +27,7 @@ pub fn router(store: Store, events: mpsc::UnboundedSender<Event>) -> Router {
         .route("/api/buildrequests/{id}", get(build_request))
         .route("/api/builds", get(builds))
         .route("/api/builds/{id}", get(build))
+        .route("/api/builds/{id}/stop", post(stop))
         .route("/api/builds/{id}/steps/{step}/log", get(log))
         .with_state(Api { store, events })
 }
@@ -105,6 +106,38 @@ async fn build(State(api): State<Api>, Path(id): Path<i64>) -> Response {
         Err(e) => return internal(e),
     };
     Json(json!({ "build": build, "steps": steps, "properties": properties })).into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct StopBody {
+    reason: Option<String>,
+}
+
+async fn stop(State(api): State<Api>, Path(id): Path<i64>, body: Bytes) -> Response {
+    let body: StopBody = if body.is_empty() {
+        StopBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")),
+        }
+    };
+    let reason = body
+        .reason
+        .unwrap_or_else(|| "stopped through the API".to_string());
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let event = Event::StopBuild {
+        build: BuildId(id),
+        reason,
+        reply,
+    };
+    if api.events.send(event).is_err() {
+        return internal("the master is stopping");
+    }
+    match answer.await {
+        Ok(true) => Json(json!({ "stopped": id })).into_response(),
+        _ => error(StatusCode::CONFLICT, format!("build {id} is not running")),
+    }
 }
 
 /// Streams the log page by page, so a large log is never whole in memory.

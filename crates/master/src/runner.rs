@@ -172,7 +172,7 @@ impl BuildRun {
             } => (Results::Failure, format!("failed (exit code {rc})")),
             CommandEnd::Completed {
                 failure: Some(f), ..
-            } => (Results::Exception, format!("exception: {}", first_line(f))),
+            } => (Results::Exception, format!("exception: {}", last_line(f))),
             CommandEnd::Completed {
                 rc: None,
                 failure: None,
@@ -259,6 +259,7 @@ fn join(dir: &str, path: &str) -> String {
     }
 }
 
-fn first_line(text: &str) -> &str {
+/// The last line of a Python traceback is the exception itself.
+fn last_line(text: &str) -> &str {
     text.lines().last().unwrap_or(text)
 }

@@ -152,3 +152,42 @@ async fn force_list_and_read_a_large_log_over_http() {
     let (status, _) = http(&t, "POST", "/api/builders/loud/force", "{not json").await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_build_is_stopped_over_http() {
+    let mut t = MasterTester::start(&[W], &["long"], |_, _| {
+        vec![Step::script("long", "echo started; sleep 60")]
+    })
+    .await;
+    t.connect_oebb_worker("ow", "pw").await;
+    let request = t.master.force("long", "test").await.unwrap();
+    let build = loop {
+        let builds = t.store().builds_of_request(request).await.unwrap();
+        if let Some(b) = builds.first() {
+            if !t.store().steps(b.id).await.unwrap().is_empty()
+                && t.log(b.id, "long").await.contains("started")
+            {
+                break b.id;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
+    let (status, body) = http(
+        &t,
+        "POST",
+        &format!("/api/builds/{build}/stop"),
+        r#"{"reason":"enough"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let done = t
+        .master
+        .wait_for_request(request, common::tester::BUILD_TIMEOUT)
+        .await
+        .unwrap()
+        .expect("the stopped build ended");
+    assert_eq!(done.result, Some(Results::Cancelled));
+    assert!(t.log(build, "long").await.contains("stopping: enough"));
+    let (status, _) = http(&t, "POST", &format!("/api/builds/{build}/stop"), "").await;
+    assert_eq!(status, 409, "a finished build cannot be stopped");
+}

@@ -193,3 +193,19 @@ async fn an_unknown_database_is_refused() {
     let err = Store::open("mysql://x", dir.path()).await.unwrap_err();
     assert!(err.to_string().contains("sqlite:FILE"), "{err}");
 }
+
+#[tokio::test]
+async fn a_master_directory_name_with_url_characters_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("odd dir?#%20x");
+    std::fs::create_dir(&odd).unwrap();
+    let store = Store::open("sqlite:state.sqlite", &odd).await.unwrap();
+    store.add_build_request("b", "r", None).await.unwrap();
+    store.close().await;
+    assert!(odd.join("state.sqlite").is_file());
+    // WAL mode is on: the write-ahead log sits beside the database while it is open.
+    let store = Store::open("sqlite:state.sqlite", &odd).await.unwrap();
+    assert_eq!(store.queued_build_requests().await.unwrap().len(), 1);
+    assert!(odd.join("state.sqlite-wal").exists());
+    store.close().await;
+}

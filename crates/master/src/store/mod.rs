@@ -79,7 +79,7 @@ impl Store {
             let file = file.strip_prefix("//").unwrap_or(file);
             let path = master_dir.join(file);
             (
-                format!("sqlite://{}?mode=rwc", path.display()),
+                format!("sqlite://{}?mode=rwc", url_path(&path)),
                 Backend::Sqlite,
             )
         } else if database.starts_with("postgresql://") || database.starts_with("postgres://") {
@@ -313,6 +313,22 @@ impl Store {
         }
         Ok(steps.into_iter().find(|s| s.name == number_or_name))
     }
+}
+
+/// A file path as the path of a `sqlite://` URL: the characters a URL gives a meaning to are
+/// percent-encoded (sqlx decodes them), so any master directory name works.
+fn url_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3F"),
+            '#' => out.push_str("%23"),
+            ' ' => out.push_str("%20"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn result_of(row: &AnyRow, column: &str) -> Result<Option<Results>, StoreError> {
