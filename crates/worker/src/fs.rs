@@ -16,7 +16,10 @@ const DEFAULT_HELPER_TIMEOUT: f64 = 120.0;
 
 /// Reports an I/O failure the stock way: a header naming command, error and path, rc = errno.
 fn fail(output: &mut Output, command: &str, path: &Path, error: &io::Error) {
-    output.header(&format!("{command}: {error}: {}\n", path.display()));
+    // strerror, without Rust's " (os error N)": the rc carries the number.
+    let shown = error.to_string();
+    let strerror = shown.split(" (os error").next().unwrap_or(&shown);
+    output.header(&format!("{command}: {strerror}: {}\n", path.display()));
     output.push(Update::Rc(error.raw_os_error().map_or(1, i64::from)));
 }
 

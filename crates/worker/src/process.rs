@@ -76,10 +76,8 @@ fn seconds(s: f64) -> Duration {
     Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX)
 }
 
-fn signal_number(name: Option<&str>) -> libc::c_int {
-    let Some(name) = name else {
-        return libc::SIGTERM;
-    };
+/// A signal name of `interruptSignal` (`KILL`, `TERM`, `SIGINT`, `9`…); unknown ones kill.
+fn signal_number(name: &str) -> libc::c_int {
     if let Ok(n) = name.parse::<libc::c_int>() {
         return n;
     }
@@ -91,6 +89,52 @@ fn signal_number(name: Option<&str>) -> libc::c_int {
         "USR1" => libc::SIGUSR1,
         "USR2" => libc::SIGUSR2,
         _ => libc::SIGKILL,
+    }
+}
+
+/// How a process group is killed. With `sigtermTime`, as the stock worker: TERM, then the
+/// `interruptSignal` (default KILL) after that time. With only an `interruptSignal`, that signal.
+/// With neither (the stock worker would send KILL at once), TERM so that programs can clean up.
+/// Whatever was sent, KILL follows after a grace if the group is still there.
+struct KillPlan {
+    first: libc::c_int,
+    /// The second signal and the delay before it.
+    then: Option<(Duration, libc::c_int)>,
+}
+
+impl KillPlan {
+    fn new(interrupt_signal: Option<&str>, sigterm_time: Option<f64>) -> KillPlan {
+        let signal = interrupt_signal.map(signal_number);
+        match (sigterm_time, signal) {
+            (Some(time), signal) => KillPlan {
+                first: libc::SIGTERM,
+                then: Some((seconds(time), signal.unwrap_or(libc::SIGKILL))),
+            },
+            (None, Some(signal)) => KillPlan {
+                first: signal,
+                then: None,
+            },
+            (None, None) => KillPlan {
+                first: libc::SIGTERM,
+                then: None,
+            },
+        }
+    }
+
+    /// Sends the first signal; returns when and what to send next.
+    fn start(&self, pgid: i32) -> Option<(Instant, libc::c_int)> {
+        signal_group(pgid, self.first);
+        if self.first == libc::SIGKILL {
+            return None;
+        }
+        let (delay, next) = self.then.unwrap_or((DEFAULT_KILL_GRACE, libc::SIGKILL));
+        Some((Instant::now() + delay, next))
+    }
+
+    /// Sends the next signal; returns the KILL that follows a grace if it was not KILL.
+    fn escalate(&self, pgid: i32, signal: libc::c_int) -> Option<(Instant, libc::c_int)> {
+        signal_group(pgid, signal);
+        (signal != libc::SIGKILL).then(|| (Instant::now() + DEFAULT_KILL_GRACE, libc::SIGKILL))
     }
 }
 
@@ -164,17 +208,15 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
     let mut status: Option<ExitStatus> = None;
     let mut exited_at = started;
     let mut killed = false;
-    let mut escalate_at: Option<Instant> = None;
+    let mut escalate_at: Option<(Instant, libc::c_int)> = None;
     let mut listening = true;
+    let plan = KillPlan::new(spec.interrupt_signal.as_deref(), spec.sigterm_time);
     let kill = |output: &mut Output, message: String, reason: Option<&str>| {
-        output.header(&format!("\n{message}, attempting to kill\n"));
         if let Some(reason) = reason {
             output.push(Update::FailureReason(reason.to_string()));
         }
-        let first = signal_number(spec.interrupt_signal.as_deref());
-        signal_group(pgid, first);
-        let grace = spec.sigterm_time.map(seconds).unwrap_or(DEFAULT_KILL_GRACE);
-        (first != libc::SIGKILL).then(|| Instant::now() + grace)
+        output.header(&format!("\n{message}, attempting to kill\n"));
+        plan.start(pgid)
     };
     loop {
         if status.is_some() && stdout.is_none() && stderr.is_none() {
@@ -230,9 +272,8 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
                 escalate_at = kill(output, message, Some("timeout"));
                 killed = true;
             }
-            _ = at(escalate_at) => {
-                escalate_at = None;
-                signal_group(pgid, libc::SIGKILL);
+            _ = at(escalate_at.map(|(when, _)| when)) => {
+                escalate_at = escalate_at.and_then(|(_, signal)| plan.escalate(pgid, signal));
             }
             changed = interrupt.changed(), if listening => {
                 listening = false;
@@ -255,7 +296,7 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
         if let Some(max) = spec.max_lines {
             if lines > max && !killed && status.is_none() {
                 let message = format!(
-                    "command exceeded max lines ({max}) running {}",
+                    "command exceeds max lines: {lines}/{max} written/allowed running {}",
                     spec.display
                 );
                 escalate_at = kill(output, message, Some("max_lines_failure"));

@@ -48,7 +48,11 @@ async fn file_system_commands_work_like_the_stock_worker() {
         })
         .await;
     assert_eq!(run.rc(), Some(ENOENT), "{run:?}");
-    assert!(run.header().contains("nowhere"), "{run:?}");
+    let expected = format!(
+        "stat: No such file or directory: {}\n",
+        master.path("nowhere")
+    );
+    assert_eq!(run.header(), expected);
 
     // listdir: names.
     let run = master

@@ -177,6 +177,21 @@ async fn interrupt_kills_the_whole_process_group() {
     let run = master.wait(&id).await;
     assert_eq!(run.rc(), Some(-1), "{run:?}");
 
+    // The master's interruptSignal is the one sent: this script traps it and exits 5.
+    let mut polite = script(
+        &workdir,
+        "trap 'echo got INT; exit 5' INT; echo started; sleep 300 & wait",
+    );
+    polite.interrupt_signal = Some("INT".into());
+    let id = master.start(polite.into()).await;
+    master
+        .until(&id, |run| run.stdout().contains("started"))
+        .await;
+    master.interrupt(&id).await;
+    let run = master.wait(&id).await;
+    assert_eq!(run.rc(), Some(5), "{run:?}");
+    assert!(run.stdout().contains("got INT"), "{run:?}");
+
     // Interrupting an unknown command is answered, not an error.
     master
         .interrupt(&oebb_protocol::CommandId::from("nope"))
