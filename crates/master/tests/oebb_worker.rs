@@ -65,3 +65,48 @@ async fn the_oebb_worker_runs_a_multi_step_build_with_a_50_mb_round_trip() {
     assert_eq!(request.result, Some(Results::Failure));
     assert_eq!(t.steps(builds[0].id).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_errors_are_an_exception_or_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.bin");
+    let back = dir.path().join("back.bin");
+    let (m, b) = (missing.clone(), back.clone());
+    let mut t = MasterTester::start(&[W], &["down", "up"], move |builder, _| match builder {
+        // The master's own file is missing: the master broke, not the build.
+        "down" => vec![
+            Step::new(
+                "download",
+                StepCommand::Download {
+                    source: m.clone(),
+                    dest: "x".into(),
+                    mode: None,
+                },
+            ),
+            Step::script("after", "true"),
+        ],
+        // The worker's file is missing: the build failed.
+        _ => vec![Step::new(
+            "upload",
+            StepCommand::Upload {
+                source: "no-such-file".into(),
+                dest: b.clone(),
+            },
+        )],
+    })
+    .await;
+    t.connect_oebb_worker("ow", "pw").await;
+    let (request, builds) = t.force_and_wait("down").await;
+    assert_eq!(request.result, Some(Results::Exception));
+    let steps = t.steps(builds[0].id).await;
+    assert_eq!(steps.len(), 1, "an exception halts the build: {steps:?}");
+    assert!(t
+        .log(builds[0].id, "download")
+        .await
+        .contains("missing.bin"));
+
+    let (request, builds) = t.force_and_wait("up").await;
+    let steps = t.steps(builds[0].id).await;
+    assert_eq!(request.result, Some(Results::Failure), "{steps:?}");
+    assert!(!back.exists());
+}
