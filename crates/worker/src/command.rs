@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use oebb_protocol::{Command, Update};
+use oebb_protocol::{Command, CommandId, Update};
 use tokio::time::Instant;
 
 use crate::output::Output;
@@ -33,8 +33,15 @@ impl Context {
     }
 }
 
-/// Runs `command` to its end and sends its final updates and `complete`.
-pub(crate) async fn execute(mut ctx: Context, mut output: Output, command: Command) {
+/// Runs `command` to its end and sends its final updates and `complete`. `finished` is called
+/// just before `complete` is sent, so the worker forgets the command id before the master,
+/// having seen `complete`, may use it again.
+pub(crate) async fn execute(
+    mut ctx: Context,
+    mut output: Output,
+    command: Command,
+    finished: impl FnOnce(CommandId) + Send,
+) {
     let started = Instant::now();
     let name = command.name();
     tracing::debug!(command = %output.outbox().id(), name, "command started");
@@ -55,6 +62,7 @@ pub(crate) async fn execute(mut ctx: Context, mut output: Output, command: Comma
     }
     output.push(Update::Elapsed(started.elapsed().as_secs_f64()));
     let id = output.outbox().id().clone();
+    finished(id.clone());
     output.complete(None).await;
     tracing::debug!(command = %id, name, "command complete");
 }

@@ -110,15 +110,15 @@ pub async fn run(
     if options.name.is_empty() || options.name.contains(':') {
         return Err(WorkerError::BadName(options.name));
     }
-    std::fs::create_dir_all(&options.basedir)
+    let basedir = std::fs::create_dir_all(&options.basedir)
         .and_then(|()| options.basedir.canonicalize())
         .map_err(|source| WorkerError::Basedir {
             path: options.basedir.clone(),
             source,
-        })
-        .map(|basedir| WorkerOptions { basedir, ..options })
-        .map(|options| session::run(options, shutdown_signal))?
-        .await
+        })?;
+    // Absolute from here on: the master builds every command path from it.
+    let options = WorkerOptions { basedir, ..options };
+    Ok(session::run(options, shutdown_signal).await)
 }
 
 /// How long a worker request (update, transfer block) may wait for the master's answer.

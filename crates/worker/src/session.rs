@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use oebb_protocol::{
     connect_to_master, Command, CommandId, Connection, Credentials, HandshakeError,
-    IncomingRequest, Request, Response, WorkerInfo, WorkerSettings,
+    IncomingRequest, Request, Response, WorkerSettings,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::command::{self, Context};
 use crate::output::{Outbox, Output};
-use crate::{info, Stopped, WorkerError, WorkerOptions};
+use crate::{info, Stopped, WorkerOptions};
 
 /// How long commands get to die after the worker stops (their kill grace plus a margin).
 const STOP_GRACE: Duration = Duration::from_secs(7);
@@ -62,20 +62,15 @@ struct Running {
 struct Worker {
     basedir: PathBuf,
     environment: Arc<HashMap<String, String>>,
-    info: WorkerInfo,
 }
 
-pub(crate) async fn run(
-    options: WorkerOptions,
-    shutdown: impl Future<Output = ()>,
-) -> Result<Stopped, WorkerError> {
+pub(crate) async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> Stopped {
     tokio::pin!(shutdown);
     let credentials = Credentials {
         name: options.name.clone(),
         password: options.password.clone(),
     };
     let worker = Worker {
-        info: info::worker_info(&options.basedir),
         basedir: options.basedir.clone(),
         environment: Arc::new(crate::env::worker_environment()),
     };
@@ -85,14 +80,14 @@ pub(crate) async fn run(
     loop {
         let attempt = tokio::select! {
             attempt = connect_to_master(master, &credentials) => attempt,
-            () = &mut shutdown => return Ok(Stopped::BySignal),
+            () = &mut shutdown => return Stopped::BySignal,
         };
         match attempt {
             Ok((connection, incoming)) => {
                 tracing::info!(master, worker = name, "connected to the master");
                 delay = options.backoff.initial;
                 match worker.serve(connection, incoming, &mut shutdown).await {
-                    Ended::Stopped(stopped) => return Ok(stopped),
+                    Ended::Stopped(stopped) => return stopped,
                     Ended::Lost(reason) => {
                         tracing::warn!(
                             master,
@@ -116,7 +111,7 @@ pub(crate) async fn run(
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = &mut shutdown => return Ok(Stopped::BySignal),
+            () = &mut shutdown => return Stopped::BySignal,
         }
         delay = (delay * 2).min(options.backoff.max);
     }
@@ -147,7 +142,10 @@ impl Worker {
                             Response::ok()
                         }
                         Request::Keepalive => Response::ok(),
-                        Request::GetWorkerInfo => Response::Result(self.info.to_value()),
+                        Request::GetWorkerInfo => {
+                            // Read each time, like the stock worker: BASEDIR/info may change.
+                            Response::Result(info::worker_info(&self.basedir).to_value())
+                        }
                         Request::SetWorkerSettings(new) => {
                             tracing::debug!(?new, "worker settings");
                             settings = new;
@@ -245,10 +243,9 @@ impl Worker {
         let output = Output::new(outbox, start.settings);
         let done = start.done.clone();
         let generation = start.generation;
-        let task = tokio::spawn(async move {
-            command::execute(ctx, output, command).await;
-            let _ = done.send((command_id, generation));
-        });
+        let task = tokio::spawn(command::execute(ctx, output, command, move |id| {
+            let _ = done.send((id, generation));
+        }));
         Running {
             generation,
             interrupt,

@@ -62,7 +62,10 @@ pub(crate) async fn shell(ctx: &mut Context, output: &mut Output, args: ShellArg
             header += &format!("  {name}={value}\n");
         }
     }
-    header += " using PTY: False\n";
+    header += match args.use_pty {
+        true => " using PTY: False (usePTY asked for, but oebb worker runs commands on pipes)\n",
+        false => " using PTY: False\n",
+    };
     output.header(&header);
 
     let spec = ProcessSpec {

@@ -134,7 +134,7 @@ async fn commands_die_with_the_connection_and_with_the_worker() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_command_id_in_use_is_refused() {
+async fn a_command_id_in_use_is_refused_and_free_after_complete() {
     let master = TestMaster::bind().await;
     let worker = TestWorker::start(&master.address, PASSWORD);
     let mut session = master.accept().await;
@@ -157,6 +157,11 @@ async fn a_command_id_in_use_is_refused() {
     }
     session.interrupt(&id).await;
     assert_eq!(session.wait(&id).await.rc(), Some(-1));
+
+    // Once `complete` has come, the id is free again at once.
+    let quick = script(&session.path("d"), "echo again");
+    let id = session.start_as(id, quick.into(), Vec::new()).await;
+    assert_eq!(session.wait(&id).await.stdout(), "again\n");
     worker.stop().await;
 }
 

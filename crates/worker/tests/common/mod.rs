@@ -223,6 +223,16 @@ impl Session {
     pub async fn start_with(&mut self, command: Command, download: Vec<u8>) -> CommandId {
         let id = CommandId(self.next.to_string());
         self.next += 1;
+        self.start_as(id, command, download).await
+    }
+
+    /// Starts a command under the given id.
+    pub async fn start_as(
+        &mut self,
+        id: CommandId,
+        command: Command,
+        download: Vec<u8>,
+    ) -> CommandId {
         self.runs.insert(id.clone(), CommandRun::default());
         self.downloads.insert(id.clone(), (download, 0));
         let start = Request::StartCommand {
