@@ -20,9 +20,12 @@ use crate::output::Output;
 /// `sigtermTime`.
 const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 
-/// How long output may keep coming after the process exited, from children it left behind
-/// holding the pipes, before the command ends anyway.
+/// How long the pipes may stay silent after the process exited, held open by children it left
+/// behind (a server a step started), before the command ends anyway.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
+
+/// How long output from what the process left behind may keep the command going at most.
+const MAX_DRAIN_AFTER_EXIT: Duration = Duration::from_secs(10);
 
 /// The exit code reported when the program cannot be started, as a shell would.
 const RC_CANNOT_START: i64 = 127;
@@ -140,6 +143,11 @@ impl KillPlan {
 
 /// Sends `signal` to every process of the group `pgid`.
 fn signal_group(pgid: i32, signal: libc::c_int) {
+    if pgid <= 1 {
+        // kill(0) or kill(-1) would signal the worker's own group or every process.
+        tracing::error!(pgid, "not signalling: no process group of a command");
+        return;
+    }
     // SAFETY: kill(2) has no memory effects; a negative pid addresses the process group.
     let rc = unsafe { libc::kill(-pgid, signal) };
     if rc != 0 {
@@ -227,9 +235,9 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
             .timeout
             .filter(|_| running)
             .map(|t| last_output + seconds(t));
-        let drain_deadline = status
-            .is_some()
-            .then(|| exited_at.max(last_output) + DRAIN_AFTER_EXIT);
+        let drain_deadline = status.is_some().then(|| {
+            (exited_at.max(last_output) + DRAIN_AFTER_EXIT).min(exited_at + MAX_DRAIN_AFTER_EXIT)
+        });
         tokio::select! {
             read = read_some(&mut stdout, &mut out_buf) => match read {
                 Ok(n) if n > 0 => {
@@ -257,6 +265,7 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
                 if killed {
                     // What the leader left behind in its group goes too.
                     signal_group(pgid, libc::SIGKILL);
+                    escalate_at = None;
                 }
             }
             _ = at(output.deadline()) => output.flush(),

@@ -327,3 +327,29 @@ async fn logfiles_are_sent_as_log_updates() {
         .contains("watching logfiles {'old': 'old.log', 'server': 'server.log'}"));
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_left_behind_neither_lose_output_nor_hang_the_command() {
+    let (worker, mut master) = attached().await;
+    let workdir = master.path("bg");
+    // A late line from a child is still read; a child that holds stdout open and stays silent
+    // (like a server started by a step) does not keep the command from completing.
+    let args = script(
+        &workdir,
+        "(sleep 0.2; echo late) & sleep 300 & echo $! > server.pid; echo early",
+    );
+    let run = master.run(args.into()).await;
+    assert_eq!(run.rc(), Some(0), "{run:?}");
+    assert_eq!(run.stdout(), "early\nlate\n");
+    let pid: u32 = std::fs::read_to_string(format!("{workdir}/server.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // A command that ended by itself keeps what it started running.
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
+    worker.stop().await;
+}
