@@ -1,9 +1,11 @@
 //! One command from `start_command` to `complete`: dispatch to its family, then `elapsed`.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use oebb_protocol::{Command, CommandId, Update};
 use tokio::time::Instant;
 
@@ -45,24 +47,40 @@ pub(crate) async fn execute(
     let started = Instant::now();
     let name = command.name();
     tracing::debug!(command = %output.outbox().id(), name, "command started");
-    match command {
-        Command::Shell(args) => {
-            shell::shell(&mut ctx, &mut output, *args).await;
-        }
-        Command::Mkdir { paths } => fs::mkdir(&ctx, &mut output, &paths).await,
-        Command::Rmdir(args) => fs::rmdir(&mut ctx, &mut output, args).await,
-        Command::Cpdir(args) => fs::cpdir(&mut ctx, &mut output, args).await,
-        Command::Stat { path } => fs::stat(&ctx, &mut output, &path).await,
-        Command::Glob { path } => fs::glob(&ctx, &mut output, &path).await,
-        Command::Listdir { path } => fs::listdir(&ctx, &mut output, &path).await,
-        Command::Rmfile { path } => fs::rmfile(&ctx, &mut output, &path).await,
-        Command::UploadFile(args) => transfer::upload_file(&ctx, &mut output, args).await,
-        Command::UploadDirectory(args) => transfer::upload_directory(&ctx, &mut output, args).await,
-        Command::DownloadFile(args) => transfer::download_file(&ctx, &mut output, args).await,
-    }
+    // A bug in a command must still end it for the master, which would wait forever otherwise.
+    let ran = AssertUnwindSafe(dispatch(&mut ctx, &mut output, command))
+        .catch_unwind()
+        .await;
+    let failure = ran.err().map(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        tracing::error!(command = %output.outbox().id(), name, "command failed: {message}");
+        format!("[Failure instance: oebb worker: {name} failed: {message}]")
+    });
     output.push(Update::Elapsed(started.elapsed().as_secs_f64()));
     let id = output.outbox().id().clone();
     finished(id.clone());
-    output.complete(None).await;
+    output.complete(failure).await;
     tracing::debug!(command = %id, name, "command complete");
+}
+
+async fn dispatch(ctx: &mut Context, output: &mut Output, command: Command) {
+    match command {
+        Command::Shell(args) => {
+            shell::shell(ctx, output, *args).await;
+        }
+        Command::Mkdir { paths } => fs::mkdir(ctx, output, &paths).await,
+        Command::Rmdir(args) => fs::rmdir(ctx, output, args).await,
+        Command::Cpdir(args) => fs::cpdir(ctx, output, args).await,
+        Command::Stat { path } => fs::stat(ctx, output, &path).await,
+        Command::Glob { path } => fs::glob(ctx, output, &path).await,
+        Command::Listdir { path } => fs::listdir(ctx, output, &path).await,
+        Command::Rmfile { path } => fs::rmfile(ctx, output, &path).await,
+        Command::UploadFile(args) => transfer::upload_file(ctx, output, args).await,
+        Command::UploadDirectory(args) => transfer::upload_directory(ctx, output, args).await,
+        Command::DownloadFile(args) => transfer::download_file(ctx, output, args).await,
+    }
 }

@@ -13,6 +13,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use crate::command::Context;
 use crate::output::Output;
 
+/// The largest block read or asked for at once, whatever `blocksize` the master sends: each
+/// block is held in memory.
+const MAX_BLOCK: u64 = 16 << 20;
+
 /// Ends a transfer with an error line on stderr and rc 1, as the stock worker does.
 fn fail(output: &mut Output, message: &str) {
     output.push(Update::Stderr(oebb_protocol::LogChunk::from_lines(
@@ -22,18 +26,10 @@ fn fail(output: &mut Output, message: &str) {
     output.push(Update::Rc(1));
 }
 
-/// Reads up to `want` bytes, fewer only at the end of the file.
+/// Reads up to `want` bytes, fewer only at the end of the file; memory grows with what is read.
 async fn read_block<R: AsyncRead + Unpin>(reader: &mut R, want: usize) -> std::io::Result<Vec<u8>> {
-    let mut block = vec![0u8; want];
-    let mut filled = 0;
-    while filled < want {
-        let n = reader.read(&mut block[filled..]).await?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    block.truncate(filled);
+    let mut block = Vec::with_capacity(want.min(1 << 20));
+    reader.take(want as u64).read_to_end(&mut block).await?;
     Ok(block)
 }
 
@@ -54,7 +50,7 @@ async fn send_blocks<R: AsyncRead + Unpin>(
     maxsize: Option<u64>,
     write: impl Fn(Vec<u8>) -> Request,
 ) -> Sent {
-    let blocksize = usize::try_from(blocksize.max(1)).unwrap_or(usize::MAX);
+    let blocksize = usize::try_from(blocksize.clamp(1, MAX_BLOCK)).unwrap_or(1 << 20);
     let mut remaining = maxsize;
     loop {
         if let Some(why) = ctx.interrupted() {
@@ -278,8 +274,8 @@ async fn receive_blocks(
         let length = match remaining {
             // One byte more says whether the master has more than allowed.
             Some(0) => 1,
-            Some(r) => args.blocksize.min(r),
-            None => args.blocksize,
+            Some(r) => args.blocksize.min(MAX_BLOCK).min(r),
+            None => args.blocksize.min(MAX_BLOCK),
         }
         .max(1);
         let request = Request::ReadFile {
