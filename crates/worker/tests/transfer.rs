@@ -104,6 +104,19 @@ async fn maxsize_stops_transfers_and_errors_are_reported() {
     assert!(run.stderr().contains("Maximum filesize reached"), "{run:?}");
     assert!(run.uploaded.len() <= 50);
 
+    // An absurd block size is no reason to allocate that much.
+    let run = master
+        .run(upload(path.clone(), u64::MAX, None, false))
+        .await;
+    assert_eq!((run.rc(), run.uploaded.len()), (Some(0), 100), "{run:?}");
+    let run = master
+        .run_with(
+            download(master.path("huge-blocks.bin"), u64::MAX, None, None),
+            data.clone(),
+        )
+        .await;
+    assert_eq!(run.rc(), Some(0), "{run:?}");
+
     let run = master
         .run(upload(master.path("missing"), 30, None, false))
         .await;
