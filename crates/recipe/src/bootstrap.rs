@@ -1,0 +1,159 @@
+//! Bootstrapping buildout (DESIGN.md standard build, step 2), under the per-worker exclusive
+//! `buildout` lock, with the Python of the worker's `python` capability (`bin=`, default
+//! `python3`).
+//!
+//! Two ways, by zc.buildout series:
+//! - zc.buildout 3 and later on Python 3: a plain `python -m venv` with zc.buildout installed
+//!   by pip, then `buildout bootstrap`.
+//! - zc.buildout 1–2, or Python 2.7: zc.buildout 2 restarts itself forever when the base
+//!   interpreter carries a setuptools other than the one it wants, so the virtualenv has no
+//!   setuptools at all (Python 2.7: made by `virtualenv<20.22`, the last series that still
+//!   creates 2.7 environments, kept in `<basedir>/caches/virtualenv-tool`; Python 3: `venv`,
+//!   then setuptools uninstalled). zc.buildout and a setuptools it accepts are installed into
+//!   two directories of the virtualenv, put on `PYTHONPATH` only for the bootstrap.
+//!
+//! The bootstrap copies them to `buildout-venv/bootstrap-eggs`, not the shared egg cache, so
+//! builders bootstrapping different versions never share those copies. The virtualenv is made
+//! again only when the Python or the versions change (a stamp file records them).
+//! With `virtualenv = false`, the buildout's own `bootstrap.py` is run instead.
+
+use crate::context::Context;
+use crate::shell::{buildout_venv, cache, quote};
+use crate::step::{LockAccess, Step};
+use crate::BUILDOUT_LOCK;
+use std::time::Duration;
+
+/// How long a bootstrap may take (it may download zc.buildout, setuptools, virtualenv).
+pub const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The interpreter of the worker's `python` capability.
+pub fn python_bin(cx: &Context) -> String {
+    cx.python
+        .and_then(|c| c.options.get("bin"))
+        .filter(|b| !b.is_empty())
+        .cloned()
+        .unwrap_or_else(|| "python3".to_string())
+}
+
+/// Whether the build's Python is 2.x: from the capability version, else the interpreter name.
+pub fn python2(cx: &Context) -> bool {
+    match cx.python.and_then(|c| c.version.as_ref()) {
+        Some(v) => v.numbers().first() == Some(&2),
+        None => {
+            let bin = python_bin(cx);
+            let name = bin.rsplit('/').next().unwrap_or(&bin);
+            name.starts_with("python2") || name == "python"
+        }
+    }
+}
+
+/// Major version of `bootstrap-version`, if given.
+fn buildout_major(cx: &Context) -> Option<u32> {
+    cx.buildout
+        .bootstrap_version
+        .as_deref()
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse().ok())
+}
+
+/// The zc.buildout requirement: `zc.buildout==V`, or the latest for the Python.
+fn zc_buildout(cx: &Context, py2: bool) -> String {
+    match &cx.buildout.bootstrap_version {
+        Some(v) => format!("zc.buildout=={v}"),
+        None if py2 => "zc.buildout<3".to_string(),
+        None => "zc.buildout".to_string(),
+    }
+}
+
+/// A setuptools that zc.buildout 2 works with: `bootstrap-setuptools` when given, else the
+/// last series for Python 2.7 (44), or the last before setuptools dropped what zc.buildout 2
+/// uses (58) on Python 3.
+fn setuptools(cx: &Context, py2: bool) -> String {
+    match cx.option("bootstrap-setuptools") {
+        Some(v) if v.starts_with(|c: char| c.is_ascii_digit()) => format!("setuptools=={v}"),
+        Some(v) => v.to_string(),
+        None if py2 => "setuptools<45".to_string(),
+        None => "setuptools<58".to_string(),
+    }
+}
+
+/// The `bootstrap` step.
+pub fn steps(cx: &Context) -> Vec<Step> {
+    let python = python_bin(cx);
+    let py2 = python2(cx);
+    let config = quote(&cx.config);
+    let legacy = py2 || buildout_major(cx).is_some_and(|m| m <= 2);
+    let (script, description) = if !cx.buildout.virtualenv {
+        let version = cx
+            .buildout
+            .bootstrap_version
+            .as_deref()
+            .map_or_else(String::new, |v| format!(" --version={}", quote(v)));
+        (
+            format!("\"$PYTHON\" bootstrap.py -c {config}{version}\n"),
+            "the buildout's bootstrap.py",
+        )
+    } else if legacy {
+        (
+            legacy_script(&config),
+            "zc.buildout 2 in a virtualenv without setuptools",
+        )
+    } else {
+        (modern_script(&config), "zc.buildout in a virtualenv")
+    };
+    let mut step = Step::script("bootstrap", &script)
+        .envs(&cx.env)
+        .env("PYTHON", &python)
+        .env("BUILDOUT_VENV", &buildout_venv())
+        .env("ZC_BUILDOUT", &zc_buildout(cx, py2))
+        .lock(LockAccess::exclusive(BUILDOUT_LOCK))
+        .halt_on_failure(true)
+        .timeout(BOOTSTRAP_TIMEOUT)
+        .description(description);
+    if cx.buildout.virtualenv && legacy {
+        step = step
+            .env("SETUPTOOLS", &setuptools(cx, py2))
+            .env("VIRTUALENV_TOOL", &cache("virtualenv-tool"));
+    }
+    vec![step]
+}
+
+fn modern_script(config: &str) -> String {
+    format!(
+        "set -e\n\
+         want=\"$PYTHON $ZC_BUILDOUT\"\n\
+         if [ \"$(cat \"$BUILDOUT_VENV/.oebb-bootstrap\" 2>/dev/null)\" != \"$want\" ]; then\n\
+         \x20 rm -rf \"$BUILDOUT_VENV\"\n\
+         \x20 \"$PYTHON\" -m venv \"$BUILDOUT_VENV\"\n\
+         \x20 \"$BUILDOUT_VENV/bin/pip\" install -q \"$ZC_BUILDOUT\"\n\
+         \x20 echo \"$want\" > \"$BUILDOUT_VENV/.oebb-bootstrap\"\n\
+         fi\n\
+         \"$BUILDOUT_VENV/bin/buildout\" -c {config} \"buildout:eggs-directory=$BUILDOUT_VENV/bootstrap-eggs\" bootstrap\n"
+    )
+}
+
+fn legacy_script(config: &str) -> String {
+    format!(
+        "set -e\n\
+         want=\"$PYTHON $ZC_BUILDOUT $SETUPTOOLS\"\n\
+         if [ \"$(cat \"$BUILDOUT_VENV/.oebb-bootstrap\" 2>/dev/null)\" != \"$want\" ]; then\n\
+         \x20 rm -rf \"$BUILDOUT_VENV\"\n\
+         \x20 if \"$PYTHON\" -c 'import sys; sys.exit(sys.version_info[0] != 2)'; then\n\
+         \x20   if [ ! -x \"$VIRTUALENV_TOOL/bin/virtualenv\" ]; then\n\
+         \x20     python3 -m venv \"$VIRTUALENV_TOOL\"\n\
+         \x20     \"$VIRTUALENV_TOOL/bin/pip\" install -q 'virtualenv<20.22'\n\
+         \x20   fi\n\
+         \x20   \"$VIRTUALENV_TOOL/bin/virtualenv\" -q -p \"$PYTHON\" --no-setuptools --no-wheel \"$BUILDOUT_VENV\"\n\
+         \x20 else\n\
+         \x20   \"$PYTHON\" -m venv \"$BUILDOUT_VENV\"\n\
+         \x20   \"$BUILDOUT_VENV/bin/pip\" uninstall -q -y setuptools || true\n\
+         \x20 fi\n\
+         \x20 \"$BUILDOUT_VENV/bin/pip\" install -q --target \"$BUILDOUT_VENV/dists/setuptools\" \"$SETUPTOOLS\"\n\
+         \x20 \"$BUILDOUT_VENV/bin/pip\" install -q --no-deps --target \"$BUILDOUT_VENV/dists/zc.buildout\" \"$ZC_BUILDOUT\"\n\
+         \x20 echo \"$want\" > \"$BUILDOUT_VENV/.oebb-bootstrap\"\n\
+         fi\n\
+         PYTHONPATH=\"$BUILDOUT_VENV/dists/zc.buildout:$BUILDOUT_VENV/dists/setuptools\" \"$BUILDOUT_VENV/bin/python\" \
+         -c 'import sys; from zc.buildout.buildout import main; main(sys.argv[1:])' \
+         -c {config} \"buildout:eggs-directory=$BUILDOUT_VENV/bootstrap-eggs\" bootstrap\n"
+    )
+}

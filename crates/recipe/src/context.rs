@@ -1,0 +1,340 @@
+//! What the recipe derives once from its inputs: names, paths, versions and environment.
+
+use oebb_config::buildout::PostDlStep;
+use oebb_config::{Builder, Buildout, BuildoutSource, CapabilityVersion, Worker};
+use std::collections::BTreeMap;
+
+/// Prefix of testing databases when the worker sets no `db_prefix`.
+pub const DEFAULT_DB_PREFIX: &str = "oebb";
+
+/// The inputs of the recipe.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildInput<'a> {
+    /// The buildout section the builder builds.
+    pub buildout: &'a Buildout,
+    /// The builder.
+    pub builder: &'a Builder,
+    /// The worker that runs the build.
+    pub worker: &'a Worker,
+    /// For a `standalone` buildout: the files it extends, relative to its directory, as found
+    /// by [`crate::extends::standalone_files`]; they are sent beside it.
+    pub extends: &'a [String],
+}
+
+/// Why the steps of a build cannot be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecipeError {
+    /// The builder does not list the worker.
+    #[error("worker `{worker}` is not a worker of builder `{builder}`; choose one of: {valid}")]
+    WorkerNotInBuilder {
+        /// The worker.
+        worker: String,
+        /// The builder.
+        builder: String,
+        /// The builder's workers.
+        valid: String,
+    },
+    /// The builder builds another buildout.
+    #[error("builder `{builder}` builds buildout [{expected}], not [{given}]")]
+    WrongBuildout {
+        /// The builder.
+        builder: String,
+        /// Its buildout.
+        expected: String,
+        /// The buildout given.
+        given: String,
+    },
+    /// A watch-only section.
+    #[error("buildout [{buildout}] has no `buildout` option, so it has no build")]
+    NoSource {
+        /// The section.
+        buildout: String,
+    },
+    /// The worker lacks a capability the buildout asks for (anybox crashed with KeyError).
+    #[error("worker `{worker}` has no capability `{capability}` matching what [{buildout}] asks for; declare it in the workers file")]
+    MissingCapability {
+        /// The worker.
+        worker: String,
+        /// The capability.
+        capability: String,
+        /// The buildout.
+        buildout: String,
+    },
+    /// A step oebb does not make yet.
+    #[error("[{buildout}]: {what} is not supported by oebb yet; remove it from the manifest")]
+    Unsupported {
+        /// The buildout.
+        buildout: String,
+        /// The step.
+        what: String,
+    },
+    /// An option value the recipe cannot use.
+    #[error("[{buildout}] option `{option}` = `{value}`: expected {expected}")]
+    BadOption {
+        /// The buildout.
+        buildout: String,
+        /// The option.
+        option: String,
+        /// Its value.
+        value: String,
+        /// What is expected.
+        expected: String,
+    },
+}
+
+/// An Odoo/OpenERP series, `7.0` or `16.0`: what decides the test flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OdooSeries {
+    /// `16` in `16.0`.
+    pub major: u32,
+    /// `0` in `16.0`.
+    pub minor: u32,
+}
+
+impl OdooSeries {
+    /// Parses `16.0`, `16`, `saas~16.3`, `6.1`.
+    pub fn parse(text: &str) -> Option<OdooSeries> {
+        let t = text
+            .trim()
+            .trim_start_matches("saas~")
+            .trim_start_matches("saas-");
+        let mut parts = t.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = match parts.next() {
+            Some(m) => m.parse().ok()?,
+            None => 0,
+        };
+        Some(OdooSeries { major, minor })
+    }
+
+    /// OpenERP up to 7.0 ran tests with `--log-level=test`; Odoo 8.0 added `--test-enable`.
+    pub fn has_test_enable(self) -> bool {
+        self.major >= 8
+    }
+
+    /// Odoo 11 renamed `--xmlrpc-port` to `--http-port`.
+    pub fn port_flag(self) -> &'static str {
+        if self.major >= 11 {
+            "--http-port"
+        } else {
+            "--xmlrpc-port"
+        }
+    }
+}
+
+impl std::fmt::Display for OdooSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// Everything the step families read.
+pub struct Context<'a> {
+    /// The buildout section.
+    pub buildout: &'a Buildout,
+    /// The builder.
+    pub builder: &'a Builder,
+    /// The worker.
+    pub worker: &'a Worker,
+    /// Files a standalone buildout extends.
+    pub extends: &'a [String],
+    /// The buildout's source.
+    pub source: &'a BuildoutSource,
+    /// Buildout config, relative to `build`.
+    pub config: String,
+    /// `<db_prefix>-<builder>`.
+    pub testing_db: String,
+    /// From `odoo.version`, or the `odoo_version` property of the builder or the worker.
+    pub odoo: Option<OdooSeries>,
+    /// The builder's environment on this worker.
+    pub env: BTreeMap<String, String>,
+    /// The PostgreSQL capability version the build runs against, if any.
+    pub postgresql: Option<&'a CapabilityVersion>,
+    /// The Python capability version, if any.
+    pub python: Option<&'a CapabilityVersion>,
+}
+
+impl<'a> Context<'a> {
+    /// Checks the inputs belong together and derives the facts.
+    pub fn new(input: &BuildInput<'a>) -> Result<Context<'a>, RecipeError> {
+        let BuildInput {
+            buildout,
+            builder,
+            worker,
+            extends,
+        } = *input;
+        if builder.buildout != buildout.name {
+            return Err(RecipeError::WrongBuildout {
+                builder: builder.name.to_string(),
+                expected: builder.buildout.clone(),
+                given: buildout.name.clone(),
+            });
+        }
+        if !builder.workers.contains(&worker.name) {
+            let valid: Vec<&str> = builder.workers.iter().map(|w| w.as_str()).collect();
+            return Err(RecipeError::WorkerNotInBuilder {
+                worker: worker.name.to_string(),
+                builder: builder.name.to_string(),
+                valid: valid.join(", "),
+            });
+        }
+        let Some(source) = buildout.source.as_ref() else {
+            return Err(RecipeError::NoSource {
+                buildout: buildout.name.clone(),
+            });
+        };
+        if buildout.post_dl_steps.contains(&PostDlStep::Packaging) {
+            return Err(RecipeError::Unsupported {
+                buildout: buildout.name.clone(),
+                what: "`post-dl-steps = packaging`".into(),
+            });
+        }
+        // The builder name, not the section name (seed-system §10.5): two builders of one
+        // buildout sharing a cluster then never drop each other's database.
+        let prefix = worker
+            .properties
+            .get("db_prefix")
+            .filter(|p| !p.is_empty())
+            .map_or(DEFAULT_DB_PREFIX, String::as_str);
+        let testing_db = format!("{prefix}-{}", builder.name);
+        let odoo = odoo_series(buildout, builder, worker)?;
+        let env = builder
+            .env
+            .get(&worker.name)
+            .map(|e| (**e).clone())
+            .unwrap_or_default();
+        let mut cx = Context {
+            buildout,
+            builder,
+            worker,
+            extends,
+            source,
+            config: config_path(source),
+            testing_db,
+            odoo,
+            env,
+            postgresql: None,
+            python: None,
+        };
+        cx.postgresql = cx.capability("postgresql");
+        cx.python = cx.capability("python");
+        Ok(cx)
+    }
+
+    /// The version of capability `name` this build uses on the worker: the one the builder was
+    /// split on, else the highest meeting `build-requires`, else the highest declared.
+    pub fn capability(&self, name: &str) -> Option<&'a CapabilityVersion> {
+        let declared = self.worker.capability(name);
+        if let Some(split) = self.builder.split.iter().find(|s| s.capability == name) {
+            return split
+                .version
+                .as_ref()
+                .and_then(|v| declared.iter().find(|c| c.version.as_ref() == Some(v)));
+        }
+        let reqs: Vec<_> = self
+            .buildout
+            .build_requires
+            .iter()
+            .filter(|r| r.capability == name)
+            .collect();
+        declared
+            .iter()
+            .filter(|c| reqs.iter().all(|r| r.matches(c.version.as_ref())))
+            .max_by(|a, b| a.version.cmp(&b.version))
+    }
+
+    /// The buildout part (`buildout-part`).
+    pub fn part(&self) -> &str {
+        &self.buildout.part
+    }
+
+    /// A step option, trimmed, None when unset or empty.
+    pub fn option(&self, name: &str) -> Option<&'a str> {
+        self.buildout
+            .options
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A boolean step option (`true`/`false`, any case; config checked the spelling).
+    pub fn flag(&self, name: &str) -> bool {
+        self.option(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    /// A whole-number step option, or `default`.
+    pub fn number(&self, name: &str, default: u64) -> Result<u64, RecipeError> {
+        match self.option(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| self.bad(name, v, "a whole number")),
+        }
+    }
+
+    /// The error for option `name`.
+    pub fn bad(&self, name: &str, value: &str, expected: &str) -> RecipeError {
+        RecipeError::BadOption {
+            buildout: self.buildout.name.clone(),
+            option: name.into(),
+            value: value.into(),
+            expected: expected.into(),
+        }
+    }
+
+    /// An option of the PostgreSQL capability version.
+    pub fn pg(&self, key: &str) -> Option<&'a str> {
+        self.postgresql
+            .and_then(|c| c.options.get(key))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The comma-joined addons to install.
+    pub fn addons(&self) -> String {
+        self.buildout.addons.join(",")
+    }
+}
+
+/// The buildout config's path relative to `build`.
+fn config_path(source: &BuildoutSource) -> String {
+    match source {
+        BuildoutSource::Standalone { path } => path.rsplit('/').next().unwrap_or(path).to_string(),
+        BuildoutSource::Hg { config, .. }
+        | BuildoutSource::Git { config, .. }
+        | BuildoutSource::Bzr { config, .. }
+        | BuildoutSource::HgTag { config, .. }
+        | BuildoutSource::GitTag { config, .. }
+        | BuildoutSource::Archive { config, .. } => config.clone(),
+    }
+}
+
+/// `odoo.version` of the buildout, else the builder's or the worker's `odoo_version` property.
+fn odoo_series(
+    buildout: &Buildout,
+    builder: &Builder,
+    worker: &Worker,
+) -> Result<Option<OdooSeries>, RecipeError> {
+    let from_builder = match builder.properties.get("odoo_version") {
+        Some(oebb_config::PropertyValue::Text(t)) => Some(t.as_str()),
+        _ => None,
+    };
+    let given = buildout
+        .options
+        .get("odoo.version")
+        .map(String::as_str)
+        .or(from_builder)
+        .or(worker.properties.get("odoo_version").map(String::as_str))
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    match given {
+        None => Ok(None),
+        Some(v) => OdooSeries::parse(v)
+            .map(Some)
+            .ok_or_else(|| RecipeError::BadOption {
+                buildout: buildout.name.clone(),
+                option: "odoo.version".into(),
+                value: v.into(),
+                expected: "an Odoo series such as 7.0 or 16.0".into(),
+            }),
+    }
+}

@@ -1,0 +1,77 @@
+//! The build recipe: a pure function from (buildout section, builder, worker) to the ordered
+//! steps of a build (DESIGN.md decision 4, "The standard build"; seed-system §5 with the bugs of
+//! §10 fixed). No I/O, no async: the caller reads the files a standalone buildout extends
+//! ([`extends::standalone_files`]) and passes their names in.
+//!
+//! Worker-side layout, shared by every builder of a worker (`<basedir>` is the worker's base
+//! directory, `<builder>` the builder's directory in it):
+//! - `<basedir>/caches/eggs`, `…/downloads`, `…/odoo-downloads`: buildout's egg directory,
+//!   download cache and the Odoo recipe's downloads directory;
+//! - `<basedir>/caches/ports`: port claims of `odoo.use-port` and `functional`;
+//! - `<basedir>/caches/virtualenv-tool`: a Python 3 virtualenv holding `virtualenv<20.22`, the
+//!   last series that still creates Python 2.7 environments;
+//! - `<builder>/buildout-venv`: the virtualenv buildout is bootstrapped with;
+//! - `<builder>/build`: the buildout (a symlink into the checkout with `subdir=`).
+//!
+//! Absolute paths come from the build property `builddir`, set by the first worker step
+//! (`builddir`, which also creates the caches), so the steps print the same on every worker.
+
+#![warn(missing_docs)]
+
+mod analyze;
+mod bootstrap;
+mod buildout_run;
+mod context;
+mod database;
+pub mod extends;
+mod ports;
+mod post_buildout;
+mod properties;
+mod shell;
+mod source;
+pub mod step;
+
+pub use context::{BuildInput, OdooSeries, RecipeError};
+
+use step::Step;
+
+/// Lock name of the per-worker lock around bootstrap and buildout runs.
+pub const BUILDOUT_LOCK: &str = "buildout";
+/// Lock name of the per-worker lock around port reservations.
+pub const PORT_LOCK: &str = "port-reserve";
+
+/// The ordered steps of one build of `input.builder` on `input.worker`.
+pub fn build_steps(input: &BuildInput) -> Result<Vec<Step>, RecipeError> {
+    let cx = context::Context::new(input)?;
+    let mut steps = Vec::new();
+    steps.extend(properties::builddir_step());
+    steps.extend(source::steps(&cx)?);
+    steps.extend(properties::capability_steps(&cx)?);
+    steps.extend(bootstrap::steps(&cx));
+    steps.extend(buildout_run::steps(&cx)?);
+    steps.extend(database::steps(&cx)?);
+    for kind in &cx.buildout.post_buildout_steps {
+        steps.extend(post_buildout::steps(&cx, *kind)?);
+    }
+    steps.extend(database::final_steps(&cx));
+    unique_names(&mut steps);
+    Ok(steps)
+}
+
+/// Step names are unique within a build: a family used twice (two port reservations, two
+/// `analyze`) gets `_2`, `_3` … on its later steps.
+fn unique_names(steps: &mut [Step]) {
+    let mut seen = std::collections::BTreeMap::<String, u32>::new();
+    for step in steps.iter_mut() {
+        let n = seen.entry(step.name.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            step.name = format!("{}_{}", step.name, n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;

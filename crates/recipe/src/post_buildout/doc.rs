@@ -1,0 +1,61 @@
+//! `doc`: build the Sphinx documentation and upload the HTML to the master.
+
+use crate::context::Context;
+use crate::shell::properties_of_manifest;
+use crate::step::{Step, StepCommand};
+
+/// Where uploaded documentation goes when `doc.upload-root` is not given, relative to the
+/// master directory.
+pub const DEFAULT_UPLOAD_ROOT: &str = "public_html/doc";
+
+/// The `doc` steps.
+pub fn steps(cx: &Context) -> Vec<Step> {
+    let (build, html) = match cx.option("doc.sphinx-sourcedir") {
+        // collective.recipe.sphinxbuilder's script.
+        None => (
+            Step::argv("sphinx", &["sh", "bin/sphinx"]),
+            "doc/_build/html".to_string(),
+        ),
+        Some(source) => {
+            let out = cx
+                .option("doc.sphinx-builddir")
+                .map_or_else(|| format!("{source}/_build"), String::from);
+            let mut argv = vec![
+                cx.option("doc.sphinx-bin")
+                    .unwrap_or("bin/sphinx-build")
+                    .to_string(),
+                "-b".into(),
+                "html".into(),
+            ];
+            if cx.option("doc.sphinx-mode") == Some("full") {
+                argv.push("-E".into());
+            }
+            argv.extend([source.to_string(), out.clone()]);
+            (Step::new("sphinx", StepCommand::Argv(argv)), out)
+        }
+    };
+    let mut steps = vec![build.envs(&cx.env)];
+    if let Some(dir) = cx.option("doc.upload-dir") {
+        let dir = dir.trim_end_matches('/');
+        let version = cx.option("doc.version").map_or_else(
+            || "%(prop:buildout-tag:-current)s".into(),
+            properties_of_manifest,
+        );
+        let root = cx.option("doc.upload-root").unwrap_or(DEFAULT_UPLOAD_ROOT);
+        let url = cx
+            .option("doc.base-url")
+            .map(|b| format!("{}/{dir}/{version}", b.trim_end_matches('/')));
+        steps.push(
+            Step::new(
+                "upload_doc",
+                StepCommand::UploadDirectory {
+                    source: html,
+                    dest: format!("{}/{dir}/{version}", root.trim_end_matches('/')),
+                    url,
+                },
+            )
+            .halt_on_failure(true),
+        );
+    }
+    steps
+}
