@@ -5,6 +5,17 @@
 //! requests and runs any number of commands at once, until the master sends `shutdown` or the
 //! caller's shutdown signal fires. The `oebb worker` subcommand and `oebb master --local-worker`
 //! both call it.
+//!
+//! Where it differs from the stock `buildbot-worker` 4.3 on purpose:
+//! - `get_worker_info` sends an empty `environ`, and a `shell` header with `logEnviron` lists
+//!   only the variables the step set: the worker's own environment stays on the worker.
+//! - Commands still running when the connection drops or the worker stops are killed (the
+//!   stock worker leaves them running, orphaned, where they may clash with the build the
+//!   master runs again).
+//! - Without `interruptSignal` and `sigtermTime`, a command is sent TERM rather than KILL;
+//!   KILL always follows after a grace if its process group is still there.
+//! - `usePTY` is not honoured (commands run on pipes), which the header says.
+//! - A reused live `command_id` is refused instead of overwriting the running command.
 
 #![warn(missing_docs)]
 

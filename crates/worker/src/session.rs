@@ -45,6 +45,15 @@ impl Default for Backoff {
     }
 }
 
+impl Backoff {
+    /// The delay after a failed attempt that waited `delay`.
+    pub fn after(&self, delay: Duration) -> Duration {
+        delay
+            .saturating_mul(2)
+            .clamp(self.initial, self.max.max(self.initial))
+    }
+}
+
 /// How serving one connection ended.
 enum Ended {
     Stopped(Stopped),
@@ -113,7 +122,7 @@ pub(crate) async fn run(options: WorkerOptions, shutdown: impl Future<Output = (
             () = tokio::time::sleep(delay) => {}
             () = &mut shutdown => return Stopped::BySignal,
         }
-        delay = (delay * 2).min(options.backoff.max);
+        delay = options.backoff.after(delay);
     }
 }
 
@@ -258,5 +267,27 @@ impl Worker {
 async fn futures_join(tasks: impl Iterator<Item = JoinHandle<()>>) {
     for task in tasks {
         let _ = task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let backoff = Backoff::default();
+        let mut delay = backoff.initial;
+        let mut seen = vec![delay.as_secs()];
+        for _ in 0..7 {
+            delay = backoff.after(delay);
+            seen.push(delay.as_secs());
+        }
+        assert_eq!(seen, [1, 2, 4, 8, 16, 30, 30, 30]);
+        let odd = Backoff {
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(1),
+        };
+        assert_eq!(odd.after(odd.initial), Duration::from_secs(5));
     }
 }
