@@ -22,6 +22,10 @@ use crate::{info, Stopped, WorkerOptions};
 /// How long commands get to die after the worker stops (their kill grace plus a margin).
 const STOP_GRACE: Duration = Duration::from_secs(7);
 
+/// How long one connection attempt may take; a master host that drops packets would otherwise
+/// hold the worker for the system's TCP connect timeout (minutes).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long the worker waits between answering `shutdown` and closing the connection.
 const SHUTDOWN_DELAY: Duration = Duration::from_millis(200);
 
@@ -88,7 +92,12 @@ pub(crate) async fn run(options: WorkerOptions, shutdown: impl Future<Output = (
     let mut delay = options.backoff.initial;
     loop {
         let attempt = tokio::select! {
-            attempt = connect_to_master(master, &credentials) => attempt,
+            attempt = tokio::time::timeout(CONNECT_TIMEOUT, connect_to_master(master, &credentials)) => {
+                attempt.unwrap_or_else(|_| {
+                    let why = format!("no connection within {CONNECT_TIMEOUT:?}");
+                    Err(HandshakeError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, why)))
+                })
+            }
             () = &mut shutdown => return Stopped::BySignal,
         };
         match attempt {
