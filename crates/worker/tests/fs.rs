@@ -109,6 +109,35 @@ async fn file_system_commands_work_like_the_stock_worker() {
     assert!(!base.join("src/a/one.txt").exists());
     assert_eq!(master.run(rmfile).await.rc(), Some(ENOENT));
 
+    // Failures: mkdir under a file (ENOTDIR), cp of a missing tree, a bad glob pattern.
+    let run = master
+        .run(Command::Mkdir {
+            paths: vec![master.path("src/a/b/two.txt/sub")],
+        })
+        .await;
+    assert_eq!(run.rc(), Some(ENOTDIR), "{run:?}");
+    assert!(
+        run.header().starts_with("mkdir: Not a directory: "),
+        "{run:?}"
+    );
+    let run = master
+        .run(Command::Cpdir(CpdirArgs {
+            from_path: master.path("nowhere"),
+            to_path: master.path("copies/none"),
+            timeout: None,
+            max_time: None,
+            log_environ: false,
+        }))
+        .await;
+    assert_ne!(run.rc(), Some(0), "{run:?}");
+    assert!(run.stderr().contains("nowhere"), "{run:?}");
+    let run = master
+        .run(Command::Glob {
+            path: master.path("src/***"),
+        })
+        .await;
+    assert_eq!(run.rc(), Some(1), "{run:?}");
+
     // rmdir: trees gone, even one with a read-only directory inside.
     let locked = base.join("copies/src2/a");
     let mut perms = std::fs::metadata(&locked).unwrap().permissions();
@@ -129,3 +158,6 @@ async fn file_system_commands_work_like_the_stock_worker() {
 
 /// Linux's errno for a missing path.
 const ENOENT: i64 = 2;
+
+/// Linux's errno for a path through a regular file.
+const ENOTDIR: i64 = 20;
