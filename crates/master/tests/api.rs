@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::databases::Db;
+
 use common::tester::{MasterTester, WorkerSpec};
 use oebb_master::{BuildRequestId, Results, Step};
 use serde_json::Value;
@@ -62,10 +64,9 @@ fn json(body: &[u8]) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn force_list_and_read_a_large_log_over_http() {
+async fn force_list_and_read_a_large_log_over_http(db: Db) {
     // 400 000 lines of 51 bytes: about 20 MB of log.
-    let mut t = MasterTester::start(&[W], &["loud"], |_, _| {
+    let mut t = MasterTester::start(db, &[W], &["loud"], |_, _| {
         vec![Step::script(
             "print",
             "seq -f 'line %08g of the loud step, padded to 51 b' 1 400000",
@@ -153,9 +154,8 @@ async fn force_list_and_read_a_large_log_over_http() {
     assert_eq!(status, 400);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_running_build_is_stopped_over_http() {
-    let mut t = MasterTester::start(&[W], &["long"], |_, _| {
+async fn a_running_build_is_stopped_over_http(db: Db) {
+    let mut t = MasterTester::start(db, &[W], &["long"], |_, _| {
         vec![Step::script("long", "echo started; sleep 60")]
     })
     .await;
@@ -191,3 +191,8 @@ async fn a_running_build_is_stopped_over_http() {
     let (status, _) = http(&t, "POST", &format!("/api/builds/{build}/stop"), "").await;
     assert_eq!(status, 409, "a finished build cannot be stopped");
 }
+
+crate::both_databases!(
+    force_list_and_read_a_large_log_over_http,
+    a_running_build_is_stopped_over_http,
+);

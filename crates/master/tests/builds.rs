@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::databases::Db;
+
 use std::time::Duration;
 
 use common::tester::{MasterTester, WorkerSpec};
@@ -44,10 +46,9 @@ fn steps(builder: &str, _worker: &str) -> Vec<Step> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn steps_run_in_order_with_buildbot_semantics() {
+async fn steps_run_in_order_with_buildbot_semantics(db: Db) {
     let builders = ["green", "halting", "warning", "slow"];
-    let mut t = MasterTester::start(&[W], &builders, steps).await;
+    let mut t = MasterTester::start(db, &[W], &builders, steps).await;
     t.connect_worker("w1", "pw1").await;
 
     // A multi-step build succeeds; a property set by one step is used by the next.
@@ -126,8 +127,7 @@ async fn steps_run_in_order_with_buildbot_semantics() {
     assert_eq!(listed.len(), 4);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_goes_down_and_comes_back_byte_identical() {
+async fn a_file_goes_down_and_comes_back_byte_identical(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("down.bin");
     let back = dir.path().join("back/up.bin");
@@ -136,7 +136,7 @@ async fn a_file_goes_down_and_comes_back_byte_identical() {
         .collect();
     std::fs::write(&source, &content).unwrap();
     let (s, b) = (source.clone(), back.clone());
-    let mut t = MasterTester::start(&[W], &["files"], move |_, _| {
+    let mut t = MasterTester::start(db, &[W], &["files"], move |_, _| {
         vec![
             Step::new(
                 "download",
@@ -171,9 +171,8 @@ async fn a_file_goes_down_and_comes_back_byte_identical() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stopping_a_build_interrupts_its_command() {
-    let mut t = MasterTester::start(&[W], &["long"], |_, _| {
+async fn stopping_a_build_interrupts_its_command(db: Db) {
+    let mut t = MasterTester::start(db, &[W], &["long"], |_, _| {
         vec![
             Step::script("long", "echo started; sleep 60"),
             Step::script("never", "echo never"),
@@ -205,3 +204,9 @@ async fn stopping_a_build_interrupts_its_command() {
     assert_eq!(steps.len(), 1, "{steps:?}");
     assert_eq!(steps[0].1, Some(Results::Cancelled));
 }
+
+crate::both_databases!(
+    steps_run_in_order_with_buildbot_semantics,
+    a_file_goes_down_and_comes_back_byte_identical,
+    stopping_a_build_interrupts_its_command,
+);

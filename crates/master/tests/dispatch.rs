@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::databases::Db;
+
 use std::time::Duration;
 
 use common::tester::{MasterTester, WorkerSpec};
@@ -28,8 +30,7 @@ fn overlap(a: &BuildRecord, b: &BuildRecord) -> bool {
     a.started_at < b.finished_at.unwrap() && b.started_at < a.finished_at.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_build_per_builder_and_worker_and_least_recently_used_first() {
+async fn one_build_per_builder_and_worker_and_least_recently_used_first(db: Db) {
     let (a, b) = (
         WorkerSpec {
             name: "a",
@@ -42,8 +43,10 @@ async fn one_build_per_builder_and_worker_and_least_recently_used_first() {
             priority: 0.0,
         },
     );
-    let mut t =
-        MasterTester::start(&[a, b], &["x"], |_, _| vec![Step::script("s", "sleep 0.3")]).await;
+    let mut t = MasterTester::start(db, &[a, b], &["x"], |_, _| {
+        vec![Step::script("s", "sleep 0.3")]
+    })
+    .await;
     t.connect_oebb_worker("a", "pa").await;
     t.connect_oebb_worker("b", "pb").await;
     let mut ids = Vec::new();
@@ -76,14 +79,13 @@ async fn one_build_per_builder_and_worker_and_least_recently_used_first() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_builds_priority_and_exclusive_locks() {
+async fn max_builds_priority_and_exclusive_locks(db: Db) {
     let hi = WorkerSpec {
         name: "hi",
         password: "p",
         priority: 5.0,
     };
-    let mut t = MasterTester::start(&[hi], &["x", "y", "z"], |builder, _| match builder {
+    let mut t = MasterTester::start(db, &[hi], &["x", "y", "z"], |builder, _| match builder {
         // x and y both take the worker's buildout lock: they never run at once.
         "x" | "y" => {
             vec![Step::script("locked", "sleep 0.3").lock(LockAccess::exclusive("buildout"))]
@@ -116,9 +118,9 @@ async fn max_builds_priority_and_exclusive_locks() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_builds_limits_a_worker() {
+async fn max_builds_limits_a_worker(db: Db) {
     let mut t = MasterTester::start_with_slaves(
+        db,
         "[one]\npassword = p\nmax_builds = 1\n",
         &["x", "y"],
         |_, _| vec![Step::script("s", "sleep 0.3")],
@@ -135,3 +137,9 @@ async fn max_builds_limits_a_worker() {
         "max_builds = 1 let two builds run: {builds:?}"
     );
 }
+
+crate::both_databases!(
+    one_build_per_builder_and_worker_and_least_recently_used_first,
+    max_builds_priority_and_exclusive_locks,
+    max_builds_limits_a_worker,
+);

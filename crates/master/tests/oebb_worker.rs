@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::databases::Db;
+
 use common::tester::{MasterTester, WorkerSpec};
 use oebb_master::{Results, Step, StepCommand};
 
@@ -11,8 +13,7 @@ const W: WorkerSpec = WorkerSpec {
     priority: 0.0,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_oebb_worker_runs_a_multi_step_build_with_a_50_mb_round_trip() {
+async fn the_oebb_worker_runs_a_multi_step_build_with_a_50_mb_round_trip(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("down.bin");
     let back = dir.path().join("up.bin");
@@ -21,32 +22,37 @@ async fn the_oebb_worker_runs_a_multi_step_build_with_a_50_mb_round_trip() {
         .collect();
     std::fs::write(&source, &content).unwrap();
     let (s, b) = (source.clone(), back.clone());
-    let mut t = MasterTester::start(&[W], &["x", "halting"], move |builder, _| match builder {
-        "x" => vec![
-            Step::script("revision", "echo r42").property_from_stdout("revision"),
-            Step::new(
-                "download",
-                StepCommand::Download {
-                    source: s.clone(),
-                    dest: "big.bin".into(),
-                    mode: None,
-                },
-            )
-            .halt_on_failure(true),
-            Step::script("size", "echo %(prop:revision)s $(wc -c < big.bin)"),
-            Step::new(
-                "upload",
-                StepCommand::Upload {
-                    source: "big.bin".into(),
-                    dest: b.clone(),
-                },
-            ),
-        ],
-        _ => vec![
-            Step::script("fails", "exit 2").halt_on_failure(true),
-            Step::script("skipped", "true"),
-        ],
-    })
+    let mut t = MasterTester::start(
+        db,
+        &[W],
+        &["x", "halting"],
+        move |builder, _| match builder {
+            "x" => vec![
+                Step::script("revision", "echo r42").property_from_stdout("revision"),
+                Step::new(
+                    "download",
+                    StepCommand::Download {
+                        source: s.clone(),
+                        dest: "big.bin".into(),
+                        mode: None,
+                    },
+                )
+                .halt_on_failure(true),
+                Step::script("size", "echo %(prop:revision)s $(wc -c < big.bin)"),
+                Step::new(
+                    "upload",
+                    StepCommand::Upload {
+                        source: "big.bin".into(),
+                        dest: b.clone(),
+                    },
+                ),
+            ],
+            _ => vec![
+                Step::script("fails", "exit 2").halt_on_failure(true),
+                Step::script("skipped", "true"),
+            ],
+        },
+    )
     .await;
     t.connect_oebb_worker("ow", "pw").await;
     let (request, builds) = t.force_and_wait("x").await;
@@ -66,13 +72,12 @@ async fn the_oebb_worker_runs_a_multi_step_build_with_a_50_mb_round_trip() {
     assert_eq!(t.steps(builds[0].id).await.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transfer_errors_are_an_exception_or_a_failure() {
+async fn transfer_errors_are_an_exception_or_a_failure(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.bin");
     let back = dir.path().join("back.bin");
     let (m, b) = (missing.clone(), back.clone());
-    let mut t = MasterTester::start(&[W], &["down", "up"], move |builder, _| match builder {
+    let mut t = MasterTester::start(db, &[W], &["down", "up"], move |builder, _| match builder {
         // The master's own file is missing: the master broke, not the build.
         "down" => vec![
             Step::new(
@@ -110,3 +115,8 @@ async fn transfer_errors_are_an_exception_or_a_failure() {
     assert_eq!(request.result, Some(Results::Failure), "{steps:?}");
     assert!(!back.exists());
 }
+
+crate::both_databases!(
+    the_oebb_worker_runs_a_multi_step_build_with_a_50_mb_round_trip,
+    transfer_errors_are_an_exception_or_a_failure,
+);

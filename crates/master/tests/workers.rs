@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::databases::Db;
+
 use std::time::Duration;
 
 use common::tester::{MasterTester, WorkerSpec};
@@ -22,9 +24,8 @@ const B: WorkerSpec = WorkerSpec {
     priority: 0.0,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_password_is_refused() {
-    let mut t = MasterTester::start(&[A], &["x"], |_, _| vec![Step::script("s", "true")]).await;
+async fn a_wrong_password_is_refused(db: Db) {
+    let mut t = MasterTester::start(db, &[A], &["x"], |_, _| vec![Step::script("s", "true")]).await;
     let bad = t.start_worker("a", "wrong");
     assert!(
         t.workers[bad].wait_for_log("[401]").await,
@@ -64,14 +65,13 @@ async fn send_garbage(address: std::net::SocketAddr, name: &str, password: &str)
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_garbage_frame_closes_only_that_connection() {
+async fn a_garbage_frame_closes_only_that_connection(db: Db) {
     let g = WorkerSpec {
         name: "g",
         password: "pg",
         priority: 0.0,
     };
-    let mut t = MasterTester::start(&[A, g], &["x"], |_, worker| {
+    let mut t = MasterTester::start(db, &[A, g], &["x"], |_, worker| {
         assert_eq!(worker, "a", "builds go to the stock worker only");
         vec![Step::script("slow", "echo begin; sleep 2; echo end")]
     })
@@ -90,9 +90,8 @@ async fn a_garbage_frame_closes_only_that_connection() {
     assert_eq!(t.store().connected_workers().await.unwrap(), ["a"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_mid_build_gives_retry_and_another_worker_completes() {
-    let mut t = MasterTester::start(&[A, B], &["x"], |_, worker| match worker {
+async fn a_worker_killed_mid_build_gives_retry_and_another_worker_completes(db: Db) {
+    let mut t = MasterTester::start(db, &[A, B], &["x"], |_, worker| match worker {
         "a" => vec![Step::script("work", "echo started on a; sleep 3")],
         _ => vec![Step::script("work", "echo done on b")],
     })
@@ -135,10 +134,10 @@ async fn a_worker_killed_mid_build_gives_retry_and_another_worker_completes() {
     assert!(t.log(builds[1].id, "work").await.contains("done on b"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_that_stops_answering_keepalives_is_dropped() {
+async fn a_worker_that_stops_answering_keepalives_is_dropped(db: Db) {
     use common::fake_worker::FakeWorker;
     let t = MasterTester::start_with_keepalive(
+        db,
         "[f]\npassword = pf\n",
         &["x"],
         |_, _| vec![Step::script("s", "true")],
@@ -177,10 +176,10 @@ async fn wait_disconnected(t: &MasterTester, name: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_login_is_refused_while_the_first_answers_and_replaces_it_otherwise() {
+async fn a_duplicate_login_is_refused_while_the_first_answers_and_replaces_it_otherwise(db: Db) {
     use common::fake_worker::FakeWorker;
     let t = MasterTester::start_with_keepalive(
+        db,
         "[f]\npassword = pf\n",
         &["x"],
         |_, _| vec![Step::script("s", "true")],
@@ -211,3 +210,11 @@ async fn a_duplicate_login_is_refused_while_the_first_answers_and_replaces_it_ot
     );
     t.wait_connected("f").await;
 }
+
+crate::both_databases!(
+    a_wrong_password_is_refused,
+    a_garbage_frame_closes_only_that_connection,
+    a_worker_killed_mid_build_gives_retry_and_another_worker_completes,
+    a_worker_that_stops_answering_keepalives_is_dropped,
+    a_duplicate_login_is_refused_while_the_first_answers_and_replaces_it_otherwise,
+);

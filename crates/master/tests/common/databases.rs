@@ -15,19 +15,58 @@ pub struct TestDatabase {
     pub label: &'static str,
 }
 
-/// A fresh PostgreSQL database URL, when the suite is configured for PostgreSQL.
-pub async fn fresh_postgres() -> Option<String> {
-    let url = match std::env::var("OEBB_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => url,
+/// Which database a master test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    /// `state.sqlite` in the master directory.
+    Sqlite,
+    /// A fresh database on the server of `OEBB_TEST_PG_URL`.
+    Postgres,
+}
+
+/// The server URL of `OEBB_TEST_PG_URL`; without it, `None`, or a failure when
+/// `OEBB_REQUIRE_PG=1` says PostgreSQL must be tested.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("OEBB_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
         _ => {
             assert!(
                 std::env::var("OEBB_REQUIRE_PG").as_deref() != Ok("1"),
                 "OEBB_REQUIRE_PG=1 but OEBB_TEST_PG_URL is not set: run scripts/install-postgresql \
                  and export OEBB_TEST_PG_URL to the URL it prints"
             );
-            return None;
+            eprintln!("PostgreSQL not tested: OEBB_TEST_PG_URL is not set");
+            None
         }
+    }
+}
+
+/// Runs each named `async fn NAME(db: Db)` as two tests, `NAME::sqlite` and `NAME::postgresql`
+/// (the latter passes without running when PostgreSQL is not configured nor required).
+#[macro_export]
+macro_rules! both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::databases::Db::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgresql() {
+                    if $crate::common::databases::postgres_url().is_some() {
+                        super::$name($crate::common::databases::Db::Postgres).await
+                    }
+                }
+            }
+        )*
     };
+}
+
+/// A fresh PostgreSQL database URL, when the suite is configured for PostgreSQL.
+pub async fn fresh_postgres() -> Option<String> {
+    let url = postgres_url()?;
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "oebb_test_{}_{}_{}",

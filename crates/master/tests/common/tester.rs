@@ -7,6 +7,7 @@ use std::time::Duration;
 use oebb_master::store::{BuildRecord, BuildRequestRecord};
 use oebb_master::{BuildId, Master, MasterOptions, Results, Step, Store};
 
+use super::databases::Db;
 use super::stock_worker::StockWorker;
 
 /// How long a test waits for a build before it fails.
@@ -74,20 +75,23 @@ pub struct MasterTester {
 impl MasterTester {
     /// Starts a master with these workers and builders; `steps` gives each build's steps.
     pub async fn start(
+        db: Db,
         workers: &[WorkerSpec],
         builders: &[&str],
         steps: impl Fn(&str, &str) -> Vec<Step> + Send + Sync + 'static,
     ) -> MasterTester {
-        Self::start_with_slaves(&slaves_cfg(workers), builders, steps).await
+        Self::start_with_slaves(db, &slaves_cfg(workers), builders, steps).await
     }
 
     /// Like [`MasterTester::start`], with the `slaves.cfg` text given.
     pub async fn start_with_slaves(
+        db: Db,
         slaves: &str,
         builders: &[&str],
         steps: impl Fn(&str, &str) -> Vec<Step> + Send + Sync + 'static,
     ) -> MasterTester {
         Self::start_with_keepalive(
+            db,
             slaves,
             builders,
             steps,
@@ -99,6 +103,7 @@ impl MasterTester {
 
     /// Like [`MasterTester::start_with_slaves`], with the keepalive interval and timeout given.
     pub async fn start_with_keepalive(
+        db: Db,
         slaves: &str,
         builders: &[&str],
         steps: impl Fn(&str, &str) -> Vec<Step> + Send + Sync + 'static,
@@ -106,9 +111,14 @@ impl MasterTester {
         keepalive_timeout: Duration,
     ) -> MasterTester {
         let dir = tempfile::tempdir().unwrap();
-        let database = match super::databases::fresh_postgres().await {
-            Some(url) => format!("database = {url}\n"),
-            None => String::new(),
+        let database = match db {
+            Db::Sqlite => String::new(),
+            Db::Postgres => {
+                let url = super::databases::fresh_postgres()
+                    .await
+                    .expect("PostgreSQL tests run only when it is configured");
+                format!("database = {url}\n")
+            }
         };
         write_master_dir(dir.path(), slaves, builders, &database);
         let config = oebb_config::load(dir.path(), &Default::default())
