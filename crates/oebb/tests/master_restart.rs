@@ -111,14 +111,70 @@ fn wait_builds(dir: &Path, what: &str, done: impl Fn(&str) -> bool) -> String {
     }
 }
 
+/// A fresh database on the PostgreSQL server of `OEBB_TEST_PG_URL` (made with `psql`), or
+/// `None` when it is not set; fails when `OEBB_REQUIRE_PG=1` asks for PostgreSQL without it.
+fn fresh_postgres() -> Option<String> {
+    let url = match std::env::var("OEBB_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            assert!(
+                std::env::var("OEBB_REQUIRE_PG").as_deref() != Ok("1"),
+                "OEBB_REQUIRE_PG=1 but OEBB_TEST_PG_URL is not set: run scripts/install-postgresql"
+            );
+            eprintln!("PostgreSQL not tested: OEBB_TEST_PG_URL is not set");
+            return None;
+        }
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("oebb_restart_{}_{nanos}", std::process::id());
+    let out = Command::new("psql")
+        .args([url.as_str(), "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()
+        .expect("psql (from scripts/install-postgresql) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url.as_str(), ""), |(b, q)| (b, q));
+    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    Some(format!("{server}/{name}{query}"))
+}
+
 #[test]
-fn a_master_killed_mid_build_requeues_and_completes_after_restart() {
+fn a_master_killed_mid_build_requeues_and_completes_after_restart_on_sqlite() {
+    killed_master_recovers(None);
+}
+
+#[test]
+fn a_master_killed_mid_build_requeues_and_completes_after_restart_on_postgresql() {
+    if let Some(url) = fresh_postgres() {
+        killed_master_recovers(Some(url));
+    }
+}
+
+fn killed_master_recovers(database: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (worker_port, web_port) = (free_port(), free_port());
+    let database = database.map_or(String::new(), |url| format!("database = {url}\n"));
     std::fs::write(
         d.join("oebb.cfg"),
-        format!("[master]\nworker-address = 127.0.0.1:{worker_port}\nweb-address = 127.0.0.1:{web_port}\n"),
+        format!(
+            "[master]\nworker-address = 127.0.0.1:{worker_port}\n\
+             web-address = 127.0.0.1:{web_port}\n{database}"
+        ),
     )
     .unwrap();
     std::fs::write(d.join("slaves.cfg"), "[w1]\npassword = pw1\n").unwrap();
