@@ -27,7 +27,7 @@ pub mod extends;
 mod ports;
 mod post_buildout;
 mod properties;
-mod shell;
+pub mod shell;
 mod source;
 pub mod step;
 

@@ -6,17 +6,22 @@
 use crate::bootstrap::python_bin;
 use crate::context::Context;
 use crate::shell::cache;
-use crate::step::{LockAccess, Step, StepCommand};
+use crate::step::{LockAccess, Step};
 use crate::PORT_LOCK;
 
 /// Build property holding the reserved port (anybox's name).
 pub const PORT_PROPERTY: &str = "openerp_port";
 
-/// Probes ports from argv[1] below argv[2] by argv[3], claiming the first free one for builder
-/// argv[5] in directory argv[4]; a claim the builder already holds (left by a crash) is reused.
-/// Python 2.7 and 3.
-const RESERVE: &str = r#"import errno, os, socket, sys
-lo, hi, step, claims, me = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+/// Probes ports from `$PORT_MIN` below `$PORT_MAX` by `$PORT_STEP`, claiming the first free
+/// one for builder `$BUILDER` in `$CLAIMS`; a claim the builder already holds (left by a crash)
+/// is reused. Python 2.7 and 3.
+const RESERVE: &str = r#""$PYTHON" - <<'EOF'
+import errno, os, socket, sys
+env = os.environ
+lo, hi, step = int(env['PORT_MIN']), int(env['PORT_MAX']), int(env['PORT_STEP'])
+claims, me = env['CLAIMS'], env['BUILDER']
+if not os.path.isdir(claims):
+    os.makedirs(claims)
 for port in range(lo, hi, step):
     claim = os.path.join(claims, str(port))
     try:
@@ -44,21 +49,18 @@ for port in range(lo, hi, step):
     sys.exit(0)
 sys.stderr.write('no free port in [%d, %d) by %d; widen the range\n' % (lo, hi, step))
 sys.exit(2)
+EOF
 "#;
 
 /// The reservation step, setting [`PORT_PROPERTY`], and the always-run release step.
 pub fn reserve(cx: &Context, min: u64, max: u64, step: u64) -> (Step, Step) {
-    let argv = vec![
-        python_bin(cx),
-        "-c".into(),
-        RESERVE.into(),
-        min.to_string(),
-        max.to_string(),
-        step.to_string(),
-        cache("ports"),
-        cx.builder.name.to_string(),
-    ];
-    let reserve = Step::new("port_reserve", StepCommand::Argv(argv))
+    let reserve = Step::script("port_reserve", RESERVE)
+        .env("PYTHON", &python_bin(cx))
+        .env("PORT_MIN", &min.to_string())
+        .env("PORT_MAX", &max.to_string())
+        .env("PORT_STEP", &step.to_string())
+        .env("CLAIMS", &cache("ports"))
+        .env("BUILDER", cx.builder.name.as_str())
         .lock(LockAccess::exclusive(PORT_LOCK))
         .property_from_stdout(PORT_PROPERTY)
         .halt_on_failure(true)

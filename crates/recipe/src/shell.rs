@@ -1,4 +1,5 @@
-//! Shell quoting and the worker paths the steps share.
+//! Shell quoting and the worker paths the steps share (public so `oebb check --steps` prints
+//! command lines the way the steps are written).
 
 /// The builder's absolute directory on the worker (build property set by step `builddir`).
 pub const BUILDDIR: &str = "%(prop:builddir)s";

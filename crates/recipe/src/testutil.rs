@@ -11,7 +11,7 @@ use std::path::Path;
 /// A worker with PostgreSQL 16 on port 5433 and Python 3.11, `db_prefix = ci`.
 pub const WORKERS: &str = "[w1]\npassword = x\n\
 capability = postgresql 16 port=5433 bin=/usr/lib/postgresql/16/bin lib=/usr/lib/pg16 host=/tmp user=ci passwd=secret\n\
-    python 3.11 bin=/usr/bin/python3.11\n\
+\x20   python 3.11 bin=/usr/bin/python3.11\n\
 db_prefix = ci\n\
 [w2]\npassword = x\ncapability = postgresql 16 port=5434\n";
 

@@ -1,4 +1,7 @@
-//! `oebb check`: load a master directory, print every error or the builder matrix.
+//! `oebb check`: load a master directory, print every error or the builder matrix, or with
+//! `--steps BUILDER` the steps of one build ([`steps`]).
+
+mod steps;
 
 use clap::Args;
 use oebb_config::{load, MasterConfig, Overrides, PropertyValue, Worker};
@@ -22,6 +25,12 @@ pub struct CheckArgs {
     /// Print the matrix as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Print the steps of one build of this builder, with command lines and environment.
+    #[arg(long, value_name = "BUILDER", conflicts_with = "json")]
+    pub steps: Option<String>,
+    /// With --steps: the worker that runs the build (default: the builder's first worker).
+    #[arg(long, value_name = "WORKER", requires = "steps")]
+    pub worker: Option<String>,
 }
 
 /// Runs the command: exit 0 with the matrix, or 1 after printing every error.
@@ -55,6 +64,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    if let Some(builder) = &args.steps {
+        let code = steps::run(&config, builder, args.worker.as_deref(), &mut out)?;
+        out.flush()?;
+        return Ok(code);
+    }
     if args.json {
         serde_json::to_writer(&mut out, &JsonMatrix::from(&config))?;
         writeln!(out)?;

@@ -1,0 +1,212 @@
+//! `oebb check DIR --steps BUILDER [--worker W]`: print the steps of one build as the recipe
+//! makes them, with full command lines and environment. Paths on the master are printed
+//! relative to the master directory, so the output is the same wherever the directory is.
+
+use oebb_config::{BuildoutSource, MasterConfig};
+use oebb_recipe::shell::line;
+use oebb_recipe::step::{Step, StepCommand};
+use oebb_recipe::{build_steps, extends, BuildInput};
+use std::io::Write;
+use std::path::Path;
+
+/// Prints the steps of `builder` on `worker` (default: its first worker); exit 0, or 1 after
+/// saying what is wrong.
+pub fn run(
+    config: &MasterConfig,
+    builder: &str,
+    worker: Option<&str>,
+    out: &mut impl Write,
+) -> anyhow::Result<u8> {
+    let Some(b) = config
+        .matrix
+        .builders
+        .iter()
+        .find(|b| b.name.as_str() == builder)
+    else {
+        let names: Vec<&str> = config
+            .matrix
+            .builders
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect();
+        eprintln!(
+            "oebb check: no builder `{builder}`; the builders are: {}",
+            names.join(", ")
+        );
+        return Ok(1);
+    };
+    let worker_name = worker.unwrap_or_else(|| b.workers.first().map_or("", |w| w.as_str()));
+    let Some(w) = config
+        .workers
+        .iter()
+        .find(|w| w.name.as_str() == worker_name)
+    else {
+        eprintln!(
+            "oebb check: no worker `{worker_name}` in {}",
+            config.workers_file.display()
+        );
+        return Ok(1);
+    };
+    let Some(buildout) = config.buildouts.iter().find(|x| x.name == b.buildout) else {
+        eprintln!("oebb check: builder `{builder}` has no buildout section");
+        return Ok(1);
+    };
+    let extends = match &buildout.source {
+        Some(BuildoutSource::Standalone { path }) => {
+            let file = buildout
+                .manifest
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(path);
+            let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+            let name = file
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into());
+            extends::standalone_files(&name, |p| std::fs::read_to_string(dir.join(p)).ok())
+        }
+        _ => Vec::new(),
+    };
+    let input = BuildInput {
+        buildout,
+        builder: b,
+        worker: w,
+        extends: &extends,
+    };
+    let steps = match build_steps(&input) {
+        Ok(steps) => steps,
+        Err(e) => {
+            eprintln!("oebb check: {e}");
+            return Ok(1);
+        }
+    };
+    writeln!(
+        out,
+        "builder {} (buildout [{}]) on worker {}: {} steps",
+        b.name,
+        b.buildout,
+        w.name,
+        steps.len()
+    )?;
+    for (i, step) in steps.iter().enumerate() {
+        writeln!(out)?;
+        write_step(out, i + 1, step, &config.dir)?;
+    }
+    Ok(0)
+}
+
+/// `path` relative to the master directory when it is inside it.
+fn shown(path: &Path, master: &Path) -> String {
+    path.strip_prefix(master)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn write_step(out: &mut impl Write, n: usize, s: &Step, master: &Path) -> std::io::Result<()> {
+    match s.description.is_empty() {
+        true => writeln!(out, "{n}. {}", s.name)?,
+        false => writeln!(out, "{n}. {} — {}", s.name, s.description)?,
+    }
+    let flags: Vec<&str> = [
+        (s.halt_on_failure, "halt"),
+        (s.flunk_on_failure, "flunk"),
+        (s.warn_on_failure, "warn"),
+        (s.always_run, "always-run"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, f)| *f)
+    .collect();
+    writeln!(out, "   workdir: {}", s.workdir)?;
+    writeln!(out, "   on failure: {}", flags.join(", "))?;
+    if !s.locks.is_empty() {
+        let locks: Vec<String> = s
+            .locks
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} ({})",
+                    l.lock,
+                    if l.exclusive { "exclusive" } else { "counting" }
+                )
+            })
+            .collect();
+        writeln!(out, "   locks: {}", locks.join(", "))?;
+    }
+    if let Some(t) = s.timeout {
+        writeln!(out, "   timeout: {}s", t.as_secs())?;
+    }
+    if let Some(p) = &s.property_from_stdout {
+        writeln!(out, "   sets property {p} from its output")?;
+    }
+    for (name, file) in &s.log_files {
+        writeln!(out, "   keeps log {name}: {file}")?;
+    }
+    for (i, (k, v)) in s.env.iter().enumerate() {
+        let label = if i == 0 { "env:" } else { "    " };
+        writeln!(out, "   {label} {k}={v}")?;
+    }
+    match &s.command {
+        StepCommand::Argv(argv) => writeln!(out, "   $ {}", line(argv)),
+        StepCommand::Script(script) => {
+            writeln!(out, "   script:")?;
+            for l in script.lines() {
+                writeln!(out, "     | {l}")?;
+            }
+            Ok(())
+        }
+        StepCommand::Download { source, dest, mode } => {
+            let mode = mode.map_or_else(String::new, |m| format!(" (mode {m:o})"));
+            writeln!(
+                out,
+                "   download {} from the master to {dest}{mode}",
+                shown(source, master)
+            )
+        }
+        StepCommand::Upload { source, dest } => {
+            writeln!(
+                out,
+                "   upload {source} to the master's {}",
+                shown(dest, master)
+            )
+        }
+        StepCommand::UploadDirectory { source, dest, url } => {
+            writeln!(out, "   upload directory {source} to the master's {dest}")?;
+            match url {
+                Some(u) => writeln!(out, "   served at {u}"),
+                None => Ok(()),
+            }
+        }
+        StepCommand::SetProperties(props) => {
+            for (k, v) in props {
+                writeln!(out, "   set property {k}={v}")?;
+            }
+            Ok(())
+        }
+        StepCommand::Analyze {
+            logfile,
+            odoo_version,
+            tests_requested,
+            ignore_file,
+            warnings_fail,
+        } => {
+            let version = odoo_version.as_deref().unwrap_or("any version");
+            let tests = if *tests_requested {
+                "tests requested"
+            } else {
+                "no tests requested"
+            };
+            write!(
+                out,
+                "   analyze log {logfile} on the master ({version}, {tests}"
+            )?;
+            if let Some(f) = ignore_file {
+                write!(out, ", ignoring patterns of {}", shown(f, master))?;
+            }
+            if *warnings_fail {
+                write!(out, ", warnings fail")?;
+            }
+            writeln!(out, ")")
+        }
+    }
+}
