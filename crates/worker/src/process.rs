@@ -226,20 +226,29 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
         output.header(&format!("\n{message}, attempting to kill\n"));
         plan.start(pgid)
     };
+    let backlog = output.outbox().backlog();
+    let mut master_caught_up = started;
     loop {
         if status.is_some() && stdout.is_none() && stderr.is_none() {
             break;
         }
+        let congested = backlog.congested();
         let running = status.is_none() && !killed;
+        // Waiting for the master is no silence of the command's.
         let idle_deadline = spec
             .timeout
-            .filter(|_| running)
+            .filter(|_| running && !congested)
             .map(|t| last_output + seconds(t));
-        let drain_deadline = status.is_some().then(|| {
-            (exited_at.max(last_output) + DRAIN_AFTER_EXIT).min(exited_at + MAX_DRAIN_AFTER_EXIT)
+        let drain_deadline = (status.is_some() && !congested).then(|| {
+            let since = exited_at.max(master_caught_up);
+            (since.max(last_output) + DRAIN_AFTER_EXIT).min(since + MAX_DRAIN_AFTER_EXIT)
         });
         tokio::select! {
-            read = read_some(&mut stdout, &mut out_buf) => match read {
+            () = backlog.drained(), if congested => {
+                master_caught_up = Instant::now();
+                last_output = master_caught_up;
+            }
+            read = read_some(&mut stdout, &mut out_buf), if !congested => match read {
                 Ok(n) if n > 0 => {
                     last_output = Instant::now();
                     lines += memchr_count(&out_buf[..n]);
@@ -249,7 +258,7 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
                 }
                 _ => stdout = None,
             },
-            read = read_some(&mut stderr, &mut err_buf) => match read {
+            read = read_some(&mut stderr, &mut err_buf), if !congested => match read {
                 Ok(n) if n > 0 => {
                     last_output = Instant::now();
                     lines += memchr_count(&err_buf[..n]);

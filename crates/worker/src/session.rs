@@ -257,7 +257,7 @@ impl Worker {
             environment: self.environment.clone(),
             interrupt: interrupt_rx,
         };
-        let outbox = Outbox::start(start.connection.clone(), command_id.clone());
+        let outbox = Outbox::start(start.connection.clone(), command_id.clone(), start.settings);
         let output = Output::new(outbox, start.settings);
         let done = start.done.clone();
         let generation = start.generation;

@@ -353,3 +353,54 @@ async fn children_left_behind_neither_lose_output_nor_hang_the_command() {
         .status();
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_master_slows_the_command_down() {
+    let (worker, mut master) = attached().await;
+    let workdir = master.path("slow");
+    let finished = std::path::Path::new(&workdir).join("finished");
+    // 8 MB of output, more than the worker holds for a master that does not answer (64
+    // buffers of the 64 KiB the test master sets).
+    let args = script(
+        &workdir,
+        "yes 0123456789012345678 | head -c 8000000; touch finished",
+    );
+    let id = master.start(args.into()).await;
+    let mut held = Vec::new();
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while let Ok(Some(request)) = tokio::time::timeout_at(until, master.incoming.recv()).await {
+        held.push(request);
+    }
+    let mut stdout = 0;
+    for request in &held {
+        if let oebb_protocol::Request::Update { updates, .. } = &request.request {
+            for update in updates {
+                if let Update::Stdout(chunk) = update {
+                    stdout += chunk.text.len();
+                }
+            }
+        }
+    }
+    eprintln!(
+        "held {} requests, {stdout} bytes, finished: {}",
+        held.len(),
+        finished.exists()
+    );
+    assert!(
+        held.len() <= 32,
+        "{} requests sent without answers",
+        held.len()
+    );
+    assert!(
+        !finished.exists(),
+        "the command ran ahead of a master that did not answer"
+    );
+    for request in held {
+        request.respond(oebb_protocol::Response::ok());
+    }
+    let run = master.wait(&id).await;
+    assert_eq!(run.rc(), Some(0));
+    assert_eq!(stdout + run.stdout().len(), 8_000_000);
+    assert!(finished.exists());
+    worker.stop().await;
+}
