@@ -136,6 +136,7 @@ impl WorkerService {
             Err(why) => {
                 tracing::warn!(worker = %name, %peer, "worker dropped while attaching: {why}");
                 connection.close(why);
+                self.forget_live(&name, &connection);
                 return;
             }
         };
@@ -149,6 +150,7 @@ impl WorkerService {
             Err(e) => {
                 tracing::error!(worker = %name, "cannot record the worker's connection: {e}");
                 connection.close("the master cannot record the connection");
+                self.forget_live(&name, &connection);
                 return;
             }
         };
@@ -172,15 +174,7 @@ impl WorkerService {
         }
         let reason = connection.closed().await;
         tracing::info!(worker = %name, %peer, "worker detached: {reason}");
-        {
-            let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-            if live
-                .get(&name)
-                .is_some_and(|c| c.peer() == connection.peer())
-            {
-                live.remove(&name);
-            }
-        }
+        self.forget_live(&name, &connection);
         if let Err(e) = self
             .store
             .worker_disconnected(connection_id, &reason.to_string())
@@ -196,6 +190,17 @@ impl WorkerService {
 }
 
 impl WorkerService {
+    /// Forgets `connection` as the worker's live one, unless a newer one has replaced it.
+    fn forget_live(&self, name: &WorkerName, connection: &Connection) {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if live
+            .get(name)
+            .is_some_and(|c| c.peer() == connection.peer())
+        {
+            live.remove(name);
+        }
+    }
+
     /// Buildbot's rule for a worker that logs in while already connected: the old connection
     /// is asked whether it is alive; if it answers, the new one is refused, otherwise the old
     /// one is dropped. Returns whether `connection` may go on; it is then the live one.
