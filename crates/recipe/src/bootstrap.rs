@@ -26,13 +26,25 @@ use std::time::Duration;
 /// How long a bootstrap may take (it may download zc.buildout, setuptools, virtualenv).
 pub const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// The interpreter of the worker's `python` capability.
+/// The interpreter of the worker's `python` capability: its `bin=`, else `pythonX.Y` for its
+/// version, else `python3`.
 pub fn python_bin(cx: &Context) -> String {
-    cx.python
+    if let Some(bin) = cx
+        .python
         .and_then(|c| c.options.get("bin"))
         .filter(|b| !b.is_empty())
-        .cloned()
-        .unwrap_or_else(|| "python3".to_string())
+    {
+        return bin.clone();
+    }
+    match cx
+        .python
+        .and_then(|c| c.version.as_ref())
+        .map(|v| v.numbers())
+    {
+        Some([major, minor, ..]) => format!("python{major}.{minor}"),
+        Some([major]) => format!("python{major}"),
+        _ => "python3".to_string(),
+    }
 }
 
 /// Whether the build's Python is 2.x: from the capability version, else the interpreter name.
@@ -157,3 +169,6 @@ fn legacy_script(config: &str) -> String {
          -c {config} \"buildout:eggs-directory=$BUILDOUT_VENV/bootstrap-eggs\" bootstrap\n"
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -248,3 +248,6 @@ fn archive(cx: &Context, subdir_prop: &str, archive_prop: &str) -> Result<Vec<St
         script("install_release", "rm -rf build && mv \"$ARCHIVE\" build"),
     ])
 }
+
+#[cfg(test)]
+mod tests;

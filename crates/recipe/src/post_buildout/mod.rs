@@ -66,3 +66,6 @@ fn autocommit(cx: &Context) -> Step {
     );
     Step::new("autocommit", crate::step::StepCommand::Argv(argv)).envs(&cx.env)
 }
+
+#[cfg(test)]
+mod tests;
