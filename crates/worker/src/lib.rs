@@ -25,6 +25,7 @@ mod fs;
 mod info;
 mod lines;
 mod logfiles;
+mod outbox;
 mod output;
 mod process;
 mod session;

@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::command::{self, Context};
-use crate::output::{Outbox, Output};
+use crate::outbox::Outbox;
+use crate::output::Output;
 use crate::{info, Stopped, WorkerOptions};
 
 /// How long commands get to die after the worker stops (their kill grace plus a margin).
