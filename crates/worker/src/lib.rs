@@ -16,6 +16,10 @@
 //!   KILL always follows after a grace if its process group is still there.
 //! - `usePTY` is not honoured (commands run on pipes), which the header says.
 //! - A reused live `command_id` is refused instead of overwriting the running command.
+//! - A command whose process exited ends once its pipes stay silent for 1 s (10 s at most),
+//!   even if children it left behind (a server it started) still hold them open; the stock
+//!   worker waits for the pipes to close.
+//! - Transfer blocks are capped at 16 MiB whatever `blocksize` the master asks for.
 
 #![warn(missing_docs)]
 
