@@ -68,6 +68,10 @@ async fn shell_reports_output_and_exit_code() {
     assert_eq!(run.stdout(), "");
     assert_eq!(run.stderr(), "shown\n");
 
+    // A relative workdir is under the basedir.
+    let run = master.run(script("rel/dir", "pwd").into()).await;
+    assert_eq!(run.stdout(), format!("{}\n", master.path("rel/dir")));
+
     // initial_stdin reaches the program.
     let mut fed = script(&workdir, "cat");
     fed.initial_stdin = Some("fed in\n".into());
@@ -276,6 +280,20 @@ async fn output_is_batched_by_the_buffer_settings() {
     stdout.push_str(&run.stdout());
     let expected: String = (1..=200000).map(|i| format!("{i}\n")).collect();
     assert!(stdout == expected, "output out of order or lost");
+
+    // Settings apply to the commands started after them: here, lines split at 10 chars.
+    let settings = oebb_protocol::WorkerSettings {
+        max_line_length: 10,
+        buffer_timeout: 0.02,
+        ..oebb_protocol::WorkerSettings::default()
+    };
+    master
+        .request(oebb_protocol::Request::SetWorkerSettings(settings))
+        .await;
+    let run = master
+        .run(script(&master.path("b"), "echo 0123456789abcdef").into())
+        .await;
+    assert_eq!(run.stdout(), "0123456789\nabcdef\n");
     worker.stop().await;
 }
 
