@@ -78,14 +78,14 @@ fn zc_buildout(cx: &Context, py2: bool) -> String {
 }
 
 /// A setuptools that zc.buildout 2 works with: `bootstrap-setuptools` when given, else the
-/// last series for Python 2.7 (44), or the last before setuptools dropped what zc.buildout 2
-/// uses (58) on Python 3.
+/// last series for Python 2.7 (44), or on Python 3 the last that zc.buildout 2 accepts
+/// (it refuses setuptools 52 and later).
 fn setuptools(cx: &Context, py2: bool) -> String {
     match cx.option("bootstrap-setuptools") {
         Some(v) if v.starts_with(|c: char| c.is_ascii_digit()) => format!("setuptools=={v}"),
         Some(v) => v.to_string(),
         None if py2 => "setuptools<45".to_string(),
-        None => "setuptools<58".to_string(),
+        None => "setuptools<52".to_string(),
     }
 }
 
@@ -162,6 +162,8 @@ fn legacy_script(config: &str) -> String {
          \x20 fi\n\
          \x20 \"$BUILDOUT_VENV/bin/pip\" install -q --target \"$BUILDOUT_VENV/dists/setuptools\" \"$SETUPTOOLS\"\n\
          \x20 \"$BUILDOUT_VENV/bin/pip\" install -q --no-deps --target \"$BUILDOUT_VENV/dists/zc.buildout\" \"$ZC_BUILDOUT\"\n\
+         \x20 # pip leaves the zc namespace to a .pth file, which PYTHONPATH does not read\n\
+         \x20 echo \"__import__('pkg_resources').declare_namespace(__name__)\" > \"$BUILDOUT_VENV/dists/zc.buildout/zc/__init__.py\"\n\
          \x20 echo \"$want\" > \"$BUILDOUT_VENV/.oebb-bootstrap\"\n\
          fi\n\
          PYTHONPATH=\"$BUILDOUT_VENV/dists/zc.buildout:$BUILDOUT_VENV/dists/setuptools\" \"$BUILDOUT_VENV/bin/python\" \

@@ -68,7 +68,7 @@ fn latest_zc_buildout_when_no_version_is_given() {
 #[test]
 fn zc_buildout_2_gets_a_virtualenv_without_setuptools() {
     let s = bootstrap("bootstrap-version = 2.13.8\n", "python 3.9");
-    assert_eq!(s.env["SETUPTOOLS"], "setuptools<58");
+    assert_eq!(s.env["SETUPTOOLS"], "setuptools<52");
     let t = text(&s);
     assert!(t.contains("pip\" uninstall -q -y setuptools"), "{t}");
     assert!(
