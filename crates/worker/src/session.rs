@@ -91,6 +91,8 @@ pub(crate) async fn run(options: WorkerOptions, shutdown: impl Future<Output = (
     let master = options.master.as_str();
     let name = options.name.as_str();
     let mut delay = options.backoff.initial;
+    let basedir = options.basedir.display();
+    tracing::info!(master, worker = name, %basedir, "worker starting");
     loop {
         let attempt = tokio::select! {
             attempt = tokio::time::timeout(CONNECT_TIMEOUT, connect_to_master(master, &credentials)) => {
