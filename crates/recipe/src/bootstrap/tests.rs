@@ -79,6 +79,13 @@ fn zc_buildout_2_gets_a_virtualenv_without_setuptools() {
         t.contains("--no-deps --target \"$BUILDOUT_VENV/dists/zc.buildout\""),
         "{t}"
     );
+    // Python 2.7 reads no .pth file from PYTHONPATH: the zc namespace needs its __init__.
+    assert!(
+        t.contains(
+            "declare_namespace(__name__)\" > \"$BUILDOUT_VENV/dists/zc.buildout/zc/__init__.py\""
+        ),
+        "{t}"
+    );
     // The bootstrap's copies stay in the virtualenv, not in the shared egg cache.
     assert!(
         t.contains("\"buildout:eggs-directory=$BUILDOUT_VENV/bootstrap-eggs\" bootstrap"),
