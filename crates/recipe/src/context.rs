@@ -24,6 +24,22 @@ pub struct BuildInput<'a> {
 /// Why the steps of a build cannot be made.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RecipeError {
+    /// No builder of that name.
+    #[error("no builder `{builder}`; the builders are: {valid}")]
+    UnknownBuilder {
+        /// The name asked for.
+        builder: String,
+        /// The builders.
+        valid: String,
+    },
+    /// No worker of that name.
+    #[error("no worker `{worker}` in {file}")]
+    UnknownWorker {
+        /// The name asked for.
+        worker: String,
+        /// The workers file.
+        file: String,
+    },
     /// The builder does not list the worker.
     #[error("worker `{worker}` is not a worker of builder `{builder}`; choose one of: {valid}")]
     WorkerNotInBuilder {

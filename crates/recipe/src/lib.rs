@@ -24,6 +24,7 @@ mod buildout_run;
 mod context;
 mod database;
 pub mod extends;
+mod for_config;
 mod ports;
 mod post_buildout;
 mod properties;
@@ -32,6 +33,7 @@ mod source;
 pub mod step;
 
 pub use context::{BuildInput, OdooSeries, RecipeError};
+pub use for_config::steps_for;
 
 use step::Step;
 

@@ -2,10 +2,10 @@
 //! makes them, with full command lines and environment. Paths on the master are printed
 //! relative to the master directory, so the output is the same wherever the directory is.
 
-use oebb_config::{BuildoutSource, MasterConfig};
+use oebb_config::MasterConfig;
 use oebb_recipe::shell::line;
 use oebb_recipe::step::{Step, StepCommand};
-use oebb_recipe::{build_steps, extends, BuildInput};
+use oebb_recipe::steps_for;
 use std::io::Write;
 use std::path::Path;
 
@@ -17,74 +17,28 @@ pub fn run(
     worker: Option<&str>,
     out: &mut impl Write,
 ) -> anyhow::Result<u8> {
-    let Some(b) = config
-        .matrix
-        .builders
-        .iter()
-        .find(|b| b.name.as_str() == builder)
-    else {
-        let names: Vec<&str> = config
-            .matrix
-            .builders
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
-        eprintln!(
-            "oebb check: no builder `{builder}`; the builders are: {}",
-            names.join(", ")
-        );
-        return Ok(1);
-    };
-    let worker_name = worker.unwrap_or_else(|| b.workers.first().map_or("", |w| w.as_str()));
-    let Some(w) = config
-        .workers
-        .iter()
-        .find(|w| w.name.as_str() == worker_name)
-    else {
-        eprintln!(
-            "oebb check: no worker `{worker_name}` in {}",
-            config.workers_file.display()
-        );
-        return Ok(1);
-    };
-    let Some(buildout) = config.buildouts.iter().find(|x| x.name == b.buildout) else {
-        eprintln!("oebb check: builder `{builder}` has no buildout section");
-        return Ok(1);
-    };
-    let extends = match &buildout.source {
-        Some(BuildoutSource::Standalone { path }) => {
-            let file = buildout
-                .manifest
-                .parent()
-                .unwrap_or(Path::new(""))
-                .join(path);
-            let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
-            let name = file
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into());
-            extends::standalone_files(&name, |p| std::fs::read_to_string(dir.join(p)).ok())
-        }
-        _ => Vec::new(),
-    };
-    let input = BuildInput {
-        buildout,
-        builder: b,
-        worker: w,
-        extends: &extends,
-    };
-    let steps = match build_steps(&input) {
+    let read = |p: &Path| std::fs::read_to_string(p).ok();
+    let steps = match steps_for(config, builder, worker, read) {
         Ok(steps) => steps,
         Err(e) => {
             eprintln!("oebb check: {e}");
             return Ok(1);
         }
     };
+    // steps_for succeeded, so the builder and the worker exist.
+    let b = config
+        .matrix
+        .builders
+        .iter()
+        .find(|b| b.name.as_str() == builder)
+        .expect("builder found by steps_for");
+    let worker = worker.unwrap_or_else(|| b.workers[0].as_str());
     writeln!(
         out,
         "builder {} (buildout [{}]) on worker {}: {} steps",
         b.name,
         b.buildout,
-        w.name,
+        worker,
         steps.len()
     )?;
     for (i, step) in steps.iter().enumerate() {

@@ -1,0 +1,132 @@
+//! The recipe for a builder of a loaded master configuration: finds its buildout and worker and
+//! the files a standalone buildout extends, so the master and `oebb check --steps` make steps
+//! with one call.
+
+use crate::context::{BuildInput, RecipeError};
+use crate::step::Step;
+use crate::{build_steps, extends};
+use oebb_config::{BuildoutSource, MasterConfig};
+use std::path::Path;
+
+/// The steps of `builder` on `worker` (None: the builder's first worker); `read` gives the text
+/// of a file on the master (None when it cannot be read).
+pub fn steps_for(
+    config: &MasterConfig,
+    builder: &str,
+    worker: Option<&str>,
+    read: impl FnMut(&Path) -> Option<String>,
+) -> Result<Vec<Step>, RecipeError> {
+    let Some(b) = config
+        .matrix
+        .builders
+        .iter()
+        .find(|b| b.name.as_str() == builder)
+    else {
+        let names: Vec<&str> = config
+            .matrix
+            .builders
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect();
+        return Err(RecipeError::UnknownBuilder {
+            builder: builder.into(),
+            valid: names.join(", "),
+        });
+    };
+    let worker = worker.unwrap_or_else(|| b.workers.first().map_or("", |w| w.as_str()));
+    let Some(w) = config.workers.iter().find(|w| w.name.as_str() == worker) else {
+        return Err(RecipeError::UnknownWorker {
+            worker: worker.into(),
+            file: config.workers_file.display().to_string(),
+        });
+    };
+    let Some(buildout) = config.buildouts.iter().find(|x| x.name == b.buildout) else {
+        return Err(RecipeError::NoSource {
+            buildout: b.buildout.clone(),
+        });
+    };
+    let files = match &buildout.source {
+        Some(BuildoutSource::Standalone { path }) => {
+            let file = buildout
+                .manifest
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(path);
+            let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+            let name = file
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let mut read = read;
+            extends::standalone_files(&name, |p| read(&dir.join(p)))
+        }
+        _ => Vec::new(),
+    };
+    build_steps(&BuildInput {
+        buildout,
+        builder: b,
+        worker: w,
+        extends: &files,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::step::StepCommand;
+    use crate::testutil::{fixture, names, WORKERS};
+    use oebb_config::MasterSettings;
+    use std::path::PathBuf;
+
+    fn config() -> MasterConfig {
+        let f = fixture(
+            "[b]\nbuildout = standalone odoo.cfg\nbuild-for = postgresql == 16\n",
+            WORKERS,
+        );
+        MasterConfig {
+            dir: PathBuf::from("/master"),
+            settings: MasterSettings::default(),
+            workers_file: PathBuf::from("/master/slaves.cfg"),
+            manifest_files: vec![PathBuf::from("/master/buildouts/MANIFEST.cfg")],
+            workers: f.workers,
+            buildouts: f.buildouts,
+            matrix: f.matrix,
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn finds_builder_worker_and_the_extended_files() {
+        let read = |p: &Path| match p.to_str() {
+            Some("/master/buildouts/odoo.cfg") => Some("[buildout]\nextends = base.cfg\n".into()),
+            _ => None,
+        };
+        let steps = steps_for(&config(), "b-pg16", Some("w2"), read).unwrap();
+        assert_eq!(names(&steps)[1..3], ["download", "download base.cfg"]);
+        match &steps[2].command {
+            StepCommand::Download { source, .. } => {
+                assert_eq!(source, &PathBuf::from("/master/buildouts/base.cfg"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            steps.iter().find(|s| s.name == "createdb").unwrap().env["PGPORT"],
+            "5434"
+        );
+        let first = steps_for(&config(), "b-pg16", None, |_| None).unwrap();
+        assert_eq!(
+            first.iter().find(|s| s.name == "createdb").unwrap().env["PGPORT"],
+            "5433"
+        );
+    }
+
+    #[test]
+    fn unknown_builder_and_worker_name_the_choices() {
+        let err = steps_for(&config(), "nope", None, |_| None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no builder `nope`; the builders are: b-pg16"
+        );
+        let err = steps_for(&config(), "b-pg16", Some("ghost"), |_| None).unwrap_err();
+        assert_eq!(err.to_string(), "no worker `ghost` in /master/slaves.cfg");
+    }
+}
