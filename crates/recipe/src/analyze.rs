@@ -6,8 +6,10 @@
 use crate::context::Context;
 use crate::step::{Step, StepCommand};
 
-/// Analyses `logfile` (relative to `build`); fails the build, never halts it, so the steps
-/// after it (database drop, port release) still run in order.
+/// Analyses `logfile` (relative to `build`); fails the build, never halts it. It always runs,
+/// so the log of an Odoo run that failed (and halted the build) is still judged and its
+/// findings shown; when the log is missing because its step never ran, the step fails saying
+/// so (the build has failed already).
 pub fn step(cx: &Context, name: &str, logfile: &str, tests_requested: bool) -> Step {
     Step::new(
         name,
@@ -19,4 +21,5 @@ pub fn step(cx: &Context, name: &str, logfile: &str, tests_requested: bool) -> S
             warnings_fail: cx.buildout.analyze_warnings_fail,
         },
     )
+    .always_run(true)
 }

@@ -101,8 +101,8 @@ mod tests {
             _ => None,
         };
         let steps = steps_for(&config(), "b-pg16", Some("w2"), read).unwrap();
-        assert_eq!(names(&steps)[1..3], ["download", "download base.cfg"]);
-        match &steps[2].command {
+        assert_eq!(names(&steps)[2..4], ["download", "download base.cfg"]);
+        match &steps[3].command {
             StepCommand::Download { source, .. } => {
                 assert_eq!(source, &PathBuf::from("/master/buildouts/base.cfg"))
             }

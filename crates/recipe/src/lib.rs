@@ -47,6 +47,7 @@ pub fn build_steps(input: &BuildInput) -> Result<Vec<Step>, RecipeError> {
     let cx = context::Context::new(input)?;
     let mut steps = Vec::new();
     steps.extend(properties::builddir_step());
+    steps.extend(post_buildout::clean_logs(&cx));
     steps.extend(source::steps(&cx)?);
     steps.extend(properties::capability_steps(&cx)?);
     steps.extend(bootstrap::steps(&cx));

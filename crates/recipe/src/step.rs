@@ -93,6 +93,7 @@ pub enum StepCommand {
         ignore_file: Option<PathBuf>,
         /// `analyze.warnings-fail`: WARNING records fail the step instead of warning.
         warnings_fail: bool,
+        // A missing log fails the step ("the step writing it did not run").
     },
 }
 

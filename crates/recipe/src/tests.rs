@@ -16,6 +16,7 @@ fn the_standard_build_runs_in_order() {
         names(&steps),
         [
             "builddir",
+            "clean_logs",
             "download",
             "props_postgresql",
             "pg_cluster_props",
@@ -23,7 +24,6 @@ fn the_standard_build_runs_in_order() {
             "buildout",
             "dropdb",
             "createdb",
-            "clean_log",
             "test",
             "analyze",
             "final_dropdb"

@@ -134,6 +134,7 @@ fn functional_stop_ends_the_background_server() {
     let alive = || {
         Command::new("kill")
             .args(["-0", pid])
+            .stderr(std::process::Stdio::null())
             .status()
             .unwrap()
             .success()

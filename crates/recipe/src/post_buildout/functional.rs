@@ -30,7 +30,6 @@ pub fn steps(cx: &Context) -> Result<Vec<Step>, RecipeError> {
         line(&server),
         line(&[format!("--logfile={}", in_build("server-functional.log"))]),
     );
-    steps.push(super::clean_log("clean_log", "server-functional.log"));
     steps.push(
         Step::script("start", &start)
             .envs(&cx.env)

@@ -1,7 +1,7 @@
 //! Installing and testing the addons with the recipe's scripts: `install-modules-test`,
 //! `install-modules`, `update-openerp`, `openerpcommand-initialize-tests`.
 
-use super::{clean_log, odoo_timeout, words};
+use super::{odoo_timeout, words};
 use crate::analyze;
 use crate::context::{Context, RecipeError};
 use crate::ports::{reserve, PORT_PROPERTY};
@@ -45,7 +45,7 @@ pub fn install_modules_test(cx: &Context) -> Result<Vec<Step>, RecipeError> {
     if ports.is_some() {
         argv.push(port_arg(cx));
     }
-    let mut steps = vec![clean_log("clean_log", "test.log")];
+    let mut steps = Vec::new();
     let release = ports.map(|(r, release)| {
         steps.push(r);
         release
@@ -78,7 +78,6 @@ pub fn install_modules(cx: &Context) -> Result<Vec<Step>, RecipeError> {
         argv.push("--without-demo=all".into());
     }
     Ok(vec![
-        clean_log("clean_log", "install.log"),
         Step::new("install", StepCommand::Argv(argv))
             .envs(&cx.env)
             .log_file("install", "install.log")
@@ -101,7 +100,6 @@ pub fn update(cx: &Context) -> Result<Vec<Step>, RecipeError> {
     );
     argv.push(in_build("update.log"));
     Ok(vec![
-        clean_log("clean_log", "update.log"),
         Step::new("updating", StepCommand::Argv(argv))
             .envs(&cx.env)
             .log_file("update", "update.log")

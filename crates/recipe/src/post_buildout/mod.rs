@@ -47,9 +47,36 @@ pub fn words(command: &str) -> Vec<String> {
     command.split_whitespace().map(String::from).collect()
 }
 
-/// `rm -f LOG`: a log of an earlier build must not be analysed as this one's.
-pub fn clean_log(name: &str, log: &str) -> Step {
-    Step::argv(name, &["rm", "-f", log])
+/// The logs a family writes in `build`.
+fn logs(kind: PostBuildoutStep) -> &'static [&'static str] {
+    use PostBuildoutStep as P;
+    match kind {
+        P::InstallModulesTest => &["test.log"],
+        P::InstallModules | P::Nose => &["install.log"],
+        P::UpdateOpenerp => &["update.log"],
+        P::Functional => &["server-functional.log"],
+        _ => &[],
+    }
+}
+
+/// `clean_logs`, first of the build: the analysis steps always run (a failed test run's log
+/// is the one worth reading), so a log of an earlier build must be gone before anything can
+/// fail. Runs in the builder directory: `build` may not exist yet.
+pub fn clean_logs(cx: &Context) -> Option<Step> {
+    let mut argv = vec!["rm".to_string(), "-f".into()];
+    for kind in &cx.buildout.post_buildout_steps {
+        for log in logs(*kind) {
+            let path = format!("build/{log}");
+            if !argv.contains(&path) {
+                argv.push(path);
+            }
+        }
+    }
+    (argv.len() > 2).then(|| {
+        Step::new("clean_logs", crate::step::StepCommand::Argv(argv))
+            .workdir(".")
+            .halt_on_failure(true)
+    })
 }
 
 /// `autocommit`: commit and push with the recipe's autocommit script.

@@ -1,7 +1,7 @@
 //! `nose`: install the addons, check the install log, then run the Python tests with nosetests
 //! or, with `nose.runner = pytest`, with pytest-odoo; coverage and profiles are uploaded.
 
-use super::{clean_log, odoo_timeout, words};
+use super::{odoo_timeout, words};
 use crate::analyze;
 use crate::context::{Context, RecipeError};
 use crate::shell::{in_build, properties_of_manifest};
@@ -36,7 +36,6 @@ pub fn steps(cx: &Context) -> Result<Vec<Step>, RecipeError> {
         argv
     };
     let mut steps = vec![
-        clean_log("clean_log", "install.log"),
         Step::new("install", StepCommand::Argv(install))
             .envs(&cx.env)
             .log_file("log", "install.log")

@@ -36,7 +36,10 @@ fn install_modules_test_runs_the_test_script_and_keeps_its_log() {
     assert_eq!(test.log_files["test"], "test.log");
     assert!(test.halt_on_failure);
     assert_eq!(test.timeout, Some(Duration::from_secs(7200)));
-    assert_eq!(text(step(&steps, "clean_log")), "rm -f test.log");
+    let clean = step(&steps, "clean_logs");
+    assert_eq!(text(clean), "rm -f build/test.log");
+    assert_eq!(clean.workdir, ".");
+    assert_eq!(names(&steps)[..3], ["builddir", "clean_logs", "download"]);
     match &step(&steps, "analyze").command {
         StepCommand::Analyze {
             logfile,
@@ -50,8 +53,9 @@ fn install_modules_test_runs_the_test_script_and_keeps_its_log() {
         }
         other => panic!("{other:?}"),
     }
+    // A failed test run halts the build; its log is still analysed.
     let analyze = step(&steps, "analyze");
-    assert!(analyze.flunk_on_failure && !analyze.halt_on_failure);
+    assert!(analyze.flunk_on_failure && !analyze.halt_on_failure && analyze.always_run);
 }
 
 #[test]
@@ -118,10 +122,7 @@ fn use_port_reserves_a_port_passes_it_and_always_releases_it() {
 fn install_modules_installs_without_tests_and_optionally_without_demo() {
     let steps =
         with("post-buildout-steps = install-modules\nopenerp-addons = crm\nbuildout-part = odoo\n");
-    assert_eq!(
-        names(&steps)[8..],
-        ["clean_log", "install", "analyze", "final_dropdb"]
-    );
+    assert_eq!(names(&steps)[9..], ["install", "analyze", "final_dropdb"]);
     let install = step(&steps, "install");
     assert_eq!(
         text(install),
@@ -177,9 +178,8 @@ fn nose_installs_checks_then_tests_and_uploads_coverage() {
          nose.upload-path = /srv/cov/$(buildnumber)s\nnose.upload-url = http://h/cov/$(buildnumber)s\n",
     );
     assert_eq!(
-        names(&steps)[8..],
+        names(&steps)[9..],
         [
-            "clean_log",
             "install",
             "check",
             "mkdir_output",
@@ -285,11 +285,10 @@ fn functional_stops_the_server_on_every_path() {
          functional.wait = 5\nodoo.version = 7.0\n",
     );
     assert_eq!(
-        names(&steps)[8..],
+        names(&steps)[9..],
         [
             "functional_tools",
             "port_reserve",
-            "clean_log",
             "start",
             "wait",
             "run.sh",
@@ -336,7 +335,7 @@ fn autocommit_commits_and_pushes() {
 #[test]
 fn pg_remote_copy_copies_into_the_testing_database() {
     let steps = with("db-steps = pg_remote_copy\npg_remote_copy.arguments = --host remote src\npg_remote_copy.timeout = 900\n");
-    assert_eq!(names(&steps)[6..8], ["dropdb", "pg_remote_copy"]);
+    assert_eq!(names(&steps)[7..9], ["dropdb", "pg_remote_copy"]);
     let s = step(&steps, "pg_remote_copy");
     assert_eq!(
         text(s),
@@ -361,4 +360,16 @@ fn db_template_is_used_by_createdb() {
         text(step(&steps, "createdb")),
         "createdb -T postgis_template ci-b-pg16"
     );
+}
+
+#[test]
+fn clean_logs_removes_every_log_once_and_is_left_out_without_logs() {
+    let steps = with("openerp-addons = a\npost-buildout-steps = install-modules\n    nose\n    functional\n    install-modules-test\nfunctional.commands = x\n");
+    assert_eq!(
+        text(step(&steps, "clean_logs")),
+        "rm -f build/install.log build/server-functional.log build/test.log"
+    );
+    let none =
+        with("post-buildout-steps = static-analysis\nstatic-analysis.flake-directories = a\n");
+    assert!(!names(&none).contains(&"clean_logs"));
 }

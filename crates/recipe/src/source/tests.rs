@@ -20,7 +20,7 @@ fn standalone_sends_the_file_and_what_it_extends_from_the_manifest_directory() {
         .steps("b", "w1", &["base.cfg".into(), "v/pins.cfg".into()])
         .unwrap();
     assert_eq!(
-        names(&steps)[1..4],
+        names(&steps)[2..5],
         ["download", "download base.cfg", "download v/pins.cfg"]
     );
     let dl = |name: &str| match &step(&steps, name).command {
@@ -153,7 +153,7 @@ fn archive_downloads_checks_and_unpacks_the_release() {
     let steps =
         steps_of("buildout = archive sub arch release.cfg\npackaging.root-dir = /srv/releases\n");
     assert_eq!(
-        names(&steps)[1..7],
+        names(&steps)[2..8],
         [
             "clean_arch",
             "download_archive",
