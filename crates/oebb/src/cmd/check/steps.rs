@@ -71,7 +71,13 @@ fn write_step(out: &mut impl Write, n: usize, s: &Step, master: &Path) -> std::i
     .filter(|(on, _)| *on)
     .map(|(_, f)| *f)
     .collect();
-    writeln!(out, "   workdir: {}", s.workdir)?;
+    // Master-side steps have no worker directory.
+    if !matches!(
+        s.command,
+        StepCommand::SetProperties(_) | StepCommand::Analyze { .. }
+    ) {
+        writeln!(out, "   workdir: {}", s.workdir)?;
+    }
     writeln!(out, "   on failure: {}", flags.join(", "))?;
     if !s.locks.is_empty() {
         let locks: Vec<String> = s
