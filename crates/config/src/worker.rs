@@ -9,8 +9,8 @@ use crate::version::Version;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// The testing-database prefix when a worker sets no `db_prefix` (anybox's code default).
-pub const DEFAULT_DB_PREFIX: &str = "openerp_buildbot";
+/// The testing-database prefix when a worker sets no `db_prefix` (anybox used `openerp_buildbot`).
+pub const DEFAULT_DB_PREFIX: &str = "oebb";
 
 /// One declared version of a capability, with its `key=value` options.
 #[derive(Clone, Debug, PartialEq)]
@@ -239,7 +239,7 @@ fn parse_worker(
                         opt.line,
                         ErrorKind::EmptyValue {
                             option: opt.name.clone(),
-                            hint: "remove it to use the default, openerp_buildbot".into(),
+                            hint: "remove it to use the default, oebb".into(),
                         },
                     );
                 } else {

@@ -4,9 +4,6 @@ use oebb_config::buildout::PostDlStep;
 use oebb_config::{Builder, Buildout, BuildoutSource, CapabilityVersion, Worker};
 use std::collections::BTreeMap;
 
-/// Prefix of testing databases when the worker sets no `db_prefix`.
-pub const DEFAULT_DB_PREFIX: &str = "oebb";
-
 /// The inputs of the recipe.
 #[derive(Clone, Copy, Debug)]
 pub struct BuildInput<'a> {
@@ -207,12 +204,7 @@ impl<'a> Context<'a> {
         }
         // The builder name, not the section name (seed-system §10.5): two builders of one
         // buildout sharing a cluster then never drop each other's database.
-        let prefix = worker
-            .properties
-            .get("db_prefix")
-            .filter(|p| !p.is_empty())
-            .map_or(DEFAULT_DB_PREFIX, String::as_str);
-        let testing_db = format!("{prefix}-{}", builder.name);
+        let testing_db = format!("{}-{}", worker.db_prefix, builder.name);
         let odoo = odoo_series(buildout, builder, worker)?;
         let env = builder
             .env

@@ -219,7 +219,7 @@ fn bad_workers_are_reported_with_file_line_and_message() {
         ("[my worker]\npassword = a\n", "t.cfg:1: name `my worker` contains whitespace; use letters, digits, `.`, `_` and `-`"),
         ("[a/b]\npassword = a\n", "t.cfg:1: name `a/b` contains a slash; use letters, digits, `.`, `_` and `-`"),
         ("[w]\npassword = a\ncapability = pg 9.1\npg 9.2 port=5433\n", "t.cfg:4: option name `pg 9.2 port` contains whitespace; if this line continues the previous value, indent it"),
-        ("[w]\npassword = a\ndb_prefix =\n", "t.cfg:3: `db_prefix` is empty; remove it to use the default, openerp_buildbot"),
+        ("[w]\npassword = a\ndb_prefix =\n", "t.cfg:3: `db_prefix` is empty; remove it to use the default, oebb"),
     ];
     for (text, expected) in cases {
         assert_eq!(worker_errors(text), [*expected], "input {text:?}");
