@@ -6,11 +6,18 @@ use crate::master_settings::{parse_master_settings, MasterSettings};
 use crate::worker::{parse_workers, Worker};
 use std::path::{Path, PathBuf};
 
-/// The reference files of anybox.buildbot.openerp, beside the repository.
+/// The project's shared reference files: `$OEBB_REFERENCE`, set by scripts/test, or
+/// `../shared/reference` beside the repository.
+fn reference_root() -> PathBuf {
+    std::env::var_os("OEBB_REFERENCE").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference"),
+        PathBuf::from,
+    )
+}
+
+/// The reference files of anybox.buildbot.openerp.
 pub fn reference(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/anybox-config-cases")
-        .join(name)
+    reference_root().join("anybox-config-cases").join(name)
 }
 
 /// Parses `text` as `t.cfg`, panicking on syntax errors.

@@ -4,8 +4,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// The project's shared reference files: `$OEBB_REFERENCE`, set by scripts/test, or
+/// `../shared/reference` beside the repository.
+fn reference_root() -> PathBuf {
+    std::env::var_os("OEBB_REFERENCE").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference"),
+        PathBuf::from,
+    )
+}
+
 fn samples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/odoo-logs")
+    reference_root().join("odoo-logs")
 }
 
 /// Writes the sample without its `#### SOURCE:` header line into `dir`.

@@ -4,10 +4,17 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The project's shared reference files: `$OEBB_REFERENCE`, set by scripts/test, or
+/// `../shared/reference` beside the repository.
+fn reference_root() -> PathBuf {
+    std::env::var_os("OEBB_REFERENCE").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference"),
+        PathBuf::from,
+    )
+}
+
 fn reference(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/anybox-config-cases")
-        .join(name)
+    reference_root().join("anybox-config-cases").join(name)
 }
 
 /// Runs `oebb check --json` on a pair of reference files; returns the parsed output.

@@ -4,9 +4,18 @@
 use oebb_analyze::{Report, Rule};
 use std::path::PathBuf;
 
+/// The project's shared reference files: `$OEBB_REFERENCE`, set by scripts/test, or
+/// `../shared/reference` beside the repository.
+fn reference_root() -> PathBuf {
+    std::env::var_os("OEBB_REFERENCE").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference"),
+        PathBuf::from,
+    )
+}
+
 /// Where the public sample logs live (never copied into the repository).
 pub fn samples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/odoo-logs")
+    reference_root().join("odoo-logs")
 }
 
 /// A sample log with its `#### SOURCE:` header line stripped.
