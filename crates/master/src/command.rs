@@ -104,12 +104,15 @@ pub enum Transfer {
     Send(PathBuf),
     /// Blocks from the worker are written to this master file.
     Receive(PathBuf),
+    /// A gzipped tar stream from the worker replaces this master directory.
+    ReceiveDirectory(PathBuf),
 }
 
 struct TransferState {
     reader: Option<tokio::fs::File>,
     writer: Option<tokio::fs::File>,
     receive_path: Option<PathBuf>,
+    directory: Option<PathBuf>,
 }
 
 impl TransferState {
@@ -118,6 +121,7 @@ impl TransferState {
             reader: None,
             writer: None,
             receive_path: None,
+            directory: None,
         };
         match transfer {
             Transfer::None => {}
@@ -128,6 +132,12 @@ impl TransferState {
                 state.reader = Some(file);
             }
             Transfer::Receive(path) => state.receive_path = Some(path),
+            Transfer::ReceiveDirectory(dir) => {
+                // The stream is spooled beside the directory, so the old one stays whole
+                // until the worker says the stream is complete.
+                state.receive_path = Some(spool_path(&dir));
+                state.directory = Some(dir);
+            }
         }
         Ok(state)
     }
@@ -155,7 +165,7 @@ impl TransferState {
                 self.reader = None;
                 Ok(Value::Nil)
             }
-            Request::UploadFileWrite { data, .. } => {
+            Request::UploadFileWrite { data, .. } | Request::UploadDirectoryWrite { data, .. } => {
                 if self.writer.is_none() {
                     let path = self.receive_path.as_ref().ok_or("no file to receive")?;
                     if let Some(parent) = path.parent() {
@@ -187,12 +197,48 @@ impl TransferState {
                 Ok(Value::Nil)
             }
             Request::UploadFileUtime { .. } => Ok(Value::Nil),
+            Request::UploadDirectoryUnpack { .. } => {
+                let dir = self.directory.clone().ok_or("no directory to receive")?;
+                if let Some(mut writer) = self.writer.take() {
+                    writer.flush().await.map_err(|e| e.to_string())?;
+                }
+                let spool = spool_path(&dir);
+                tokio::task::spawn_blocking(move || unpack(&spool, &dir))
+                    .await
+                    .map_err(|e| e.to_string())??;
+                Ok(Value::Nil)
+            }
             other => Err(format!(
                 "{} is not expected during this command",
                 other.op()
             )),
         }
     }
+}
+
+fn spool_path(dir: &std::path::Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".upload.tar.gz");
+    dir.with_file_name(name)
+}
+
+/// Replaces `dir` by the contents of the gzipped tar `spool`, then removes the spool; the tar
+/// crate refuses entries that would land outside `dir`, so a worker cannot write elsewhere.
+fn unpack(spool: &std::path::Path, dir: &std::path::Path) -> Result<(), String> {
+    let result = (|| {
+        let file = std::fs::File::open(spool)
+            .map_err(|e| format!("cannot read {}: {e}", spool.display()))?;
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)
+                .map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
+        }
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        tar::Archive::new(flate2::read::GzDecoder::new(file))
+            .unpack(dir)
+            .map_err(|e| format!("cannot unpack into {}: {e}", dir.display()))
+    })();
+    let _ = std::fs::remove_file(spool);
+    result
 }
 
 /// Runs `command` on the worker until it completes, is interrupted or the worker is lost.

@@ -19,6 +19,7 @@ pub mod dispatcher;
 pub mod ids;
 pub mod locks;
 pub mod master;
+mod master_steps;
 pub mod properties;
 pub mod results;
 pub mod runner;

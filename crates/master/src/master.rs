@@ -51,33 +51,40 @@ pub struct MasterOptions {
 }
 
 impl MasterOptions {
-    /// The options of `oebb master DIR`: keepalives every 10 s, answered within 10 s, and [`placeholder_steps`].
-    pub fn for_dir(master_dir: &std::path::Path) -> MasterOptions {
+    /// The options of `oebb master DIR`: keepalives every 10 s, answered within 10 s, and
+    /// [`recipe_steps`].
+    pub fn for_config(config: &MasterConfig) -> MasterOptions {
         MasterOptions {
             keepalive_interval: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(10),
-            steps: placeholder_steps(master_dir),
+            steps: recipe_steps(config),
             lock_slots: Vec::new(),
         }
     }
 }
 
-/// Until the build recipe exists (issue 4), a builder's build is one step: the shell script
-/// `steps/<builder>.sh` of the master directory when there is one, else an `echo` saying that
-/// nothing is built.
-pub fn placeholder_steps(master_dir: &std::path::Path) -> StepSource {
-    let scripts = master_dir.join("steps");
-    Arc::new(move |builder: &Builder, _: &WorkerName| {
+/// The build recipe of each builder (`oebb check --steps` prints the same), reading the files
+/// a standalone buildout extends from the master directory.
+///
+/// Escape hatch, used by tests of the master's machinery and handy to try a worker: a shell
+/// script `steps/<builder>.sh` in the master directory replaces the recipe by that one step.
+pub fn recipe_steps(config: &MasterConfig) -> StepSource {
+    let config = Arc::new(config.clone());
+    let scripts = config.dir.join("steps");
+    Arc::new(move |builder: &Builder, worker: &WorkerName| {
         let script = scripts.join(format!("{}.sh", builder.name));
-        match std::fs::read_to_string(&script) {
-            Ok(text) => vec![Step::script("script", &text)],
-            Err(_) => vec![Step::argv(
-                "placeholder",
-                &[
-                    "echo",
-                    &format!("no build recipe yet for {}: nothing is built", builder.name),
-                ],
-            )],
+        if let Ok(text) = std::fs::read_to_string(&script) {
+            return vec![Step::script("script", &text)];
+        }
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).ok();
+        match oebb_recipe::steps_for(&config, builder.name.as_str(), Some(worker.as_str()), read) {
+            Ok(steps) => steps,
+            // The build fails and says why, where the user looks for it.
+            Err(e) => vec![Step::argv(
+                "recipe",
+                &["sh", "-c", "printf '%s\\n' \"$1\" >&2; exit 1", "recipe", &e.to_string()],
+            )
+            .halt_on_failure(true)],
         }
     })
 }
@@ -122,6 +129,7 @@ impl Master {
             &config.matrix.builders,
             &config.workers,
             options.steps.clone(),
+            config.dir.clone(),
             locks,
             events.clone(),
         );

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use oebb_protocol::{
-    Arg, Command, CommandLine, DownloadFileArgs, EnvValue, ShellArgs, UploadFileArgs,
+    Arg, Command, CommandLine, Compression, DownloadFileArgs, EnvValue, LogFileSpec, ShellArgs,
+    UploadDirectoryArgs, UploadFileArgs,
 };
 use serde_json::Value;
 use tokio::sync::watch;
@@ -34,6 +35,8 @@ pub struct BuildRun {
     pub builder: BuilderName,
     /// The steps to run.
     pub steps: Vec<Step>,
+    /// The master directory: uploads and fetched logs go under it.
+    pub master_dir: std::path::PathBuf,
     /// Properties known before the first step.
     pub properties: Properties,
     /// Set to a reason to stop the build.
@@ -127,6 +130,9 @@ impl BuildRun {
                 .await?;
             return Ok(Results::Cancelled);
         }
+        if let StepCommand::SetProperties(values) = &step.command {
+            return self.set_properties(id, &step.name, values, &mut log).await;
+        }
         let (command, transfer) = self.command(step);
         let held = {
             let acquire = self.locks.acquire(&self.worker.name, &step.locks);
@@ -161,7 +167,7 @@ impl BuildRun {
         )
         .await;
         drop(held);
-        let (result, text) = match &end {
+        let (mut result, mut text) = match &end {
             CommandEnd::Completed {
                 rc: Some(0),
                 failure: None,
@@ -182,6 +188,9 @@ impl BuildRun {
             CommandEnd::Lost(why) => (Results::Retry, format!("worker lost: {why}")),
             CommandEnd::StoreFailed(why) => (Results::Exception, format!("log not stored: {why}")),
         };
+        if let StepCommand::Analyze { .. } = &step.command {
+            (result, text) = self.judge_log(step, result, &mut log).await?;
+        }
         if result == Results::Success {
             if let (Some(property), Some(out)) = (&step.property_from_stdout, &log.captured_stdout)
             {
@@ -221,8 +230,28 @@ impl BuildRun {
                     maxsize: None,
                     mode: *mode,
                 }),
-                Transfer::Send(source.clone()),
+                Transfer::Send(props.interpolate(&source.to_string_lossy()).into()),
             ),
+            StepCommand::UploadDirectory { source, dest, .. } => (
+                Command::UploadDirectory(UploadDirectoryArgs {
+                    path: join(&workdir, &props.interpolate(source)),
+                    blocksize: TRANSFER_BLOCK,
+                    maxsize: None,
+                    compress: Some(Compression::Gz),
+                }),
+                Transfer::ReceiveDirectory(self.master_dir.join(props.interpolate(dest))),
+            ),
+            StepCommand::Analyze { logfile, .. } => (
+                Command::UploadFile(UploadFileArgs {
+                    path: join(&workdir, &props.interpolate(logfile)),
+                    blocksize: TRANSFER_BLOCK,
+                    maxsize: None,
+                    keepstamp: false,
+                }),
+                Transfer::Receive(self.fetched_log(step)),
+            ),
+            // Runs on the master; `run_step` never asks for its worker command.
+            StepCommand::SetProperties(_) => unreachable!("SetProperties has no worker command"),
             StepCommand::Upload { source, dest } => (
                 Command::UploadFile(UploadFileArgs {
                     path: join(&workdir, &props.interpolate(source)),
@@ -245,6 +274,18 @@ impl BuildRun {
         // The master enforces the step timeout itself; the worker's own no-output timeout
         // would otherwise kill quiet commands after 20 minutes.
         args.timeout = None;
+        // The worker streams the step's own log files into its log as `[name] …` lines.
+        args.logfiles = step
+            .log_files
+            .iter()
+            .map(|(name, path)| {
+                let spec = LogFileSpec {
+                    filename: self.properties.interpolate(path),
+                    follow: false,
+                };
+                (name.clone(), spec)
+            })
+            .collect();
         Command::from(args)
     }
 }

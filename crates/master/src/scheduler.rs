@@ -3,6 +3,7 @@
 //! events, so no two decisions ever race.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -19,7 +20,7 @@ use crate::store::{BuildRequestRecord, Store, StoreError};
 use crate::workers::WorkerHandle;
 use oebb_config::{Builder, BuilderName, PropertyValue, Worker, WorkerName};
 
-/// Gives the steps of a build of `builder` on `worker` (the recipe, later).
+/// Gives the steps of a build of `builder` on `worker`.
 pub type StepSource = Arc<dyn Fn(&Builder, &WorkerName) -> Vec<Step> + Send + Sync>;
 
 /// Why a force was refused.
@@ -92,6 +93,7 @@ pub struct Scheduler {
     builders: HashMap<String, Builder>,
     workers: HashMap<WorkerName, Worker>,
     steps: StepSource,
+    master_dir: PathBuf,
     locks: Arc<WorkerLocks>,
     queue: Vec<BuildRequestRecord>,
     connected: HashMap<WorkerName, ConnectedWorker>,
@@ -111,6 +113,7 @@ impl Scheduler {
         builders: &[Builder],
         workers: &[Worker],
         steps: StepSource,
+        master_dir: PathBuf,
         locks: Arc<WorkerLocks>,
         events: mpsc::UnboundedSender<Event>,
     ) -> Scheduler {
@@ -125,6 +128,7 @@ impl Scheduler {
                 .map(|w| (w.name.clone(), w.clone()))
                 .collect(),
             steps,
+            master_dir,
             locks,
             queue,
             connected: HashMap::new(),
@@ -307,6 +311,7 @@ impl Scheduler {
             build,
             builder: builder.name.clone(),
             steps: (self.steps)(&builder, &worker),
+            master_dir: self.master_dir.clone(),
             properties,
             stop: stop_rx,
         };

@@ -53,7 +53,7 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
         None
     };
     runtime()?.block_on(async move {
-        let master = Master::start(&config, MasterOptions::for_dir(&config.dir))
+        let master = Master::start(&config, MasterOptions::for_config(&config))
             .await
             .context("starting the master")?;
         if let Some((name, password)) = local {
