@@ -232,7 +232,8 @@ fn unpack(spool: &std::path::Path, dir: &std::path::Path) -> Result<(), String> 
             std::fs::remove_dir_all(dir)
                 .map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
         }
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         tar::Archive::new(flate2::read::GzDecoder::new(file))
             .unpack(dir)
             .map_err(|e| format!("cannot unpack into {}: {e}", dir.display()))

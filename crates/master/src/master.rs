@@ -82,7 +82,13 @@ pub fn recipe_steps(config: &MasterConfig) -> StepSource {
             // The build fails and says why, where the user looks for it.
             Err(e) => vec![Step::argv(
                 "recipe",
-                &["sh", "-c", "printf '%s\\n' \"$1\" >&2; exit 1", "recipe", &e.to_string()],
+                &[
+                    "sh",
+                    "-c",
+                    "printf '%s\\n' \"$1\" >&2; exit 1",
+                    "recipe",
+                    &e.to_string(),
+                ],
             )
             .halt_on_failure(true)],
         }

@@ -75,7 +75,10 @@ impl BuildRun {
                     "no {logfile} on the worker: the step writing it did not run\n"
                 ))
                 .await?;
-                return Ok((Results::Failure, "no log: the step writing it did not run".into()));
+                return Ok((
+                    Results::Failure,
+                    "no log: the step writing it did not run".into(),
+                ));
             }
             return Ok((fetched, "the log could not be fetched".into()));
         }

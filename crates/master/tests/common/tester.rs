@@ -58,6 +58,19 @@ pub fn write_master_dir(dir: &Path, slaves: &str, builders: &[&str], extra_maste
     .unwrap();
 }
 
+/// The `database` line of `oebb.cfg` for the master's own state.
+async fn database_setting(db: Db) -> String {
+    match db {
+        Db::Sqlite => String::new(),
+        Db::Postgres => {
+            let url = super::databases::fresh_postgres()
+                .await
+                .expect("PostgreSQL tests run only when it is configured");
+            format!("database = {url}\n")
+        }
+    }
+}
+
 /// A master with stock workers on a temporary directory.
 pub struct MasterTester {
     /// The master directory.
@@ -111,15 +124,7 @@ impl MasterTester {
         keepalive_timeout: Duration,
     ) -> MasterTester {
         let dir = tempfile::tempdir().unwrap();
-        let database = match db {
-            Db::Sqlite => String::new(),
-            Db::Postgres => {
-                let url = super::databases::fresh_postgres()
-                    .await
-                    .expect("PostgreSQL tests run only when it is configured");
-                format!("database = {url}\n")
-            }
-        };
+        let database = database_setting(db).await;
         write_master_dir(dir.path(), slaves, builders, &database);
         let config = oebb_config::load(dir.path(), &Default::default())
             .unwrap_or_else(|errors| panic!("test configuration refused: {errors:?}"));
@@ -129,7 +134,35 @@ impl MasterTester {
             steps: Arc::new(move |b, w| steps(b.name.as_str(), w.as_str())),
             lock_slots: vec![("db".to_string(), 2)],
         };
-        let master = Master::start(&config, options).await.unwrap();
+        Self::start_master(dir, &config, options).await
+    }
+
+    /// A master whose builds run the build recipe, as `oebb master DIR` does: `write` writes
+    /// `slaves.cfg` and `buildouts/` into the master directory, the tester `oebb.cfg`.
+    pub async fn start_with_recipe(db: Db, write: impl FnOnce(&Path)) -> MasterTester {
+        let dir = tempfile::tempdir().unwrap();
+        let database = database_setting(db).await;
+        std::fs::write(
+            dir.path().join("oebb.cfg"),
+            format!(
+                "[master]\nworker-address = 127.0.0.1:0\nweb-address = 127.0.0.1:0\n{database}"
+            ),
+        )
+        .unwrap();
+        write(dir.path());
+        let config = oebb_config::load(dir.path(), &Default::default())
+            .unwrap_or_else(|errors| panic!("test configuration refused: {errors:?}"));
+        let mut options = MasterOptions::for_config(&config);
+        options.keepalive_interval = Duration::from_secs(2);
+        Self::start_master(dir, &config, options).await
+    }
+
+    async fn start_master(
+        dir: tempfile::TempDir,
+        config: &oebb_config::MasterConfig,
+        options: MasterOptions,
+    ) -> MasterTester {
+        let master = Master::start(config, options).await.unwrap();
         MasterTester {
             dir,
             scratch: tempfile::tempdir().unwrap(),
@@ -204,10 +237,19 @@ impl MasterTester {
 
     /// Forces a builder and waits for the request to complete; returns it with its builds.
     pub async fn force_and_wait(&self, builder: &str) -> (BuildRequestRecord, Vec<BuildRecord>) {
+        self.force_and_wait_for(builder, BUILD_TIMEOUT).await
+    }
+
+    /// Like [`MasterTester::force_and_wait`], waiting at most `timeout`.
+    pub async fn force_and_wait_for(
+        &self,
+        builder: &str,
+        timeout: Duration,
+    ) -> (BuildRequestRecord, Vec<BuildRecord>) {
         let id = self.master.force(builder, "test").await.unwrap();
         let request = self
             .master
-            .wait_for_request(id, BUILD_TIMEOUT)
+            .wait_for_request(id, timeout)
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("build request {id} of {builder} did not complete"));

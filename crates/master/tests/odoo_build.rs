@@ -1,0 +1,219 @@
+//! The Odoo buildout build end to end: the master runs the recipe of a standalone buildout on
+//! the in-process oebb worker, with real zc.buildout from PyPI, the stand-in Odoo of
+//! `tests/fixtures/fake_odoo` installed by it as a develop egg, and the real PostgreSQL cluster
+//! of `OEBB_TEST_PG_URL` (`scripts/install-postgresql`).
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::databases::Db;
+use common::tester::MasterTester;
+use oebb_master::{BuildId, Results};
+
+/// Bootstrap (a virtualenv and zc.buildout from PyPI) and buildout take a while.
+const ODOO_BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The steps of a standalone buildout with the default post-buildout step.
+const STEPS: [&str; 12] = [
+    "builddir",
+    "clean_logs",
+    "download",
+    "props_postgresql",
+    "pg_cluster_props",
+    "bootstrap",
+    "buildout",
+    "dropdb",
+    "createdb",
+    "test",
+    "analyze",
+    "final_dropdb",
+];
+
+/// The test cluster: (user, host, port) of `OEBB_TEST_PG_URL`.
+fn cluster() -> (String, String, String) {
+    let url = std::env::var("OEBB_TEST_PG_URL").unwrap_or_default();
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or_else(|| {
+        panic!(
+            "the Odoo build tests need PostgreSQL: run scripts/install-postgresql and export \
+             OEBB_TEST_PG_URL to the URL it prints (got {url:?})"
+        )
+    });
+    let (user, rest) = rest.split_once('@').expect("OEBB_TEST_PG_URL names a user");
+    let user = user.split(':').next().unwrap().to_string();
+    let address = rest.split('/').next().unwrap();
+    let (host, port) = address.split_once(':').unwrap_or((address, "5432"));
+    (user, host.to_string(), port.to_string())
+}
+
+/// A master whose buildouts `[passing]`, `[failing]` and `[broken]` install these modules of
+/// the stand-in Odoo on PostgreSQL 15, and the one oebb worker having that capability.
+async fn master() -> MasterTester {
+    let (user, host, port) = cluster();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_odoo");
+    let mut t = MasterTester::start_with_recipe(Db::Sqlite, |dir| {
+        std::fs::write(
+            dir.join("slaves.cfg"),
+            format!(
+                "[ow]\npassword = pw\n\
+                 capability = postgresql 15 port={port} host={host} user={user}\n"
+            ),
+        )
+        .unwrap();
+        // A develop install writes its egg-info beside setup.py: give it a copy.
+        let source = dir.join("fake_odoo");
+        std::fs::create_dir_all(&source).unwrap();
+        for file in ["setup.py", "fake_odoo.py"] {
+            std::fs::copy(fixture.join(file), source.join(file)).unwrap();
+        }
+        let buildout = std::fs::read_to_string(fixture.join("buildout.cfg"))
+            .unwrap()
+            .replace("@FAKE_ODOO@", source.to_str().unwrap());
+        std::fs::create_dir_all(dir.join("buildouts")).unwrap();
+        std::fs::write(dir.join("buildouts/buildout.cfg"), buildout).unwrap();
+        let mut manifest = String::new();
+        for (section, module) in [
+            ("passing", "passing"),
+            ("failing", "failing_test"),
+            ("broken", "install_error"),
+        ] {
+            manifest.push_str(&format!(
+                "[{section}]\nbuildout = standalone buildout.cfg\n\
+                 build-for = postgresql == 15\nopenerp-addons = {module}\nodoo.version = 16.0\n"
+            ));
+        }
+        std::fs::write(dir.join("buildouts/MANIFEST.cfg"), manifest).unwrap();
+    })
+    .await;
+    t.connect_oebb_worker("ow", "pw").await;
+    t
+}
+
+/// Databases of the cluster whose name starts with `oebb-`.
+fn test_databases() -> String {
+    let (user, host, port) = cluster();
+    let out = std::process::Command::new("psql")
+        .args([
+            "-X", "-A", "-t", "-h", &host, "-p", &port, "-U", &user, "-d", "postgres",
+        ])
+        .args([
+            "-c",
+            "SELECT datname FROM pg_database WHERE datname LIKE 'oebb-%'",
+        ])
+        .output()
+        .expect("psql runs (install the PostgreSQL client)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn results(t: &MasterTester, build: BuildId) -> Vec<(String, Option<Results>)> {
+    t.steps(build)
+        .await
+        .into_iter()
+        .map(|(name, result, _)| (name, result))
+        .collect()
+}
+
+fn expected(failed: &[(&str, Results)]) -> Vec<(String, Option<Results>)> {
+    STEPS
+        .iter()
+        .map(|name| {
+            let result = failed
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(Results::Success, |(_, r)| *r);
+            (name.to_string(), Some(result))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odoo_builds_of_a_standalone_buildout() {
+    let t = master().await;
+
+    // Green end to end: the modules landed in the builder's own test database, really.
+    let (request, builds) = t
+        .force_and_wait_for("passing-pg15", ODOO_BUILD_TIMEOUT)
+        .await;
+    let build = builds[0].id;
+    assert_eq!(
+        results(&t, build).await,
+        expected(&[]),
+        "{:?}\n--- bin/test_openerp ---\n{}\n--- buildout ---\n{}\n--- test ---\n{}",
+        t.steps(build).await,
+        std::fs::read_to_string(
+            t.scratch
+                .path()
+                .join("oebb-ow-0/passing-pg15/build/bin/test_openerp")
+        )
+        .unwrap_or_default(),
+        t.log(build, "buildout").await,
+        t.log(build, "test").await
+    );
+    assert_eq!(request.result, Some(Results::Success));
+    let (_, _, port) = cluster();
+    let test_log = t.log(build, "test").await;
+    assert!(
+        test_log.contains(&format!(
+            "fake_odoo: table fake_odoo_module in oebb-passing-pg15 port {port}: passing"
+        )),
+        "{test_log}"
+    );
+    assert!(
+        test_log.contains("odoo.tests.result: 0 failed, 0 error(s) of 1 tests"),
+        "the log file is kept with the step: {test_log}"
+    );
+    let analyze = t.log(build, "analyze").await;
+    assert!(analyze.contains("PASS"), "{analyze}");
+    let fetched = t.path(&format!("builds/{build}/analyze/test.log"));
+    assert!(std::fs::read_to_string(&fetched)
+        .unwrap()
+        .contains("Initiating shutdown"));
+    let properties = t.store().build_properties(build).await.unwrap();
+    let report = properties
+        .iter()
+        .find(|p| p.name == "analyze_report")
+        .expect("the JSON report is a build property");
+    let report: serde_json::Value = serde_json::from_str(&report.value_json).unwrap();
+    assert_eq!(report["verdict"], "pass");
+    assert!(
+        !test_databases().contains("oebb-passing-pg15"),
+        "dropped at the end"
+    );
+
+    // Odoo 16 exits 0 with a failed test: the analysis fails the build.
+    let (request, builds) = t
+        .force_and_wait_for("failing-pg15", ODOO_BUILD_TIMEOUT)
+        .await;
+    let build = builds[0].id;
+    assert_eq!(
+        results(&t, build).await,
+        expected(&[("analyze", Results::Failure)])
+    );
+    assert_eq!(request.result, Some(Results::Failure));
+    let analyze = t.log(build, "analyze").await;
+    assert!(
+        analyze.contains("FAIL") && analyze.contains("test_fails_on_purpose"),
+        "{analyze}"
+    );
+
+    // An install error stops Odoo with a non-zero status: the test step fails, the analysis
+    // still judges the log, and the database is dropped.
+    let (request, builds) = t
+        .force_and_wait_for("broken-pg15", ODOO_BUILD_TIMEOUT)
+        .await;
+    let build = builds[0].id;
+    assert_eq!(
+        results(&t, build).await,
+        expected(&[("test", Results::Failure), ("analyze", Results::Failure)])
+    );
+    assert_eq!(request.result, Some(Results::Failure));
+    assert!(t
+        .log(build, "analyze")
+        .await
+        .contains("Failed to initialize database"));
+    assert!(
+        !test_databases().contains("oebb-"),
+        "every test database dropped"
+    );
+}
