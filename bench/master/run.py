@@ -728,6 +728,7 @@ def main():
             "buildbot": subprocess.run([str(venv / "bin/python"), "-c",
                                         "import buildbot;print(buildbot.version)"],
                                        capture_output=True, text=True).stdout.strip()}
+    meta["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
     t_start = time.time()
     oebb_r, bb_r = {}, {}
     try:
@@ -740,6 +741,7 @@ def main():
     finally:
         end_everything()
         meta["total_s"] = round(time.time() - t_start, 1)
+        meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
         if args.keep:
             log(f"kept {work}")
         else:
