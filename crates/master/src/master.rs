@@ -132,10 +132,8 @@ impl Master {
         let scheduler = Scheduler::new(
             store.clone(),
             queue,
-            &config.matrix.builders,
-            &config.workers,
+            config,
             options.steps.clone(),
-            config.dir.clone(),
             locks,
             events.clone(),
         );

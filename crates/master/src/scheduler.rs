@@ -18,7 +18,7 @@ use crate::runner::BuildRun;
 use crate::step::Step;
 use crate::store::{BuildRequestRecord, Store, StoreError};
 use crate::workers::WorkerHandle;
-use oebb_config::{Builder, BuilderName, PropertyValue, Worker, WorkerName};
+use oebb_config::{Builder, BuilderName, MasterConfig, PropertyValue, Worker, WorkerName};
 
 /// Gives the steps of a build of `builder` on `worker`.
 pub type StepSource = Arc<dyn Fn(&Builder, &WorkerName) -> Vec<Step> + Send + Sync>;
@@ -105,30 +105,31 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// A scheduler over the configured builders and workers, starting with `queue` (see
-    /// [`Scheduler::recover`]), fed by `events`.
+    /// A scheduler over the configured builders and workers (builds' files go under the
+    /// master directory), starting with `queue` (see [`Scheduler::recover`]), fed by `events`.
     pub fn new(
         store: Store,
         queue: Vec<BuildRequestRecord>,
-        builders: &[Builder],
-        workers: &[Worker],
+        config: &MasterConfig,
         steps: StepSource,
-        master_dir: PathBuf,
         locks: Arc<WorkerLocks>,
         events: mpsc::UnboundedSender<Event>,
     ) -> Scheduler {
         Scheduler {
             store,
-            builders: builders
+            builders: config
+                .matrix
+                .builders
                 .iter()
                 .map(|b| (b.name.as_str().to_string(), b.clone()))
                 .collect(),
-            workers: workers
+            workers: config
+                .workers
                 .iter()
                 .map(|w| (w.name.clone(), w.clone()))
                 .collect(),
             steps,
-            master_dir,
+            master_dir: config.dir.clone(),
             locks,
             queue,
             connected: HashMap::new(),

@@ -1,0 +1,113 @@
+//! The recipe's step kinds beyond commands and file transfers, given explicitly: properties set
+//! on the master, a directory brought back, a log judged by the analyzer, a missing log.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::databases::Db;
+use common::tester::{MasterTester, WorkerSpec};
+use oebb_master::{Results, Step, StepCommand};
+
+const W: WorkerSpec = WorkerSpec {
+    name: "ow",
+    password: "pw",
+    priority: 0.0,
+};
+
+fn analyze(logfile: &str) -> Step {
+    Step::new(
+        "analyze",
+        StepCommand::Analyze {
+            logfile: logfile.into(),
+            odoo_version: Some("16.0".into()),
+            tests_requested: false,
+            ignore_file: None,
+            warnings_fail: false,
+        },
+    )
+    .always_run(true)
+}
+
+async fn master_side_steps_set_properties_upload_directories_and_judge_logs(db: Db) {
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::write(shared.path().join("input-7.txt"), "seven\n").unwrap();
+    let source = shared.path().join("input-%(prop:n)s.txt");
+    let mut t = MasterTester::start(db, &[W], &["x", "nolog"], move |builder, _| {
+        match builder {
+            "x" => vec![
+                Step::new(
+                    "props",
+                    StepCommand::SetProperties(BTreeMap::from([
+                        ("n".to_string(), "7".to_string()),
+                        ("db".to_string(), "oebb-%(prop:buildername)s".to_string()),
+                    ])),
+                ),
+                Step::new(
+                    "download",
+                    StepCommand::Download {
+                        source: source.clone(),
+                        dest: "in.txt".into(),
+                        mode: None,
+                    },
+                ),
+                Step::script(
+                    "write",
+                    "mkdir -p html/sub && cat in.txt > html/sub/page.html && echo %(prop:db)s && \
+                     printf '2024-01-01 10:00:00,000 1 INFO ? odoo: Odoo version 16.0 \\n' > odoo.log",
+                )
+                .log_file("odoo", "odoo.log"),
+                Step::new(
+                    "upload_html",
+                    StepCommand::UploadDirectory {
+                        source: "html".into(),
+                        dest: "public_html/%(prop:buildnumber)s".into(),
+                        url: None,
+                    },
+                ),
+                analyze("odoo.log"),
+            ],
+            _ => vec![
+                Step::script("odoo", "exit 3").halt_on_failure(true),
+                analyze("never-written.log"),
+            ],
+        }
+    })
+    .await;
+    t.connect_oebb_worker("ow", "pw").await;
+
+    let (_, builds) = t.force_and_wait("x").await;
+    let build = builds[0].id;
+    let steps = t.steps(build).await;
+    let results: Vec<_> = steps.iter().map(|s| (s.0.as_str(), s.1)).collect();
+    assert_eq!(
+        results,
+        [
+            ("props", Some(Results::Success)),
+            ("download", Some(Results::Success)),
+            ("write", Some(Results::Success)),
+            ("upload_html", Some(Results::Success)),
+            // A log without `Modules loaded.` is not a pass.
+            ("analyze", Some(Results::Failure)),
+        ],
+        "{steps:?}"
+    );
+    let write = t.log(build, "write").await;
+    assert!(write.contains("oebb-x"), "{write}");
+    assert!(
+        write.contains("[odoo] 2024-01-01"),
+        "the log file is kept: {write}"
+    );
+    let page = t.path(&format!("public_html/{build}/sub/page.html"));
+    assert_eq!(std::fs::read_to_string(page).unwrap(), "seven\n");
+    assert!(t.log(build, "analyze").await.contains("FAIL"));
+    assert!(t.path(&format!("builds/{build}/analyze/odoo.log")).exists());
+
+    let (request, builds) = t.force_and_wait("nolog").await;
+    assert_eq!(request.result, Some(Results::Failure));
+    let steps = t.steps(builds[0].id).await;
+    assert_eq!(steps[1].1, Some(Results::Failure));
+    assert_eq!(steps[1].2, "no log: the step writing it did not run");
+}
+
+crate::both_databases!(master_side_steps_set_properties_upload_directories_and_judge_logs);
