@@ -47,7 +47,7 @@ fn cluster() -> (String, String, String) {
     (user, host.to_string(), port.to_string())
 }
 
-/// A master whose buildouts `[passing]`, `[failing]` and `[broken]` install these modules of
+/// A master whose buildouts `[passing]`, `[failing]`, `[broken]` and `[unimportable]` install these modules of
 /// the stand-in Odoo on PostgreSQL 15, and the one oebb worker having that capability.
 async fn master() -> MasterTester {
     let (user, host, port) = cluster();
@@ -77,6 +77,7 @@ async fn master() -> MasterTester {
             ("passing", "passing"),
             ("failing", "failing_test"),
             ("broken", "install_error"),
+            ("unimportable", "import_error"),
         ] {
             manifest.push_str(&format!(
                 "[{section}]\nbuildout = standalone buildout.cfg\n\
