@@ -42,7 +42,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Runs the command.
 pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
-    init_logging();
+    super::init_logging();
     let config = load_config(&args.dir)?;
     for warning in &config.warnings {
         tracing::warn!("{warning}");
@@ -84,14 +84,4 @@ fn local_worker(config: &MasterConfig) -> anyhow::Result<(String, String)> {
         ),
     };
     Ok((chosen.name.as_str().to_string(), chosen.password.clone()))
-}
-
-/// Logs to stderr at `info` unless `RUST_LOG` says otherwise.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

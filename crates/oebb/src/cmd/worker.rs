@@ -25,7 +25,7 @@ pub struct WorkerArgs {
 
 /// Runs the command.
 pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
-    init_logging();
+    super::init_logging();
     let password = std::fs::read_to_string(&args.password_file)
         .with_context(|| format!("reading the password file {}", args.password_file.display()))?
         .trim()
@@ -46,16 +46,6 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
         Stopped::BySignal => tracing::info!("stopped by a signal"),
     }
     Ok(0)
-}
-
-/// Logs to stderr at `info` unless `RUST_LOG` says otherwise.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// Completes on SIGINT or SIGTERM, so running commands are killed before the process exits.
