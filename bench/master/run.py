@@ -541,16 +541,19 @@ def memory(master, start_workers, names, settle=3.0):
         wait_disconnected(master, names)
 
 
-def log_ingestion(master, builder):
+def log_ingestion(master, builder, worker):
     master.set_step(builder, BIG_STEP)
     try:
-        t0 = time.perf_counter()
+        cpu_m, cpu_w = cpu_seconds(master.proc.pid), cpu_seconds(worker.pid)
         wall, result, rid = run_one(master, builder, timeout=600)
+        cpu_m = round(cpu_seconds(master.proc.pid) - cpu_m, 2)
+        cpu_w = round(cpu_seconds(worker.pid) - cpu_w, 2)
         if result != "success":
             raise RuntimeError(f"{master.label}: the 200 MB build is {result}")
         seconds, size, how = master.big_log(builder, rid)
         return {"mb_per_s": round(size / 1e6 / seconds, 1) if seconds > 0 else None,
                 "step_s": seconds, "stored_bytes": size, "force_to_finished_s": round(wall, 3),
+                "master_cpu_s": cpu_m, "worker_cpu_s": cpu_w,
                 "checked_with": how}
     finally:
         master.set_step(builder, "echo hello\n")
@@ -607,7 +610,7 @@ def bench_master(master, workers, tag, args, with_oebb_workers):
                 procs = start(["w0"])
                 try:
                     wait_connected(master, ["w0"])
-                    return log_ingestion(master, "b3")
+                    return log_ingestion(master, "b3", procs[0])
                 finally:
                     end_all(procs)
                     wait_disconnected(master, ["w0"])
