@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use oebb_testkit::StockWorker;
+
 fn oebb(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_oebb"))
         .args(args)
@@ -54,43 +56,6 @@ fn start_master(dir: &Path, run: u32) -> Killed {
         .spawn()
         .unwrap();
     Killed(child, "oebb master", Some(log))
-}
-
-fn start_stock_worker(basedir: &Path, port: u16) -> Killed {
-    let bin = std::env::var_os("OEBB_BUILDBOT_WORKER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/oebb-test/venv/bin/buildbot-worker"));
-    assert!(
-        bin.is_file(),
-        "stock buildbot-worker not found at {} (set OEBB_BUILDBOT_WORKER); install it with \
-         scripts/install-test-deps",
-        bin.display()
-    );
-    let status = Command::new(&bin)
-        .args(["create-worker", "--protocol", "msgpack_experimental_v7"])
-        .arg(basedir)
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["w1", "pw1"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let child = Command::new(bin.with_file_name("twistd"))
-        .args([
-            "--nodaemon",
-            "--no_save",
-            "--logfile",
-            "twistd.log",
-            "-y",
-            "buildbot.tac",
-        ])
-        .current_dir(basedir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Killed(child, "buildbot-worker", Some(basedir.join("twistd.log")))
 }
 
 /// Polls `oebb builds` until `done` accepts its output.
@@ -199,7 +164,12 @@ fn killed_master_recovers(database: Option<String>) {
     let dir_arg = d.to_str().unwrap();
 
     let master = start_master(d, 1);
-    let _worker = start_stock_worker(&d.join("worker"), worker_port);
+    let _worker = StockWorker::start(
+        &d.join("worker"),
+        ([127, 0, 0, 1], worker_port).into(),
+        "w1",
+        "pw1",
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let forced = loop {
         let out = oebb(&["force", dir_arg, "x", "--reason", "test"]);

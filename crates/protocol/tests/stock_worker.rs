@@ -1,8 +1,7 @@
 //! Interoperability with the stock `buildbot-worker` from PyPI: a tiny master made only of this
 //! crate accepts a real worker over msgpack_experimental_v7 and runs commands on it.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use oebb_protocol::{
@@ -10,111 +9,13 @@ use oebb_protocol::{
     DownloadFileArgs, HandshakeError, IncomingRequest, Request, Response, ShellArgs, Update,
     UploadFileArgs, Value, WorkerInfo, WorkerSettings,
 };
+use oebb_testkit::StockWorker;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const NAME: &str = "interop-worker";
 const PASSWORD: &str = "s3cret:with-colon";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-
-fn buildbot_worker() -> PathBuf {
-    let path = std::env::var_os("OEBB_BUILDBOT_WORKER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/oebb-test/venv/bin/buildbot-worker"));
-    assert!(
-        path.is_file(),
-        "stock buildbot-worker not found at {} (set OEBB_BUILDBOT_WORKER to override); \
-         install it with scripts/install-test-deps (which runs scripts/install-buildbot-worker)",
-        path.display()
-    );
-    path
-}
-
-/// A stock worker running in the foreground; killed when dropped, on every path.
-struct WorkerProcess {
-    child: Child,
-    basedir: PathBuf,
-}
-
-impl WorkerProcess {
-    fn create_and_start(bin: &Path, basedir: &Path, port: u16, password: &str) -> WorkerProcess {
-        let status = Process::new(bin)
-            .args(["create-worker", "--protocol", "msgpack_experimental_v7"])
-            .arg(basedir)
-            .arg(format!("127.0.0.1:{port}"))
-            .args([NAME, password])
-            .stdout(Stdio::null())
-            .status()
-            .expect("run buildbot-worker create-worker");
-        assert!(
-            status.success(),
-            "buildbot-worker create-worker failed: {status}"
-        );
-        // twistd from the same virtualenv, in the foreground, so the test owns the process.
-        let twistd = bin.with_file_name("twistd");
-        let child = Process::new(&twistd)
-            .args([
-                "--nodaemon",
-                "--no_save",
-                "--logfile",
-                "twistd.log",
-                "-y",
-                "buildbot.tac",
-            ])
-            .current_dir(basedir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", twistd.display()));
-        WorkerProcess {
-            child,
-            basedir: basedir.to_path_buf(),
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.basedir.join("twistd.log")).unwrap_or_default()
-    }
-
-    /// Waits for the worker's log to contain `needle`.
-    async fn wait_for_log(&self, needle: &str) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.log().contains(needle) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
-    }
-
-    /// Waits for the process to exit by itself.
-    async fn wait_exit(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- twistd.log of {} ---\n{}",
-                self.basedir.display(),
-                self.log()
-            );
-        }
-    }
-}
 
 /// What a command sent back before its `complete`.
 #[derive(Debug, Default)]
@@ -254,14 +155,13 @@ async fn accept_one(listener: &TcpListener) -> Result<Accepted, HandshakeError> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_buildbot_worker_interoperates() {
-    let bin = buildbot_worker();
     let scratch = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let address = listener.local_addr().unwrap();
 
     // A wrong password is refused with 401, and the worker sees the 401.
     {
-        let bad = WorkerProcess::create_and_start(&bin, &scratch.path().join("bad"), port, "wrong");
+        let bad = StockWorker::start(&scratch.path().join("bad"), address, NAME, "wrong");
         match accept_one(&listener).await {
             Err(HandshakeError::Refused(AuthError::Refused { name })) => assert_eq!(name, NAME),
             other => panic!("a wrong password was not refused: {other:?}"),
@@ -275,7 +175,7 @@ async fn stock_buildbot_worker_interoperates() {
 
     // The good worker is accepted (refusals of the killed one's retries may come first).
     let basedir = scratch.path().join("good");
-    let mut worker = WorkerProcess::create_and_start(&bin, &basedir, port, PASSWORD);
+    let mut worker = StockWorker::start(&basedir, address, NAME, PASSWORD);
     let accepted = loop {
         match accept_one(&listener).await {
             Ok(accepted) => break accepted,

@@ -1,0 +1,115 @@
+//! Test support shared by the integration tests of several crates (dev-dependency only).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The stock `buildbot-worker` program from PyPI; fails with how to install it when missing.
+pub fn buildbot_worker() -> PathBuf {
+    let path = std::env::var_os("OEBB_BUILDBOT_WORKER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/oebb-test/venv/bin/buildbot-worker"));
+    assert!(
+        path.is_file(),
+        "stock buildbot-worker not found at {} (set OEBB_BUILDBOT_WORKER to override); \
+         install it with scripts/install-test-deps",
+        path.display()
+    );
+    path
+}
+
+/// A stock worker running in the foreground, so the test owns the process; killed when
+/// dropped, on every path, with its log printed when the test panics.
+pub struct StockWorker {
+    child: Child,
+    /// Its base directory.
+    pub basedir: PathBuf,
+    /// Its name.
+    pub name: String,
+}
+
+impl StockWorker {
+    /// Creates a msgpack_experimental_v7 worker in `basedir` for the master at `address` and
+    /// starts it with the `twistd` of the same virtualenv.
+    pub fn start(basedir: &Path, address: SocketAddr, name: &str, password: &str) -> StockWorker {
+        let bin = buildbot_worker();
+        let status = Command::new(&bin)
+            .args(["create-worker", "--protocol", "msgpack_experimental_v7"])
+            .arg(basedir)
+            .arg(address.to_string())
+            .args([name, password])
+            .stdout(Stdio::null())
+            .status()
+            .expect("run buildbot-worker create-worker");
+        assert!(
+            status.success(),
+            "buildbot-worker create-worker failed: {status}"
+        );
+        let twistd = bin.with_file_name("twistd");
+        let child = Command::new(&twistd)
+            .args([
+                "--nodaemon",
+                "--no_save",
+                "--logfile",
+                "twistd.log",
+                "-y",
+                "buildbot.tac",
+            ])
+            .current_dir(basedir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", twistd.display()));
+        StockWorker {
+            child,
+            basedir: basedir.to_path_buf(),
+            name: name.to_string(),
+        }
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.basedir.join("twistd.log")).unwrap_or_default()
+    }
+
+    /// Waits up to 15 s for the log to contain `needle`.
+    pub async fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Waits up to 10 s for the process to exit by itself.
+    pub async fn wait_exit(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Kills the worker process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for StockWorker {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- twistd.log of {} ---\n{}", self.name, self.log());
+        }
+    }
+}
