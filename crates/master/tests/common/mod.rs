@@ -3,5 +3,4 @@
 
 pub mod databases;
 pub mod fake_worker;
-pub mod stock_worker;
 pub mod tester;

@@ -8,7 +8,7 @@ use oebb_master::store::{BuildRecord, BuildRequestRecord};
 use oebb_master::{BuildId, Master, MasterOptions, Results, Step, Store};
 
 use super::databases::Db;
-use super::stock_worker::StockWorker;
+use oebb_testkit::StockWorker;
 
 /// How long a test waits for a build before it fails.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(60);
