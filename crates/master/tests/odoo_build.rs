@@ -33,13 +33,11 @@ const STEPS: [&str; 12] = [
 
 /// The test cluster: (user, host, port) of `OEBB_TEST_PG_URL`.
 fn cluster() -> (String, String, String) {
-    let url = std::env::var("OEBB_TEST_PG_URL").unwrap_or_default();
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or_else(|| {
-        panic!(
-            "the Odoo build tests need PostgreSQL: run scripts/install-postgresql and export \
-             OEBB_TEST_PG_URL to the URL it prints (got {url:?})"
-        )
-    });
+    let url = oebb_testkit::postgres_url();
+    let rest = url.split_once("://").map_or_else(
+        || panic!("OEBB_TEST_PG_URL is not a URL: {url:?}"),
+        |(_, r)| r,
+    );
     let (user, rest) = rest.split_once('@').expect("OEBB_TEST_PG_URL names a user");
     let user = user.split(':').next().unwrap().to_string();
     let address = rest.split('/').next().unwrap();

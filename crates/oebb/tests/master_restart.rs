@@ -76,25 +76,10 @@ fn wait_builds(dir: &Path, what: &str, done: impl Fn(&str) -> bool) -> String {
     }
 }
 
-/// A fresh database on the PostgreSQL server of `OEBB_TEST_PG_URL` (made with `psql`), or
-/// `None` when it is not set; fails when `OEBB_REQUIRE_PG=1` asks for PostgreSQL without it.
-fn fresh_postgres() -> Option<String> {
-    let url = match std::env::var("OEBB_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            assert!(
-                std::env::var("OEBB_REQUIRE_PG").as_deref() != Ok("1"),
-                "OEBB_REQUIRE_PG=1 but OEBB_TEST_PG_URL is not set: run scripts/install-postgresql"
-            );
-            eprintln!("PostgreSQL not tested: OEBB_TEST_PG_URL is not set");
-            return None;
-        }
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let name = format!("oebb_restart_{}_{nanos}", std::process::id());
+/// A fresh database on the test PostgreSQL server (made with `psql`); its URL.
+fn fresh_postgres() -> String {
+    let url = oebb_testkit::postgres_url();
+    let name = oebb_testkit::unique_database_name("oebb_restart");
     let out = Command::new("psql")
         .args([url.as_str(), "-v", "ON_ERROR_STOP=1", "-c"])
         .arg(format!("CREATE DATABASE {name}"))
@@ -105,16 +90,7 @@ fn fresh_postgres() -> Option<String> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url.as_str(), ""), |(b, q)| (b, q));
-    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    Some(format!("{server}/{name}{query}"))
+    oebb_testkit::database_url(&url, &name)
 }
 
 #[test]
@@ -124,9 +100,7 @@ fn a_master_killed_mid_build_requeues_and_completes_after_restart_on_sqlite() {
 
 #[test]
 fn a_master_killed_mid_build_requeues_and_completes_after_restart_on_postgresql() {
-    if let Some(url) = fresh_postgres() {
-        killed_master_recovers(Some(url));
-    }
+    killed_master_recovers(Some(fresh_postgres()));
 }
 
 fn killed_master_recovers(database: Option<String>) {

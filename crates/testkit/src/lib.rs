@@ -113,3 +113,64 @@ impl Drop for StockWorker {
         }
     }
 }
+
+/// The URL of the test PostgreSQL server (`OEBB_TEST_PG_URL`, set by scripts/test); fails with
+/// how to get one when it is missing, so PostgreSQL tests never pass without running.
+pub fn postgres_url() -> String {
+    match std::env::var("OEBB_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "OEBB_TEST_PG_URL is not set: run `export OEBB_TEST_PG_URL=$(scripts/install-postgresql)` \
+             (scripts/test does it)"
+        ),
+    }
+}
+
+/// `server_url` with its database replaced by `database`, query string kept.
+pub fn database_url(server_url: &str, database: &str) -> String {
+    let (base, query) = match server_url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (server_url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    format!("{server}/{database}{query}")
+}
+
+/// A database name no other test run uses.
+pub fn unique_database_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_url;
+
+    #[test]
+    fn database_url_replaces_only_the_database() {
+        assert_eq!(
+            database_url("postgresql://u@127.0.0.1:54329/postgres", "t1"),
+            "postgresql://u@127.0.0.1:54329/t1"
+        );
+        assert_eq!(
+            database_url("postgresql://u@h:1?sslmode=disable", "t2"),
+            "postgresql://u@h:1/t2?sslmode=disable"
+        );
+        assert_eq!(
+            database_url("postgresql://u@h/db?a=b", "t3"),
+            "postgresql://u@h/t3?a=b"
+        );
+    }
+}
