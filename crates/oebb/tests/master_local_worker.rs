@@ -1,7 +1,7 @@
 //! `oebb master DIR --local-worker`: one command gives a master and a worker that builds.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use oebb_testkit::{free_port, Killed};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn oebb(args: &[&str]) -> Output {
@@ -9,23 +9,6 @@ fn oebb(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -53,7 +36,7 @@ fn a_master_with_its_local_worker_builds_a_forced_builder() {
     std::fs::write(d.join("steps/x.sh"), "echo built in $(pwd)\n").unwrap();
     let dir_arg = d.to_str().unwrap();
     let log = d.join("master.log");
-    let _master = Killed(
+    let _master = Killed::new(
         Command::new(env!("CARGO_BIN_EXE_oebb"))
             .args(["master", dir_arg, "--local-worker"])
             .stdin(Stdio::null())
@@ -61,6 +44,8 @@ fn a_master_with_its_local_worker_builds_a_forced_builder() {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),
+        "oebb master --local-worker",
+        Some(log.clone()),
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     let out = loop {

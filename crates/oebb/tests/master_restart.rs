@@ -2,12 +2,11 @@
 //! marked interrupted and its request runs again to completion. Also drives `oebb force`,
 //! `oebb builds` and `oebb log` as a user would.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use oebb_testkit::StockWorker;
+use oebb_testkit::{free_port, Killed, StockWorker};
 
 fn oebb(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_oebb"))
@@ -18,30 +17,6 @@ fn oebb(args: &[&str]) -> Output {
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed (SIGKILL) when dropped.
-struct Killed(Child, &'static str, Option<PathBuf>);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        if std::thread::panicking() {
-            if let Some(log) = &self.2 {
-                let text = std::fs::read_to_string(log).unwrap_or_default();
-                eprintln!("--- log of {} ---\n{text}", self.1);
-            }
-        }
-    }
 }
 
 fn start_master(dir: &Path, run: u32) -> Killed {
@@ -55,7 +30,7 @@ fn start_master(dir: &Path, run: u32) -> Killed {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    Killed(child, "oebb master", Some(log))
+    Killed::new(child, "oebb master", Some(log))
 }
 
 /// Polls `oebb builds` until `done` accepts its output.

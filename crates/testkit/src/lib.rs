@@ -174,3 +174,44 @@ mod tests {
         );
     }
 }
+
+/// A free TCP port on the loopback address, for a program the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free loopback port")
+        .port()
+}
+
+/// A child process killed (SIGKILL) when dropped, on every path; when the test panics, the
+/// log file it wrote is printed.
+pub struct Killed {
+    child: Child,
+    what: &'static str,
+    log: Option<PathBuf>,
+}
+
+impl Killed {
+    /// Guards `child`, described as `what`, whose log goes to `log`.
+    pub fn new(child: Child, what: &'static str, log: Option<PathBuf>) -> Killed {
+        Killed { child, what, log }
+    }
+
+    /// Kills the process at once, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            if let Some(log) = &self.log {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                eprintln!("--- log of {} ---\n{text}", self.what);
+            }
+        }
+    }
+}
