@@ -257,3 +257,50 @@ fn version_and_test_expectation_flags_reach_the_analysis() {
     assert_eq!(code(&o), 1);
     assert!(stdout(&o).contains("no-tests-run"), "{}", stdout(&o));
 }
+
+/// A file is read through memory-mapped windows of a few MiB: a record cut by a window's
+/// edge must be seen whole, and the report must equal the one from reading standard input.
+#[test]
+fn large_file_reads_like_standard_input_across_window_edges() {
+    let info = "2024-01-01 10:00:00,000 7 INFO db odoo.modules.loading: loading 1 modules...\n";
+    let error = "2024-01-01 10:00:01,000 7 ERROR db odoo.addons.x: boom across the edge\n";
+    let mut log = String::new();
+    let mut error_lines = Vec::new();
+    // Errors placed to straddle each 1 MiB boundary cover any window size up to 8 MiB.
+    for mib in 1..=9usize {
+        while log.len() + error.len() / 2 < mib << 20 {
+            log.push_str(info);
+        }
+        error_lines.push(log.matches('\n').count() + 1);
+        log.push_str(error);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.log");
+    std::fs::write(&path, &log).unwrap();
+
+    let mapped = oebb(&[path.to_str().unwrap(), "--excerpt", "--json"]);
+    assert_eq!(code(&mapped), 1, "{}", stderr(&mapped));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&mapped)).unwrap();
+    let findings = v["logs"][0]["findings"].as_array().unwrap();
+    let lines: Vec<usize> = findings
+        .iter()
+        .filter(|f| f["rule"] == "error-record")
+        .map(|f| f["line"].as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(lines, error_lines);
+    assert_eq!(v["logs"][0]["counts"]["error-record"], 9);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oebb"))
+        .args(["analyze-log", "-", "--excerpt", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(log.as_bytes()).unwrap());
+    let streamed = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let mut s: serde_json::Value = serde_json::from_str(&stdout(&streamed)).unwrap();
+    s["logs"][0]["file"] = v["logs"][0]["file"].clone();
+    assert_eq!(s, v);
+}

@@ -2,10 +2,11 @@
 
 use clap::Args;
 use oebb_analyze::{
-    analyze_reader, render_text, IgnoreList, Options, Report, TestsExpectation, Verdict, Version,
+    analyze_reader, render_text, Analyzer, IgnoreList, Options, Report, TestsExpectation, Verdict,
+    Version,
 };
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Exit code for usage errors (bad flag values, unreadable files or ignore files).
@@ -171,10 +172,41 @@ fn options(args: &AnalyzeLogArgs) -> Result<Options, String> {
 }
 
 fn analyze_file(path: &Path, options: &Options) -> Result<Report, String> {
-    let reader: Box<dyn Read> = if path == Path::new("-") {
-        Box::new(std::io::stdin().lock())
+    let cannot_read = |e: std::io::Error| format!("cannot read {}: {e}", display(path));
+    if path == Path::new("-") {
+        return analyze_reader(std::io::stdin().lock(), options).map_err(cannot_read);
+    }
+    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let metadata = file.metadata().map_err(cannot_read)?;
+    if metadata.is_file() {
+        analyze_mapped(&file, metadata.len(), options).map_err(cannot_read)
     } else {
-        Box::new(File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?)
-    };
-    analyze_reader(reader, options).map_err(|e| format!("cannot read {}: {e}", display(path)))
+        analyze_reader(file, options).map_err(cannot_read)
+    }
+}
+
+/// Bytes mapped at once: large enough that mapping costs nothing, small enough that the pages
+/// of a window are dropped before the next one, so memory stays flat on logs of any size.
+const MAP_WINDOW: u64 = 4 << 20;
+
+/// Analyses a regular file through successive memory-mapped windows. Reading through a map
+/// saves the kernel's copy into a buffer, which was a quarter of the time on large logs.
+fn analyze_mapped(file: &File, len: u64, options: &Options) -> std::io::Result<Report> {
+    let mut analyzer = Analyzer::new(options.clone());
+    let mut offset = 0;
+    while offset < len {
+        let window = MAP_WINDOW.min(len - offset);
+        // SAFETY: the map is only read while `file` is open. A log truncated by another process
+        // during the analysis would fault (SIGBUS); logs are analysed once their writer is done.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(offset)
+                .len(window as usize)
+                .populate()
+                .map(file)?
+        };
+        analyzer.feed(&map);
+        offset += window;
+    }
+    Ok(analyzer.finish())
 }
