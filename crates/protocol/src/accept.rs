@@ -7,12 +7,20 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{header, HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::auth::{parse_basic_authorization, AuthError, Credentials};
 use crate::connection::{Connection, IncomingRequest, Side};
 
 /// How long the WebSocket upgrade may take, so a silent peer cannot hold a task forever.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// WebSocket settings of both sides. tungstenite zero-fills its whole read buffer on every read,
+/// so its default of 128 KiB was most of an idle worker's cost to the master; 16 KiB reads still
+/// take log chunks in a few syscalls, and the buffer grows for larger frames.
+fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(16 << 10)
+}
 
 /// Why a connection could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +93,7 @@ where
         outcome = Some(checked);
         result
     };
-    let upgrade = tokio_tungstenite::accept_hdr_async(stream, callback);
+    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(websocket_config()));
     let upgraded = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade).await;
     match (upgraded, outcome) {
         (Err(_), _) => {
@@ -146,7 +154,7 @@ pub async fn connect_to_master(
     request
         .headers_mut()
         .insert(header::AUTHORIZATION, authorization);
-    let handshake = tokio_tungstenite::client_async(request, stream);
+    let handshake = tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()));
     let (websocket, _) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
         Err(_) => return Err(HandshakeError::Timeout),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
