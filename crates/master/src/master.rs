@@ -224,10 +224,29 @@ impl Master {
     }
 
     /// Waits until every task of the master has ended (which they do not, short of a panic).
-    pub async fn wait(mut self) {
+    pub async fn wait(&mut self) {
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
+    }
+
+    /// Stops accepting workers and web requests, records the builds still running as `retry`
+    /// with their requests queued again, and closes the store. Dropping the runtime afterwards
+    /// closes the worker connections, and workers kill the commands they were running.
+    pub async fn shutdown(mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.wait().await;
+        match self.store.recover_interrupted().await {
+            Ok(builds) if !builds.is_empty() => {
+                tracing::info!(?builds, "builds stopped with the master will run again");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("cannot record the stopped builds: {e}; the next start will"),
+        }
+        self.store.close().await;
+        tracing::info!("master stopped");
     }
 }
 

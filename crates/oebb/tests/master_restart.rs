@@ -1,5 +1,5 @@
-//! `oebb master` killed with SIGKILL in the middle of a build and started again: the build is
-//! marked interrupted and its request runs again to completion. Also drives `oebb force`,
+//! `oebb master` killed with SIGKILL, or stopped with SIGTERM, in the middle of a build and
+//! started again: the build is marked interrupted and its request runs again to completion. Also drives `oebb force`,
 //! `oebb builds` and `oebb log` as a user would.
 
 use std::path::Path;
@@ -68,17 +68,31 @@ fn fresh_postgres() -> String {
     oebb_testkit::database_url(&url, &name)
 }
 
+/// How the first master ends.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// SIGKILL: a crash; the next start recovers.
+    Kill,
+    /// SIGTERM: the master records the interruption itself before it exits.
+    Term,
+}
+
 #[test]
 fn a_master_killed_mid_build_requeues_and_completes_after_restart_on_sqlite() {
-    killed_master_recovers(None);
+    stopped_master_recovers(None, Stop::Kill);
 }
 
 #[test]
 fn a_master_killed_mid_build_requeues_and_completes_after_restart_on_postgresql() {
-    killed_master_recovers(Some(fresh_postgres()));
+    stopped_master_recovers(Some(fresh_postgres()), Stop::Kill);
 }
 
-fn killed_master_recovers(database: Option<String>) {
+#[test]
+fn a_master_stopped_by_sigterm_mid_build_records_retry_and_completes_after_restart() {
+    stopped_master_recovers(None, Stop::Term);
+}
+
+fn stopped_master_recovers(database: Option<String>, stop: Stop) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (worker_port, web_port) = (free_port(), free_port());
@@ -144,7 +158,21 @@ fn killed_master_recovers(database: Option<String>) {
     let running = wait_builds(d, "build 1 running", |t| t.contains("running"));
     assert!(running.contains("w1"), "{running}");
 
-    drop(master); // SIGKILL
+    match stop {
+        Stop::Kill => drop(master),
+        Stop::Term => {
+            let mut master = master;
+            let status = master.terminate(Duration::from_secs(10));
+            assert!(status.success(), "oebb master exited with {status} on SIGTERM");
+            // Recorded by the stopping master, before any restart.
+            let after = stdout(&oebb(&["builds", dir_arg]));
+            assert!(
+                after.contains("retry") && after.contains("interrupted"),
+                "{after}"
+            );
+            assert!(!after.contains("running"), "{after}");
+        }
+    }
     let _master = start_master(d, 2);
     let done = wait_builds(d, "the request completed after the restart", |t| {
         t.contains("success")

@@ -197,6 +197,26 @@ impl Killed {
         Killed { child, what, log }
     }
 
+    /// Sends SIGTERM, as a service manager stopping it would, and waits up to `within` for
+    /// the exit; panics when the process outlives it.
+    pub fn terminate(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid} failed");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the child") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} still runs {within:?} after SIGTERM",
+                self.what
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Kills the process at once, as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -53,7 +53,7 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
         None
     };
     runtime()?.block_on(async move {
-        let master = Master::start(&config, MasterOptions::for_config(&config))
+        let mut master = Master::start(&config, MasterOptions::for_config(&config))
             .await
             .context("starting the master")?;
         if let Some((name, password)) = local {
@@ -67,7 +67,13 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
                 }
             });
         }
-        master.wait().await;
+        tokio::select! {
+            () = super::stop_signal() => {
+                tracing::info!("stopping: SIGTERM or SIGINT received");
+                master.shutdown().await;
+            }
+            () = master.wait() => {}
+        }
         anyhow::Ok(())
     })?;
     Ok(0)

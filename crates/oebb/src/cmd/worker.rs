@@ -40,27 +40,10 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let stopped = runtime.block_on(oebb_worker::run(options, stop_signal()))?;
+    let stopped = runtime.block_on(oebb_worker::run(options, super::stop_signal()))?;
     match stopped {
         Stopped::ByMaster => tracing::info!("stopped: the master sent shutdown"),
         Stopped::BySignal => tracing::info!("stopped by a signal"),
     }
     Ok(0)
-}
-
-/// Completes on SIGINT or SIGTERM, so running commands are killed before the process exits.
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!("cannot watch SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
