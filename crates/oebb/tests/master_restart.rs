@@ -163,7 +163,10 @@ fn stopped_master_recovers(database: Option<String>, stop: Stop) {
         Stop::Term => {
             let mut master = master;
             let status = master.terminate(Duration::from_secs(10));
-            assert!(status.success(), "oebb master exited with {status} on SIGTERM");
+            assert!(
+                status.success(),
+                "oebb master exited with {status} on SIGTERM"
+            );
             // Recorded by the stopping master, before any restart.
             let after = stdout(&oebb(&["builds", dir_arg]));
             assert!(

@@ -93,7 +93,8 @@ where
         outcome = Some(checked);
         result
     };
-    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(websocket_config()));
+    let upgrade =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(websocket_config()));
     let upgraded = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade).await;
     match (upgraded, outcome) {
         (Err(_), _) => {
@@ -154,7 +155,8 @@ pub async fn connect_to_master(
     request
         .headers_mut()
         .insert(header::AUTHORIZATION, authorization);
-    let handshake = tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()));
+    let handshake =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()));
     let (websocket, _) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
         Err(_) => return Err(HandshakeError::Timeout),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {

@@ -442,7 +442,26 @@ fn handle_frame(
     incoming: &mpsc::UnboundedSender<IncomingRequest>,
     bytes: &[u8],
 ) -> Result<(), FrameError> {
-    match Frame::decode(bytes)? {
+    let frame = match Frame::decode(bytes) {
+        Err(FrameError::BadCommand {
+            seq_number,
+            command,
+            reason,
+        }) if shared.side == Side::Worker => {
+            tracing::warn!(peer = %shared.peer, seq = seq_number, "start_command refused: (command {command}): {reason}");
+            let responder = Responder {
+                seq_number: SeqNumber(seq_number),
+                op: "start_command",
+                outgoing: Some(shared.outgoing.clone()),
+            };
+            responder.respond(Response::Exception(format!(
+                "(command {command}): {reason}"
+            )));
+            return Ok(());
+        }
+        decoded => decoded?,
+    };
+    match frame {
         Frame::Response {
             seq_number,
             response,

@@ -46,8 +46,19 @@ pub enum FrameError {
     #[error("unknown op {0:?}")]
     UnknownOp(String),
     /// A `start_command` for a command this protocol does not have.
-    #[error("unknown command {0:?}")]
+    #[error("unrecognized WorkerCommand '{0}'")]
     UnknownCommand(String),
+    /// A well-framed `start_command` whose command cannot be set up (unknown name, bad args);
+    /// the worker answers it with an exception, as the stock worker does, and stays connected.
+    #[error("(command {command}): {reason}")]
+    BadCommand {
+        /// The request's sequence number, to answer it.
+        seq_number: u64,
+        /// The `command_name` sent.
+        command: String,
+        /// What is wrong.
+        reason: Box<FrameError>,
+    },
     /// A response to a request this side never sent, or answered twice.
     #[error("response to unknown seq_number {0}")]
     UnknownSeqNumber(u64),
@@ -160,7 +171,16 @@ impl Frame {
                 response,
             });
         }
-        let request = Request::from_fields(&op, &frame)?;
+        let request = Request::from_fields(&op, &frame).map_err(|reason| {
+            match (op.as_str(), frame.text("command_name")) {
+                ("start_command", Ok(command)) => FrameError::BadCommand {
+                    seq_number: seq_number.0,
+                    command,
+                    reason: Box::new(reason),
+                },
+                _ => reason,
+            }
+        })?;
         Ok(Frame::Request {
             seq_number,
             request,

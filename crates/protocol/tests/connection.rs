@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use oebb_protocol::{
     accept_worker, connect_to_master, Accepted, CloseReason, CommandId, Connection, Credentials,
-    FrameError, HandshakeError, IncomingRequest, Request, RequestError, Response, Update, Value,
+    Frame, FrameError, HandshakeError, IncomingRequest, Request, RequestError, Response, Update,
+    Value,
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -321,4 +322,64 @@ async fn refused_workers_get_401_and_malformed_headers_400() {
         worker,
         Err(HandshakeError::Rejected { status: 401 })
     ));
+}
+
+/// A start_command the worker cannot set up is answered with an exception, as the stock
+/// worker does, and the connection stays up for the next command.
+#[tokio::test]
+async fn a_worker_answers_an_unknown_or_malformed_command_with_an_exception() {
+    let (listener, address) = listener().await;
+    let credentials = credentials();
+    let (master, worker) = tokio::join!(
+        async {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio_tungstenite::accept_async(stream).await.unwrap()
+        },
+        connect_to_master(address.as_str(), &credentials)
+    );
+    let mut master = master;
+    let (worker, _incoming) = worker.unwrap();
+    let start = |seq: u64, name: &str, args: Value| {
+        encode(map(vec![
+            ("op", Value::from("start_command")),
+            ("seq_number", Value::from(seq)),
+            ("command_id", Value::from(format!("c{seq}"))),
+            ("command_name", Value::from(name)),
+            ("args", args),
+        ]))
+    };
+    let cases = [
+        (
+            1,
+            start(1, "nosuch", map(vec![])),
+            "(command nosuch): unrecognized WorkerCommand 'nosuch'",
+        ),
+        (2, start(2, "shell", map(vec![])), "(command shell): "),
+    ];
+    for (seq, frame, expected) in cases {
+        master.send(frame).await.unwrap();
+        let answer = tokio::time::timeout(WAIT, master.next())
+            .await
+            .expect("no answer to start_command")
+            .expect("the worker closed the connection")
+            .unwrap();
+        let Message::Binary(bytes) = answer else {
+            panic!("not a binary frame: {answer:?}")
+        };
+        match Frame::decode(&bytes).unwrap() {
+            Frame::Response {
+                seq_number,
+                response: Response::Exception(message),
+            } => {
+                assert_eq!(seq_number.0, seq);
+                assert!(message.starts_with(expected), "{message}");
+            }
+            other => panic!("not an exception: {other:?}"),
+        }
+    }
+    assert!(
+        worker.close_reason().is_none(),
+        "{:?}",
+        worker.close_reason()
+    );
 }

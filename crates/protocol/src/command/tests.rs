@@ -26,7 +26,16 @@ fn start(name: &str, args: Value) -> Result<Command, FrameError> {
     ]);
     let mut bytes = Vec::new();
     rmpv::encode::write_value(&mut bytes, &value).unwrap();
-    match Frame::decode(&bytes)? {
+    let frame = Frame::decode(&bytes).map_err(|e| match e {
+        // Set-up errors come wrapped with what the worker needs to answer them.
+        FrameError::BadCommand {
+            seq_number: 4,
+            command,
+            reason,
+        } if command == name => *reason,
+        other => panic!("a start_command error not wrapped as BadCommand: {other:?}"),
+    })?;
+    match frame {
         Frame::Request {
             request: Request::StartCommand { command, .. },
             ..
