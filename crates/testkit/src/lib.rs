@@ -118,7 +118,11 @@ impl Drop for StockWorker {
 /// how to get one when it is missing, so PostgreSQL tests never pass without running.
 pub fn postgres_url() -> String {
     match std::env::var("OEBB_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => url,
+        Ok(url) if !url.is_empty() => {
+            static SWEPT: std::sync::Once = std::sync::Once::new();
+            SWEPT.call_once(|| drop_databases_of_finished_runs(&url));
+            url
+        }
         _ => panic!(
             "OEBB_TEST_PG_URL is not set: run `export OEBB_TEST_PG_URL=$(scripts/install-postgresql)` \
              (scripts/test does it)"
@@ -140,6 +144,29 @@ pub fn database_url(server_url: &str, database: &str) -> String {
     format!("{server}/{database}{query}")
 }
 
+/// Drops the databases that test processes which have since ended left on the shared server,
+/// so the cluster does not fill up run after run. A name from [`unique_database_name`] carries
+/// its process id; databases of live processes (tests running in parallel) are kept.
+fn drop_databases_of_finished_runs(url: &str) {
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args([url, "-X", "-A", "-t", "-c", sql])
+            .stderr(Stdio::null())
+            .output()
+    };
+    let Ok(listed) = psql(
+        "SELECT datname FROM pg_database WHERE datname ~ '^oebb_[a-z0-9]+_[0-9]+_[0-9]+_[0-9]+$'",
+    ) else {
+        return; // psql missing: the test itself reports it
+    };
+    for name in String::from_utf8_lossy(&listed.stdout).lines() {
+        let pid = name.rsplitn(4, '_').nth(2).unwrap_or_default();
+        if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
+            let _ = psql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+        }
+    }
+}
+
 /// A database name no other test run uses.
 pub fn unique_database_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -156,7 +183,48 @@ pub fn unique_database_name(prefix: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::database_url;
+    use super::{database_url, drop_databases_of_finished_runs, postgres_url};
+    use std::process::Command;
+
+    #[test]
+    fn databases_of_ended_processes_are_dropped_and_live_ones_kept() {
+        let url = postgres_url();
+        let psql = |sql: &str| {
+            let out = Command::new("psql")
+                .args([
+                    url.as_str(),
+                    "-X",
+                    "-A",
+                    "-t",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    sql,
+                ])
+                .output()
+                .expect("psql (from scripts/install-postgresql) runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let dead_pid = (1_000_000..4_000_000u32)
+            .find(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+            .unwrap();
+        let dead = format!("oebb_sweep_{dead_pid}_0_{}", std::process::id());
+        let live = format!("oebb_sweep_{}_0_1", std::process::id());
+        for name in [&dead, &live] {
+            psql(&format!("DROP DATABASE IF EXISTS {name}"));
+            psql(&format!("CREATE DATABASE {name}"));
+        }
+        drop_databases_of_finished_runs(&url);
+        let left = psql("SELECT datname FROM pg_database WHERE datname LIKE 'oebb_sweep_%'");
+        assert!(!left.lines().any(|l| l == dead), "{left}");
+        assert!(left.lines().any(|l| l == live), "{left}");
+        psql(&format!("DROP DATABASE {live}"));
+    }
 
     #[test]
     fn database_url_replaces_only_the_database() {
