@@ -134,6 +134,7 @@ impl BuildRun {
             return self.set_properties(id, &step.name, values, &mut log).await;
         }
         let (command, transfer) = self.command(step);
+        let waiting = std::time::Instant::now();
         let held = {
             let acquire = self.locks.acquire(&self.worker.name, &step.locks);
             tokio::pin!(acquire);
@@ -156,6 +157,17 @@ impl BuildRun {
                 .await?;
             return Ok(Results::Cancelled);
         };
+        let locks = lock_names(step);
+        if !locks.is_empty() {
+            // Times in the store's unit, so a reader can check two steps never held an
+            // exclusive lock at once (the step's own start includes the wait).
+            log.append(&format!(
+                "locks {locks} acquired at {} ms after waiting {:.1} s\n",
+                crate::store::now_millis(),
+                waiting.elapsed().as_secs_f64()
+            ))
+            .await?;
+        }
         let end = run_command(
             &self.worker,
             self.builder.as_str(),
@@ -166,7 +178,12 @@ impl BuildRun {
             step.timeout,
         )
         .await;
+        let released_at = crate::store::now_millis();
         drop(held);
+        if !locks.is_empty() {
+            log.append(&format!("locks {locks} released at {released_at} ms\n"))
+                .await?;
+        }
         let (mut result, mut text) = match &end {
             CommandEnd::Completed {
                 rc: Some(0),
@@ -288,6 +305,21 @@ impl BuildRun {
             .collect();
         Command::from(args)
     }
+}
+
+/// The step's locks as `buildout (exclusive), db`.
+fn lock_names(step: &Step) -> String {
+    step.locks
+        .iter()
+        .map(|l| {
+            if l.exclusive {
+                format!("{} (exclusive)", l.lock)
+            } else {
+                l.lock.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn join(dir: &str, path: &str) -> String {

@@ -4,3 +4,4 @@
 pub mod databases;
 pub mod fake_worker;
 pub mod tester;
+pub mod odoo;
