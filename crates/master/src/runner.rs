@@ -43,6 +43,10 @@ pub struct BuildRun {
     pub stop: watch::Receiver<Option<String>>,
 }
 
+/// Exit status of every command step run so far in a build, by step name, for the analyses
+/// that judge a step's log together with its status.
+pub(crate) type ExitStatuses = BTreeMap<String, i32>;
+
 /// Block size of file transfers.
 const TRANSFER_BLOCK: u64 = 65536;
 
@@ -71,6 +75,7 @@ impl BuildRun {
         let mut halted = false;
         let mut failed: Vec<String> = Vec::new();
         let steps = std::mem::take(&mut self.steps);
+        let mut statuses = ExitStatuses::new();
         for (number, step) in steps.iter().enumerate() {
             if halted && !step.always_run {
                 continue;
@@ -78,7 +83,7 @@ impl BuildRun {
             if result == Results::Retry {
                 break; // the worker is gone: not even always-run steps can run
             }
-            let step_result = match self.run_step(number as i64, step).await {
+            let step_result = match self.run_step(number as i64, step, &mut statuses).await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(build = %self.build, step = %step.name, "store failed: {e}");
@@ -115,7 +120,12 @@ impl BuildRun {
         (result, text)
     }
 
-    async fn run_step(&mut self, number: i64, step: &Step) -> Result<Results, crate::StoreError> {
+    async fn run_step(
+        &mut self,
+        number: i64,
+        step: &Step,
+        statuses: &mut ExitStatuses,
+    ) -> Result<Results, crate::StoreError> {
         let id = self
             .store
             .start_step(self.build, number, &step.name)
@@ -179,6 +189,11 @@ impl BuildRun {
         )
         .await;
         let released_at = crate::store::now_millis();
+        if let CommandEnd::Completed { rc: Some(rc), .. } = &end {
+            // Clamped, not wrapped: a non-zero status stays non-zero.
+            let status = (*rc).clamp(i32::MIN.into(), i32::MAX.into()) as i32;
+            statuses.insert(step.name.clone(), status);
+        }
         drop(held);
         if !locks.is_empty() {
             log.append(&format!("locks {locks} released at {released_at} ms\n"))
@@ -206,7 +221,7 @@ impl BuildRun {
             CommandEnd::StoreFailed(why) => (Results::Exception, format!("log not stored: {why}")),
         };
         if let StepCommand::Analyze { .. } = &step.command {
-            (result, text) = self.judge_log(step, result, &mut log).await?;
+            (result, text) = self.judge_log(step, result, statuses, &mut log).await?;
         }
         if result == Results::Success {
             if let (Some(property), Some(out)) = (&step.property_from_stdout, &log.captured_stdout)

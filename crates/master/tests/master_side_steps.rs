@@ -20,6 +20,7 @@ fn analyze(logfile: &str) -> Step {
         "analyze",
         StepCommand::Analyze {
             logfile: logfile.into(),
+            exit_status_of: None,
             odoo_version: Some("16.0".into()),
             tests_requested: false,
             ignore_file: None,

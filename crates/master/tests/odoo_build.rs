@@ -45,7 +45,7 @@ fn cluster() -> (String, String, String) {
     (user, host.to_string(), port.to_string())
 }
 
-/// A master whose buildouts `[passing]`, `[failing]`, `[broken]` and `[unimportable]` install these modules of
+/// A master whose buildouts `[passing]`, `[failing]`, `[broken]`, `[unimportable]` and `[badexit]` install these modules of
 /// the stand-in Odoo on PostgreSQL 15, and the one oebb worker having that capability.
 async fn master() -> MasterTester {
     let (user, host, port) = cluster();
@@ -76,6 +76,7 @@ async fn master() -> MasterTester {
             ("failing", "failing_test"),
             ("broken", "install_error"),
             ("unimportable", "import_error"),
+            ("badexit", "bad_exit"),
         ] {
             manifest.push_str(&format!(
                 "[{section}]\nbuildout = standalone buildout.cfg\n\
@@ -211,6 +212,28 @@ async fn odoo_builds_of_a_standalone_buildout() {
         .log(build, "analyze")
         .await
         .contains("Failed to initialize database"));
+
+    // The server exits 1 after a clean log: the analysis judges the log with the exit status
+    // of the step that wrote it, and fails.
+    let (request, builds) = t
+        .force_and_wait_for("badexit-pg15", ODOO_BUILD_TIMEOUT)
+        .await;
+    let build = builds[0].id;
+    assert_eq!(
+        results(&t, build).await,
+        expected(&[("test", Results::Failure), ("analyze", Results::Failure)])
+    );
+    assert_eq!(request.result, Some(Results::Failure));
+    let analyze = t.log(build, "analyze").await;
+    assert!(
+        analyze.contains("exit status of step test: 1") && analyze.contains("exit-status"),
+        "{analyze}"
+    );
+    assert!(
+        !analyze.contains("error-record") && !analyze.contains("test-failure"),
+        "the log itself is clean: {analyze}"
+    );
+
     assert!(
         !test_databases().contains("oebb-"),
         "every test database dropped"

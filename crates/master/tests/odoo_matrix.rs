@@ -14,7 +14,10 @@ use oebb_master::{BuildId, Results};
 
 /// The builders of `[matrix]`, `build-for = postgresql >= 14`: (builder, cluster).
 fn builders() -> [(&'static str, Cluster); 2] {
-    [("matrix-pg14", Cluster::second()), ("matrix-pg15", Cluster::first())]
+    [
+        ("matrix-pg14", Cluster::second()),
+        ("matrix-pg15", Cluster::first()),
+    ]
 }
 
 /// The master: worker `ow` runs two builds at once and has PostgreSQL 15 on the first
@@ -111,7 +114,12 @@ async fn two_clusters_one_worker_one_buildout_at_a_time() {
             .unwrap()
             .0;
         let other_db = format!("oebb-{other}");
-        assert_eq!(cluster.traced(&other_db), "", "{other} used port {}", cluster.port);
+        assert_eq!(
+            cluster.traced(&other_db),
+            "",
+            "{other} used port {}",
+            cluster.port
+        );
     }
 
     // The two builds really ran at the same time, yet no two bootstrap or buildout runs
@@ -120,7 +128,10 @@ async fn two_clusters_one_worker_one_buildout_at_a_time() {
         let mut all = Vec::new();
         for build in &builds {
             let steps = t.store().steps(*build).await.unwrap();
-            let (first, last) = (steps[0].started_at, steps.last().unwrap().finished_at.unwrap());
+            let (first, last) = (
+                steps[0].started_at,
+                steps.last().unwrap().finished_at.unwrap(),
+            );
             all.push((first, last));
         }
         all

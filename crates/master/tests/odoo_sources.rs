@@ -26,7 +26,9 @@ fn run(dir: &Path, program: &str, args: &[&str]) {
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
         .output()
         .unwrap_or_else(|e| {
-            panic!("cannot run {program} ({e}): run scripts/install-test-deps (git, mercurial, brz)")
+            panic!(
+                "cannot run {program} ({e}): run scripts/install-test-deps (git, mercurial, brz)"
+            )
         });
     assert!(
         out.status.success(),
@@ -61,7 +63,11 @@ fn repositories(root: &Path) -> String {
     std::fs::write(hg.join(".hgignore"), format!("syntax: glob\n{IGNORED}")).unwrap();
     run(&hg, "hg", &["init"]);
     run(&hg, "hg", &["add", "-q"]);
-    run(&hg, "hg", &["commit", "-q", "-u", "oebb test", "-m", "the buildout"]);
+    run(
+        &hg,
+        "hg",
+        &["commit", "-q", "-u", "oebb test", "-m", "the buildout"],
+    );
 
     let bzr = root.join("bzr-branch");
     std::fs::create_dir_all(&bzr).unwrap();

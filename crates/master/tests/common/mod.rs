@@ -3,5 +3,5 @@
 
 pub mod databases;
 pub mod fake_worker;
-pub mod tester;
 pub mod odoo;
+pub mod tester;

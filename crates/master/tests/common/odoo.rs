@@ -66,7 +66,9 @@ impl Cluster {
     pub fn psql(&self, database: &str, sql: &str) -> Result<String, String> {
         let out = std::process::Command::new("psql")
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-            .args(["-h", &self.host, "-p", &self.port, "-U", &self.user, "-d", database])
+            .args([
+                "-h", &self.host, "-p", &self.port, "-U", &self.user, "-d", database,
+            ])
             .args(["-c", sql])
             .output()
             .expect("psql runs (install the PostgreSQL client: apt-get install postgresql-client)");
