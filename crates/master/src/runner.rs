@@ -291,7 +291,10 @@ impl BuildRun {
                     maxsize: None,
                     keepstamp: false,
                 }),
-                Transfer::Receive(dest.clone()),
+                Transfer::Receive(
+                    self.master_dir
+                        .join(props.interpolate(&dest.to_string_lossy())),
+                ),
             ),
         }
     }

@@ -391,3 +391,31 @@ fn each_analysis_judges_the_exit_status_of_the_step_that_wrote_its_log() {
     assert_eq!(writer("analyze_3").as_deref(), Some("install_2"));
     assert!(names(&steps).contains(&"install_2"));
 }
+
+#[test]
+fn packaging_uploads_the_release_archive_and_its_checksum() {
+    let steps = with(
+        "post-buildout-steps = packaging\npackaging.prefix = shop\npackaging.upload-dir = shop/\n\
+         packaging.root-dir = /srv/releases\npackaging.base-url = https://dl.example.com\n",
+    );
+    let upload = |name: &str| match &step(&steps, name).command {
+        StepCommand::Upload { source, dest } => (source.clone(), dest.clone()),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        upload("upload_archive"),
+        (
+            "../dist/shop-%(prop:buildout-tag)s.tar.bz2".to_string(),
+            PathBuf::from("/srv/releases/shop/shop-%(prop:buildout-tag)s.tar.bz2")
+        )
+    );
+    assert_eq!(
+        upload("upload_md5").1,
+        PathBuf::from("/srv/releases/shop/shop-%(prop:buildout-tag)s.tar.bz2.md5")
+    );
+    assert_eq!(
+        step(&steps, "upload_archive").description,
+        "served at https://dl.example.com/shop/shop-%(prop:buildout-tag)s.tar.bz2"
+    );
+    assert!(step(&steps, "upload_md5").halt_on_failure);
+}
