@@ -238,4 +238,7 @@ async fn odoo_builds_of_a_standalone_buildout() {
         !test_databases().contains("oebb-"),
         "every test database dropped"
     );
+    // The builders asked for the same Python and zc.buildout: one bootstrap virtualenv.
+    let venvs = t.scratch.path().join("oebb-ow-0/caches/buildout-venvs");
+    assert_eq!(std::fs::read_dir(&venvs).unwrap().count(), 1, "{venvs:?}");
 }

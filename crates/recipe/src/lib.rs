@@ -10,7 +10,8 @@
 //! - `<basedir>/caches/ports`: port claims of `odoo.use-port` and `functional`;
 //! - `<basedir>/caches/virtualenv-tool`: a Python 3 virtualenv holding `virtualenv<20.22`, the
 //!   last series that still creates Python 2.7 environments;
-//! - `<builder>/buildout-venv`: the virtualenv buildout is bootstrapped with;
+//! - `<basedir>/caches/buildout-venvs/<checksum>`: the virtualenvs buildout is bootstrapped
+//!   with, one per Python and zc.buildout (and setuptools) versions, shared by the builders;
 //! - `<builder>/build`: the buildout (a symlink into the checkout with `subdir=`).
 //!
 //! Absolute paths come from the build property `builddir`, set by the first worker step
