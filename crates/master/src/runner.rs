@@ -309,7 +309,7 @@ impl BuildRun {
         // The master enforces the step timeout itself; the worker's own no-output timeout
         // would otherwise kill quiet commands after 20 minutes.
         args.timeout = None;
-        // The worker streams the step's own log files into its log as `[name] …` lines.
+        // The worker sends the step's own log files as they grow; each is a log of its name.
         args.logfiles = step
             .log_files
             .iter()

@@ -152,15 +152,19 @@ async fn odoo_builds_of_a_standalone_buildout() {
     );
     assert_eq!(request.result, Some(Results::Success));
     let (_, _, port) = cluster();
-    let test_log = t.log(build, "test").await;
+    let stdio = t.log(build, "test").await;
     assert!(
-        test_log.contains(&format!(
+        stdio.contains(&format!(
             "fake_odoo: table fake_odoo_module in oebb-passing-pg15 port {port}: passing"
         )),
-        "{test_log}"
+        "{stdio}"
     );
+    // The server's `--logfile` is the step's log `test`, beside its `stdio`.
+    let test_log = t.named_log(build, "test", "test").await;
     assert!(
-        test_log.contains("odoo.tests.result: 0 failed, 0 error(s) of 1 tests"),
+        test_log.contains("odoo.tests.result: 0 failed, 0 error(s) of 1 tests")
+            && test_log
+                .ends_with("Hit CTRL-C again or send a second signal to force the shutdown. \n"),
         "the log file is kept with the step: {test_log}"
     );
     let analyze = t.log(build, "analyze").await;
