@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::ids::{BuildId, BuildRequestId};
 use crate::scheduler::{Event, ForceError};
-use crate::store::Store;
+use crate::store::{Store, STDIO};
 
 #[derive(Clone)]
 struct Api {
@@ -29,6 +29,8 @@ pub fn router(store: Store, events: mpsc::UnboundedSender<Event>) -> Router {
         .route("/api/builds/{id}", get(build))
         .route("/api/builds/{id}/stop", post(stop))
         .route("/api/builds/{id}/steps/{step}/log", get(log))
+        .route("/api/builds/{id}/steps/{step}/logs", get(log_names))
+        .route("/api/builds/{id}/steps/{step}/logs/{name}", get(named_log))
         .with_state(Api { store, events })
 }
 
@@ -142,6 +144,11 @@ async fn stop(State(api): State<Api>, Path(id): Path<i64>, body: Bytes) -> Respo
 
 /// Streams the log page by page, so a large log is never whole in memory.
 async fn log(State(api): State<Api>, Path((id, step)): Path<(i64, String)>) -> Response {
+    named_log(State(api), Path((id, step, STDIO.to_string()))).await
+}
+
+/// A step's log names: `stdio` first, then the files it kept as logs.
+async fn log_names(State(api): State<Api>, Path((id, step)): Path<(i64, String)>) -> Response {
     let step = match api.store.find_step(BuildId(id), &step).await {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -152,12 +159,56 @@ async fn log(State(api): State<Api>, Path((id, step)): Path<(i64, String)>) -> R
         }
         Err(e) => return internal(e),
     };
+    match api.store.log_names(step.id).await {
+        Ok(names) => {
+            let all: Vec<String> = std::iter::once(STDIO.to_string()).chain(names).collect();
+            Json(json!({ "logs": all })).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// One of a step's logs, streamed page by page.
+async fn named_log(
+    State(api): State<Api>,
+    Path((id, step, name)): Path<(i64, String, String)>,
+) -> Response {
+    let step = match api.store.find_step(BuildId(id), &step).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("build {id} has no step {step:?}"),
+            )
+        }
+        Err(e) => return internal(e),
+    };
+    if name != STDIO {
+        match api.store.log_names(step.id).await {
+            Ok(names) if names.contains(&name) => {}
+            Ok(names) => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "step {:?} of build {id} has no log {name:?}; its logs: {}",
+                        step.name,
+                        std::iter::once(STDIO.to_string())
+                            .chain(names)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            }
+            Err(e) => return internal(e),
+        }
+    }
     let store = api.store.clone();
     let pages = futures_util::stream::unfold(Some(0i64), move |next| {
         let store = store.clone();
+        let name = name.clone();
         async move {
             let from = next?;
-            match store.read_log_page(step.id, from).await {
+            match store.read_named_log_page(step.id, &name, from).await {
                 Ok((chunks, _)) if chunks.is_empty() => None,
                 Ok((chunks, after)) => Some((Ok(Bytes::from(chunks.concat())), Some(after))),
                 Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),

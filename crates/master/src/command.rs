@@ -37,11 +37,14 @@ pub enum CommandEnd {
 }
 
 /// Where a step's output goes: the store, chunk by chunk, each chunk written before the
-/// worker's update is acknowledged.
+/// worker's update is acknowledged. The command's output is the `stdio` log; the files the
+/// step keeps as logs (`Step::log_files`) are logs of their own names.
 pub struct StepLog {
     store: Store,
     step: StepId,
     seq: i64,
+    /// Next chunk number of each named log.
+    named_seq: std::collections::BTreeMap<String, i64>,
     /// Standard output kept for `property_from_stdout`, when asked.
     pub captured_stdout: Option<String>,
 }
@@ -56,6 +59,7 @@ impl StepLog {
             store,
             step,
             seq: 0,
+            named_seq: Default::default(),
             captured_stdout: capture_stdout.then(String::new),
         }
     }
@@ -72,6 +76,19 @@ impl StepLog {
         Ok(())
     }
 
+    /// Appends text to the step's log `name`.
+    pub async fn append_named(&mut self, name: &str, text: &str) -> Result<(), StoreError> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        let seq = self.named_seq.entry(name.to_string()).or_insert(0);
+        self.store
+            .append_named_log(self.step, name, *seq, text.as_bytes())
+            .await?;
+        *seq += 1;
+        Ok(())
+    }
+
     async fn update(&mut self, update: &Update, rc: &mut Option<i64>) -> Result<(), StoreError> {
         match update {
             Update::Stdout(chunk) => {
@@ -83,7 +100,7 @@ impl StepLog {
                 self.append(&chunk.text).await
             }
             Update::Stderr(chunk) | Update::Header(chunk) => self.append(&chunk.text).await,
-            Update::Log { name, chunk } => self.append(&format!("[{name}] {}", chunk.text)).await,
+            Update::Log { name, chunk } => self.append_named(name, &chunk.text).await,
             Update::Rc(code) => {
                 *rc = Some(*code);
                 Ok(())

@@ -51,16 +51,19 @@ impl BuildRun {
             .join(name)
     }
 
-    /// Judges the fetched log: the verdict is the step's result; the report's text goes to the
+    /// Judges the fetched log with the exit status of the step that wrote it: the verdict is
+    /// the step's result; the report's text goes to the
     /// step's log and its JSON to the build property `<step>_report`.
     pub(crate) async fn judge_log(
         &mut self,
         step: &Step,
         fetched: Results,
+        statuses: &crate::runner::ExitStatuses,
         log: &mut StepLog,
     ) -> Result<(Results, String), StoreError> {
         let StepCommand::Analyze {
             logfile,
+            exit_status_of,
             odoo_version,
             tests_requested,
             ignore_file,
@@ -82,8 +85,18 @@ impl BuildRun {
             }
             return Ok((fetched, "the log could not be fetched".into()));
         }
+        // A writer that never ran, or was interrupted, has no status: the log alone is judged
+        // (and that step has failed the build already).
+        let exit_status = exit_status_of
+            .as_ref()
+            .and_then(|writer| statuses.get(writer).copied());
+        if let (Some(writer), Some(status)) = (exit_status_of, exit_status) {
+            log.append(&format!("exit status of step {writer}: {status}\n"))
+                .await?;
+        }
         let mut options = Options {
             version: odoo_version.as_deref().and_then(Version::parse),
+            exit_status,
             tests: if *tests_requested {
                 TestsExpectation::Requested
             } else {

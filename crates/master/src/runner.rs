@@ -43,6 +43,10 @@ pub struct BuildRun {
     pub stop: watch::Receiver<Option<String>>,
 }
 
+/// Exit status of every command step run so far in a build, by step name, for the analyses
+/// that judge a step's log together with its status.
+pub(crate) type ExitStatuses = BTreeMap<String, i32>;
+
 /// Block size of file transfers.
 const TRANSFER_BLOCK: u64 = 65536;
 
@@ -71,6 +75,7 @@ impl BuildRun {
         let mut halted = false;
         let mut failed: Vec<String> = Vec::new();
         let steps = std::mem::take(&mut self.steps);
+        let mut statuses = ExitStatuses::new();
         for (number, step) in steps.iter().enumerate() {
             if halted && !step.always_run {
                 continue;
@@ -78,7 +83,7 @@ impl BuildRun {
             if result == Results::Retry {
                 break; // the worker is gone: not even always-run steps can run
             }
-            let step_result = match self.run_step(number as i64, step).await {
+            let step_result = match self.run_step(number as i64, step, &mut statuses).await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(build = %self.build, step = %step.name, "store failed: {e}");
@@ -115,7 +120,12 @@ impl BuildRun {
         (result, text)
     }
 
-    async fn run_step(&mut self, number: i64, step: &Step) -> Result<Results, crate::StoreError> {
+    async fn run_step(
+        &mut self,
+        number: i64,
+        step: &Step,
+        statuses: &mut ExitStatuses,
+    ) -> Result<Results, crate::StoreError> {
         let id = self
             .store
             .start_step(self.build, number, &step.name)
@@ -134,6 +144,7 @@ impl BuildRun {
             return self.set_properties(id, &step.name, values, &mut log).await;
         }
         let (command, transfer) = self.command(step);
+        let waiting = std::time::Instant::now();
         let held = {
             let acquire = self.locks.acquire(&self.worker.name, &step.locks);
             tokio::pin!(acquire);
@@ -156,6 +167,17 @@ impl BuildRun {
                 .await?;
             return Ok(Results::Cancelled);
         };
+        let locks = lock_names(step);
+        if !locks.is_empty() {
+            // Times in the store's unit, so a reader can check two steps never held an
+            // exclusive lock at once (the step's own start includes the wait).
+            log.append(&format!(
+                "locks {locks} acquired at {} ms after waiting {:.1} s\n",
+                crate::store::now_millis(),
+                waiting.elapsed().as_secs_f64()
+            ))
+            .await?;
+        }
         let end = run_command(
             &self.worker,
             self.builder.as_str(),
@@ -166,7 +188,17 @@ impl BuildRun {
             step.timeout,
         )
         .await;
+        let released_at = crate::store::now_millis();
+        if let CommandEnd::Completed { rc: Some(rc), .. } = &end {
+            // Clamped, not wrapped: a non-zero status stays non-zero.
+            let status = (*rc).clamp(i32::MIN.into(), i32::MAX.into()) as i32;
+            statuses.insert(step.name.clone(), status);
+        }
         drop(held);
+        if !locks.is_empty() {
+            log.append(&format!("locks {locks} released at {released_at} ms\n"))
+                .await?;
+        }
         let (mut result, mut text) = match &end {
             CommandEnd::Completed {
                 rc: Some(0),
@@ -189,7 +221,7 @@ impl BuildRun {
             CommandEnd::StoreFailed(why) => (Results::Exception, format!("log not stored: {why}")),
         };
         if let StepCommand::Analyze { .. } = &step.command {
-            (result, text) = self.judge_log(step, result, &mut log).await?;
+            (result, text) = self.judge_log(step, result, statuses, &mut log).await?;
         }
         if result == Results::Success {
             if let (Some(property), Some(out)) = (&step.property_from_stdout, &log.captured_stdout)
@@ -259,7 +291,10 @@ impl BuildRun {
                     maxsize: None,
                     keepstamp: false,
                 }),
-                Transfer::Receive(dest.clone()),
+                Transfer::Receive(
+                    self.master_dir
+                        .join(props.interpolate(&dest.to_string_lossy())),
+                ),
             ),
         }
     }
@@ -274,7 +309,7 @@ impl BuildRun {
         // The master enforces the step timeout itself; the worker's own no-output timeout
         // would otherwise kill quiet commands after 20 minutes.
         args.timeout = None;
-        // The worker streams the step's own log files into its log as `[name] …` lines.
+        // The worker sends the step's own log files as they grow; each is a log of its name.
         args.logfiles = step
             .log_files
             .iter()
@@ -288,6 +323,21 @@ impl BuildRun {
             .collect();
         Command::from(args)
     }
+}
+
+/// The step's locks as `buildout (exclusive), db`.
+fn lock_names(step: &Step) -> String {
+    step.locks
+        .iter()
+        .map(|l| {
+            if l.exclusive {
+                format!("{} (exclusive)", l.lock)
+            } else {
+                l.lock.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn join(dir: &str, path: &str) -> String {

@@ -137,6 +137,41 @@ async fn force_list_and_read_a_large_log_over_http(db: Db) {
         http(&t, "GET", &format!("/api/builds/{build}/steps/0/log"), "").await;
     assert_eq!(status, 200);
     assert_eq!(by_number.len(), text.len());
+    // Its logs by name: `stdio` is the same log; an unknown name lists the step's logs.
+    let (status, names) = http(
+        &t,
+        "GET",
+        &format!("/api/builds/{build}/steps/print/logs"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(json(&names)["logs"], serde_json::json!(["stdio"]));
+    let (status, stdio) = http(
+        &t,
+        "GET",
+        &format!("/api/builds/{build}/steps/print/logs/stdio"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(stdio.len(), text.len());
+    let (status, body) = http(
+        &t,
+        "GET",
+        &format!("/api/builds/{build}/steps/print/logs/server"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("its logs: stdio"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
 
     // Errors say what is wrong.
     let (status, body) = http(&t, "POST", "/api/builders/nope/force", "").await;

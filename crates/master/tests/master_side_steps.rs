@@ -20,6 +20,7 @@ fn analyze(logfile: &str) -> Step {
         "analyze",
         StepCommand::Analyze {
             logfile: logfile.into(),
+            exit_status_of: None,
             odoo_version: Some("16.0".into()),
             tests_requested: false,
             ignore_file: None,
@@ -94,10 +95,15 @@ async fn master_side_steps_set_properties_upload_directories_and_judge_logs(db: 
     );
     let write = t.log(build, "write").await;
     assert!(write.contains("oebb-x"), "{write}");
+    // The log file is kept as the step's log `odoo`, beside its `stdio`.
+    let odoo = t.named_log(build, "write", "odoo").await;
     assert!(
-        write.contains("[odoo] 2024-01-01"),
-        "the log file is kept: {write}"
+        odoo.starts_with("2024-01-01 10:00:00,000 1 INFO ? odoo: Odoo version 16.0"),
+        "{odoo}"
     );
+    assert!(!write.contains("[odoo]"), "not copied into stdio: {write}");
+    let step = t.store().find_step(build, "write").await.unwrap().unwrap();
+    assert_eq!(t.store().log_names(step.id).await.unwrap(), ["odoo"]);
     let page = t.path(&format!("public_html/{build}/sub/page.html"));
     assert_eq!(std::fs::read_to_string(page).unwrap(), "seven\n");
     assert!(t.log(build, "analyze").await.contains("FAIL"));

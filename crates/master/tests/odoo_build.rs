@@ -45,7 +45,7 @@ fn cluster() -> (String, String, String) {
     (user, host.to_string(), port.to_string())
 }
 
-/// A master whose buildouts `[passing]`, `[failing]`, `[broken]` and `[unimportable]` install these modules of
+/// A master whose buildouts `[passing]`, `[failing]`, `[broken]`, `[unimportable]` and `[badexit]` install these modules of
 /// the stand-in Odoo on PostgreSQL 15, and the one oebb worker having that capability.
 async fn master() -> MasterTester {
     let (user, host, port) = cluster();
@@ -76,6 +76,7 @@ async fn master() -> MasterTester {
             ("failing", "failing_test"),
             ("broken", "install_error"),
             ("unimportable", "import_error"),
+            ("badexit", "bad_exit"),
         ] {
             manifest.push_str(&format!(
                 "[{section}]\nbuildout = standalone buildout.cfg\n\
@@ -151,15 +152,19 @@ async fn odoo_builds_of_a_standalone_buildout() {
     );
     assert_eq!(request.result, Some(Results::Success));
     let (_, _, port) = cluster();
-    let test_log = t.log(build, "test").await;
+    let stdio = t.log(build, "test").await;
     assert!(
-        test_log.contains(&format!(
+        stdio.contains(&format!(
             "fake_odoo: table fake_odoo_module in oebb-passing-pg15 port {port}: passing"
         )),
-        "{test_log}"
+        "{stdio}"
     );
+    // The server's `--logfile` is the step's log `test`, beside its `stdio`.
+    let test_log = t.named_log(build, "test", "test").await;
     assert!(
-        test_log.contains("odoo.tests.result: 0 failed, 0 error(s) of 1 tests"),
+        test_log.contains("odoo.tests.result: 0 failed, 0 error(s) of 1 tests")
+            && test_log
+                .ends_with("Hit CTRL-C again or send a second signal to force the shutdown. \n"),
         "the log file is kept with the step: {test_log}"
     );
     let analyze = t.log(build, "analyze").await;
@@ -211,8 +216,33 @@ async fn odoo_builds_of_a_standalone_buildout() {
         .log(build, "analyze")
         .await
         .contains("Failed to initialize database"));
+
+    // The server exits 1 after a clean log: the analysis judges the log with the exit status
+    // of the step that wrote it, and fails.
+    let (request, builds) = t
+        .force_and_wait_for("badexit-pg15", ODOO_BUILD_TIMEOUT)
+        .await;
+    let build = builds[0].id;
+    assert_eq!(
+        results(&t, build).await,
+        expected(&[("test", Results::Failure), ("analyze", Results::Failure)])
+    );
+    assert_eq!(request.result, Some(Results::Failure));
+    let analyze = t.log(build, "analyze").await;
+    assert!(
+        analyze.contains("exit status of step test: 1") && analyze.contains("exit-status"),
+        "{analyze}"
+    );
+    assert!(
+        !analyze.contains("error-record") && !analyze.contains("test-failure"),
+        "the log itself is clean: {analyze}"
+    );
+
     assert!(
         !test_databases().contains("oebb-"),
         "every test database dropped"
     );
+    // The builders asked for the same Python and zc.buildout: one bootstrap virtualenv.
+    let venvs = t.scratch.path().join("oebb-ow-0/caches/buildout-venvs");
+    assert_eq!(std::fs::read_dir(&venvs).unwrap().count(), 1, "{venvs:?}");
 }

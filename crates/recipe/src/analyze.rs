@@ -1,7 +1,7 @@
 //! The log-analysis step: the master fetches the log an Odoo step wrote and judges it with
 //! oebb-analyze (every Odoo version's grammar; zero tests run is not a success when tests were
-//! asked for), with the buildout's ignore patterns. The writing step's own exit status is
-//! judged by that step, so the build fails on either.
+//! asked for), with the buildout's ignore patterns and the exit status of the step that wrote
+//! it, so a server that exits non-zero fails the analysis even when its log looks clean.
 
 use crate::context::Context;
 use crate::step::{Step, StepCommand};
@@ -10,11 +10,13 @@ use crate::step::{Step, StepCommand};
 /// so the log of an Odoo run that failed (and halted the build) is still judged and its
 /// findings shown; when the log is missing because its step never ran, the step fails saying
 /// so (the build has failed already).
-pub fn step(cx: &Context, name: &str, logfile: &str, tests_requested: bool) -> Step {
+/// `writer` is the name of the step writing the log.
+pub fn step(cx: &Context, name: &str, logfile: &str, writer: &str, tests_requested: bool) -> Step {
     Step::new(
         name,
         StepCommand::Analyze {
             logfile: logfile.to_string(),
+            exit_status_of: Some(writer.to_string()),
             odoo_version: cx.odoo.map(|s| s.to_string()),
             tests_requested,
             ignore_file: cx.buildout.analyze_ignore_file.clone(),

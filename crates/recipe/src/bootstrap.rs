@@ -12,13 +12,16 @@
 //!   then setuptools uninstalled). zc.buildout and a setuptools it accepts are installed into
 //!   two directories of the virtualenv, put on `PYTHONPATH` only for the bootstrap.
 //!
-//! The bootstrap copies them to `buildout-venv/bootstrap-eggs`, not the shared egg cache, so
-//! builders bootstrapping different versions never share those copies. The virtualenv is made
-//! again only when the Python or the versions change (a stamp file records them).
+//! The virtualenv is shared by the builders of a worker that ask for the same Python and
+//! versions: `<basedir>/caches/buildout-venvs/<checksum of them>` (made under the exclusive
+//! lock, so never by two builds at once). A worker running many builders makes it once, not
+//! once per builder. The bootstrap copies zc.buildout to its `bootstrap-eggs`, not the shared
+//! egg cache, so builders bootstrapping different versions never share those copies. A
+//! virtualenv without its stamp file (a failed install) is made again.
 //! With `virtualenv = false`, the buildout's own `bootstrap.py` is run instead.
 
 use crate::context::Context;
-use crate::shell::{buildout_venv, cache, quote};
+use crate::shell::{cache, quote};
 use crate::step::{LockAccess, Step};
 use crate::BUILDOUT_LOCK;
 use std::time::Duration;
@@ -116,7 +119,7 @@ pub fn steps(cx: &Context) -> Vec<Step> {
     let mut step = Step::script("bootstrap", &script)
         .envs(&cx.env)
         .env("PYTHON", &python)
-        .env("BUILDOUT_VENV", &buildout_venv())
+        .env("BUILDOUT_VENVS", &cache("buildout-venvs"))
         .env("ZC_BUILDOUT", &zc_buildout(cx, py2))
         .lock(LockAccess::exclusive(BUILDOUT_LOCK))
         .halt_on_failure(true)
@@ -130,10 +133,15 @@ pub fn steps(cx: &Context) -> Vec<Step> {
     vec![step]
 }
 
+/// The shared virtualenv of the wanted Python and versions.
+const VENV_OF_WANT: &str =
+    "BUILDOUT_VENV=\"$BUILDOUT_VENVS/$(printf '%s' \"$want\" | cksum | cut -d ' ' -f 1)\"\n";
+
 fn modern_script(config: &str) -> String {
     format!(
         "set -e\n\
          want=\"$PYTHON $ZC_BUILDOUT\"\n\
+         {VENV_OF_WANT}\
          if [ \"$(cat \"$BUILDOUT_VENV/.oebb-bootstrap\" 2>/dev/null)\" != \"$want\" ]; then\n\
          \x20 rm -rf \"$BUILDOUT_VENV\"\n\
          \x20 \"$PYTHON\" -m venv \"$BUILDOUT_VENV\"\n\
@@ -148,6 +156,7 @@ fn legacy_script(config: &str) -> String {
     format!(
         "set -e\n\
          want=\"$PYTHON $ZC_BUILDOUT $SETUPTOOLS\"\n\
+         {VENV_OF_WANT}\
          if [ \"$(cat \"$BUILDOUT_VENV/.oebb-bootstrap\" 2>/dev/null)\" != \"$want\" ]; then\n\
          \x20 rm -rf \"$BUILDOUT_VENV\"\n\
          \x20 if \"$PYTHON\" -c 'import sys; sys.exit(sys.version_info[0] != 2)'; then\n\

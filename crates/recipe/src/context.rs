@@ -74,7 +74,10 @@ pub enum RecipeError {
         buildout: String,
     },
     /// A step oebb does not make yet.
-    #[error("[{buildout}]: {what} is not supported by oebb yet; remove it from the manifest")]
+    #[error(
+        "[{buildout}]: {what} is not supported by oebb yet; remove it from the manifest (a \
+         release archive made elsewhere can be tested with `buildout = archive …`)"
+    )]
     Unsupported {
         /// The buildout.
         buildout: String,
@@ -199,7 +202,9 @@ impl<'a> Context<'a> {
         if buildout.post_dl_steps.contains(&PostDlStep::Packaging) {
             return Err(RecipeError::Unsupported {
                 buildout: buildout.name.clone(),
-                what: "`post-dl-steps = packaging`".into(),
+                what: "`post-dl-steps = packaging` (building a release archive from an hgtag \
+                       checkout)"
+                    .into(),
             });
         }
         // The builder name, not the section name (seed-system §10.5): two builders of one

@@ -10,7 +10,8 @@
 //! - `<basedir>/caches/ports`: port claims of `odoo.use-port` and `functional`;
 //! - `<basedir>/caches/virtualenv-tool`: a Python 3 virtualenv holding `virtualenv<20.22`, the
 //!   last series that still creates Python 2.7 environments;
-//! - `<builder>/buildout-venv`: the virtualenv buildout is bootstrapped with;
+//! - `<basedir>/caches/buildout-venvs/<checksum>`: the virtualenvs buildout is bootstrapped
+//!   with, one per Python and zc.buildout (and setuptools) versions, shared by the builders;
 //! - `<builder>/build`: the buildout (a symlink into the checkout with `subdir=`).
 //!
 //! Absolute paths come from the build property `builddir`, set by the first worker step
@@ -73,15 +74,28 @@ pub fn build_steps(input: &BuildInput) -> Result<Vec<Step>, RecipeError> {
 }
 
 /// Step names are unique within a build: a family used twice (two port reservations, two
-/// `analyze`) gets `_2`, `_3` … on its later steps.
+/// `analyze`) gets `_2`, `_3` … on its later steps. An analysis keeps naming the step that
+/// wrote its log: the latest step of that name before it.
 fn unique_names(steps: &mut [Step]) {
     let mut seen = std::collections::BTreeMap::<String, u32>::new();
+    let mut latest = std::collections::BTreeMap::<String, String>::new();
     for step in steps.iter_mut() {
-        let n = seen.entry(step.name.clone()).or_insert(0);
+        if let step::StepCommand::Analyze {
+            exit_status_of: Some(writer),
+            ..
+        } = &mut step.command
+        {
+            if let Some(renamed) = latest.get(writer.as_str()) {
+                *writer = renamed.clone();
+            }
+        }
+        let original = step.name.clone();
+        let n = seen.entry(original.clone()).or_insert(0);
         *n += 1;
         if *n > 1 {
             step.name = format!("{}_{}", step.name, n);
         }
+        latest.insert(original, step.name.clone());
     }
 }
 

@@ -9,11 +9,6 @@ pub fn cache(name: &str) -> String {
     format!("{BUILDDIR}/../caches/{name}")
 }
 
-/// The virtualenv buildout is bootstrapped with, one per builder.
-pub fn buildout_venv() -> String {
-    format!("{BUILDDIR}/buildout-venv")
-}
-
 /// An absolute path inside the buildout directory `build`.
 pub fn in_build(path: &str) -> String {
     format!("{BUILDDIR}/build/{path}")

@@ -80,11 +80,14 @@ pub enum StepCommand {
     /// Addition: set build properties on the master (Buildbot's `SetProperties`); nothing runs
     /// on the worker. Used for the capability properties (`cap_postgresql_port`, `testing_db`).
     SetProperties(BTreeMap<String, String>),
-    /// Addition: fetch a log file from the worker and judge it with oebb-analyze; the step fails
-    /// when the verdict does (the exit status of the step that wrote it is judged by that step).
+    /// Addition: fetch a log file from the worker and judge it with oebb-analyze, together with
+    /// the exit status of the step that wrote it; the step fails when the verdict does.
     Analyze {
         /// The log on the worker, relative to the workdir.
         logfile: String,
+        /// The step that wrote the log: its exit status is judged with the log (a non-zero
+        /// status fails even a clean-looking log). `None`: the log alone is judged.
+        exit_status_of: Option<String>,
         /// The Odoo series (`7.0`, `16.0`) when known, to pick the log grammar.
         odoo_version: Option<String>,
         /// Tests were asked for: a log where no test ran is then a failure.

@@ -205,10 +205,13 @@ fn packaging_is_refused_not_silently_skipped() {
         "{STANDARD}post-dl-steps = packaging\npackaging.root-dir = /r\npackaging.upload-dir = u\n\
          packaging.prefix = p\npackaging.parts = odoo\n"
     );
-    assert!(matches!(
-        try_steps_of(&opts),
-        Err(RecipeError::Unsupported { .. })
-    ));
+    let err = try_steps_of(&opts).unwrap_err();
+    assert!(matches!(err, RecipeError::Unsupported { .. }));
+    assert!(
+        err.to_string().contains("`post-dl-steps = packaging`")
+            && err.to_string().contains("remove it from the manifest"),
+        "{err}"
+    );
 }
 
 #[test]

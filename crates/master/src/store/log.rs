@@ -13,22 +13,114 @@ use crate::ids::StepId;
 /// How many chunks one read of a log fetches at a time.
 pub const LOG_PAGE: i64 = 16;
 
+/// The name of a step's main log: the command's output (Buildbot's name).
+pub const STDIO: &str = "stdio";
+
+/// A log chunk, deflated.
+fn compress(text: &[u8]) -> Result<Vec<u8>, StoreError> {
+    // Fast level: logs are written far more than read, and level 1 already shrinks typical
+    // build output several times.
+    let mut encoder = DeflateEncoder::new(Vec::with_capacity(text.len() / 4), Compression::fast());
+    encoder
+        .write_all(text)
+        .and_then(|_| encoder.try_finish())
+        .map_err(|e| StoreError::Unexpected(format!("compressing a log chunk: {e}")))?;
+    encoder
+        .finish()
+        .map_err(|e| StoreError::Unexpected(format!("compressing a log chunk: {e}")))
+}
+
+/// Decompressed chunks of a page and the chunk number to ask for next.
+fn decompress_page(
+    step: StepId,
+    from_seq: i64,
+    page: Vec<(i64, Vec<u8>)>,
+) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
+    let mut next = from_seq;
+    let mut texts = Vec::with_capacity(page.len());
+    for (seq, data) in page {
+        let mut text = Vec::new();
+        DeflateDecoder::new(&data[..])
+            .read_to_end(&mut text)
+            .map_err(|e| StoreError::DamagedLog {
+                step,
+                seq,
+                reason: e.to_string(),
+            })?;
+        texts.push(text);
+        next = seq + 1;
+    }
+    Ok((texts, next))
+}
+
 impl Store {
     /// Appends `text` to a step's log as chunk `seq` (numbered from 0 by the caller).
     pub async fn append_log(&self, step: StepId, seq: i64, text: &[u8]) -> Result<(), StoreError> {
-        // Fast level: logs are written far more than read, and level 1 already shrinks
-        // typical build output several times.
-        let mut encoder =
-            DeflateEncoder::new(Vec::with_capacity(text.len() / 4), Compression::fast());
-        encoder
-            .write_all(text)
-            .and_then(|_| encoder.try_finish())
-            .map_err(|e| StoreError::Unexpected(format!("compressing a log chunk: {e}")))?;
-        let data = encoder
-            .finish()
-            .map_err(|e| StoreError::Unexpected(format!("compressing a log chunk: {e}")))?;
+        let data = compress(text)?;
         let mut conn = self.pool.acquire().await?;
         queries::insert_log_chunk(&mut conn, step, seq, text.len() as i64, data).await
+    }
+
+    /// Appends `text` to the step's log `name` (not `stdio`: that is [`Store::append_log`]) as
+    /// its chunk `seq`, numbered from 0 by the caller.
+    pub async fn append_named_log(
+        &self,
+        step: StepId,
+        name: &str,
+        seq: i64,
+        text: &[u8],
+    ) -> Result<(), StoreError> {
+        let data = compress(text)?;
+        let mut conn = self.pool.acquire().await?;
+        queries::insert_named_log_chunk(&mut conn, step, name, seq, text.len() as i64, data).await
+    }
+
+    /// The names of a step's logs besides `stdio`, sorted.
+    pub async fn log_names(&self, step: StepId) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        queries::log_names(&mut conn, step).await
+    }
+
+    /// Like [`Store::read_log_page`], for the step's log `name`; `stdio` is its main log.
+    pub async fn read_named_log_page(
+        &self,
+        step: StepId,
+        name: &str,
+        from_seq: i64,
+    ) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
+        if name == STDIO {
+            return self.read_log_page(step, from_seq).await;
+        }
+        let page = {
+            let mut conn = self.pool.acquire().await?;
+            queries::named_log_chunks(&mut conn, step, name, from_seq, LOG_PAGE).await?
+        };
+        decompress_page(step, from_seq, page)
+    }
+
+    /// Like [`Store::read_log`], for the step's log `name`; `stdio` is its main log.
+    pub async fn read_named_log<F>(
+        &self,
+        step: StepId,
+        name: &str,
+        mut sink: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnMut(&[u8]) -> bool,
+    {
+        let mut next = 0;
+        loop {
+            let (texts, after) = self.read_named_log_page(step, name, next).await?;
+            if texts.is_empty() {
+                return Ok(());
+            }
+            for text in texts {
+                if !sink(&text) {
+                    return Ok(());
+                }
+            }
+            next = after;
+        }
     }
 
     /// The next free chunk number of a step's log (0 for a new step).
@@ -48,41 +140,15 @@ impl Store {
             let mut conn = self.pool.acquire().await?;
             queries::log_chunks(&mut conn, step, from_seq, LOG_PAGE).await?
         };
-        let mut next = from_seq;
-        let mut texts = Vec::with_capacity(page.len());
-        for (seq, data) in page {
-            let mut text = Vec::new();
-            DeflateDecoder::new(&data[..])
-                .read_to_end(&mut text)
-                .map_err(|e| StoreError::DamagedLog {
-                    step,
-                    seq,
-                    reason: e.to_string(),
-                })?;
-            texts.push(text);
-            next = seq + 1;
-        }
-        Ok((texts, next))
+        decompress_page(step, from_seq, page)
     }
 
     /// Reads a step's log in order, handing each decompressed chunk to `sink`; at most
     /// [`LOG_PAGE`] chunks are in memory at once. `sink` returns false to stop early.
-    pub async fn read_log<F>(&self, step: StepId, mut sink: F) -> Result<(), StoreError>
+    pub async fn read_log<F>(&self, step: StepId, sink: F) -> Result<(), StoreError>
     where
         F: FnMut(&[u8]) -> bool,
     {
-        let mut next = 0;
-        loop {
-            let (texts, after) = self.read_log_page(step, next).await?;
-            if texts.is_empty() {
-                return Ok(());
-            }
-            for text in texts {
-                if !sink(&text) {
-                    return Ok(());
-                }
-            }
-            next = after;
-        }
+        self.read_named_log(step, STDIO, sink).await
     }
 }

@@ -16,7 +16,7 @@ use sqlx::{AnyPool, Executor};
 
 use crate::ids::{BuildId, BuildRequestId, ChangeId, ConnectionId, StepId};
 use crate::results::Results;
-pub use log::LOG_PAGE;
+pub use log::{LOG_PAGE, STDIO};
 pub use records::{BuildRecord, BuildRequestRecord, NewChange, PropertyRecord, StepRecord};
 
 /// Why the store failed.

@@ -490,3 +490,57 @@ pub async fn next_log_seq(conn: &mut AnyConnection, step: StepId) -> Result<i64,
         .await?;
     Ok(row.try_get(0)?)
 }
+
+/// Inserts one compressed chunk of a step's named log.
+pub async fn insert_named_log_chunk(
+    conn: &mut AnyConnection,
+    step: StepId,
+    name: &str,
+    seq: i64,
+    raw_size: i64,
+    data: Vec<u8>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO step_logs (step_id, name, seq, raw_size, data) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(step.0)
+    .bind(name)
+    .bind(seq)
+    .bind(raw_size)
+    .bind(data)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Up to `limit` compressed chunks of a step's named log from `from_seq` on, as (seq, data).
+pub async fn named_log_chunks(
+    conn: &mut AnyConnection,
+    step: StepId,
+    name: &str,
+    from_seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, data FROM step_logs WHERE step_id = $1 AND name = $2 AND seq >= $3 \
+         ORDER BY seq LIMIT $4",
+    )
+    .bind(step.0)
+    .bind(name)
+    .bind(from_seq)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// The names of a step's named logs, sorted.
+pub async fn log_names(conn: &mut AnyConnection, step: StepId) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query("SELECT DISTINCT name FROM step_logs WHERE step_id = $1 ORDER BY name")
+        .bind(step.0)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}

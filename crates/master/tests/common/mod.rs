@@ -3,4 +3,5 @@
 
 pub mod databases;
 pub mod fake_worker;
+pub mod odoo;
 pub mod tester;

@@ -285,6 +285,25 @@ impl MasterTester {
         String::from_utf8_lossy(&text).into_owned()
     }
 
+    /// A step's log `name` (`stdio` is [`MasterTester::log`]).
+    pub async fn named_log(&self, build: BuildId, step: &str, name: &str) -> String {
+        let step = self
+            .store()
+            .find_step(build, step)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("build {build} has no step {step}"));
+        let mut text = Vec::new();
+        self.store()
+            .read_named_log(step.id, name, |chunk| {
+                text.extend_from_slice(chunk);
+                true
+            })
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
     /// A file under the master directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

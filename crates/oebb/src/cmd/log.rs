@@ -18,6 +18,10 @@ pub struct LogArgs {
     build: i64,
     /// The step: its name, or its number from 0.
     step: String,
+    /// Which of the step's logs: `stdio` (its output, the default) or a file it kept, such as
+    /// `test` (the Odoo server's log).
+    #[arg(default_value = "stdio")]
+    log: String,
 }
 
 /// Runs the command.
@@ -32,12 +36,24 @@ pub fn run(args: LogArgs) -> anyhow::Result<u8> {
                 args.step
             );
         };
+        if args.log != oebb_master::store::STDIO {
+            let names = store.log_names(step.id).await?;
+            if !names.contains(&args.log) {
+                bail!(
+                    "step {:?} of build {} has no log {:?}; its logs: stdio{}",
+                    step.name,
+                    args.build,
+                    args.log,
+                    names.iter().map(|n| format!(", {n}")).collect::<String>()
+                );
+            }
+        }
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         let mut failed = None;
         // Chunk by chunk: a log of any size goes out without being held in memory.
         store
-            .read_log(step.id, |chunk| match out.write_all(chunk) {
+            .read_named_log(step.id, &args.log, |chunk| match out.write_all(chunk) {
                 Ok(()) => true,
                 Err(e) => {
                     failed = Some(e);

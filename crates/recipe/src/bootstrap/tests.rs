@@ -141,5 +141,16 @@ fn the_virtualenv_is_made_again_only_when_python_or_versions_change() {
         "{t}"
     );
     let s = bootstrap("bootstrap-version = 3.0.1\n", "python 3.11");
-    assert_eq!(s.env["BUILDOUT_VENV"], "%(prop:builddir)s/buildout-venv");
+    // One virtualenv per worker and wanted versions, shared by the builders.
+    assert_eq!(
+        s.env["BUILDOUT_VENVS"],
+        "%(prop:builddir)s/../caches/buildout-venvs"
+    );
+    assert!(
+        t.contains(
+            "BUILDOUT_VENV=\"$BUILDOUT_VENVS/$(printf '%s' \"$want\" | cksum | cut -d ' ' -f 1)\""
+        ),
+        "{t}"
+    );
+    assert!(!s.env.contains_key("BUILDOUT_VENV"));
 }

@@ -57,7 +57,7 @@ pub fn install_modules_test(cx: &Context) -> Result<Vec<Step>, RecipeError> {
             .halt_on_failure(true)
             .timeout(odoo_timeout(cx)?),
     );
-    steps.push(analyze::step(cx, "analyze", "test.log", true));
+    steps.push(analyze::step(cx, "analyze", "test.log", "test", true));
     steps.extend(release);
     Ok(steps)
 }
@@ -83,7 +83,7 @@ pub fn install_modules(cx: &Context) -> Result<Vec<Step>, RecipeError> {
             .log_file("install", "install.log")
             .halt_on_failure(true)
             .timeout(odoo_timeout(cx)?),
-        analyze::step(cx, "analyze", "install.log", false),
+        analyze::step(cx, "analyze", "install.log", "install", false),
     ])
 }
 
@@ -105,7 +105,7 @@ pub fn update(cx: &Context) -> Result<Vec<Step>, RecipeError> {
             .log_file("update", "update.log")
             .halt_on_failure(true)
             .timeout(odoo_timeout(cx)?),
-        analyze::step(cx, "analyze", "update.log", false),
+        analyze::step(cx, "analyze", "update.log", "updating", false),
     ])
 }
 

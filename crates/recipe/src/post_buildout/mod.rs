@@ -5,6 +5,7 @@ mod doc;
 mod functional;
 mod install;
 mod nose;
+mod packaging;
 mod static_analysis;
 
 use crate::context::{Context, RecipeError};
@@ -28,10 +29,7 @@ pub fn steps(cx: &Context, kind: PostBuildoutStep) -> Result<Vec<Step>, RecipeEr
         P::StaticAnalysis => static_analysis::steps(cx),
         P::Doc => Ok(doc::steps(cx)),
         P::Autocommit => Ok(vec![autocommit(cx)]),
-        P::Packaging => Err(RecipeError::Unsupported {
-            buildout: cx.buildout.name.clone(),
-            what: "`post-buildout-steps = packaging`".into(),
-        }),
+        P::Packaging => packaging::steps(cx),
     }
 }
 

@@ -41,7 +41,7 @@ pub fn steps(cx: &Context) -> Result<Vec<Step>, RecipeError> {
             .log_file("log", "install.log")
             .halt_on_failure(true)
             .timeout(odoo_timeout(cx)?),
-        analyze::step(cx, "check", "install.log", false),
+        analyze::step(cx, "check", "install.log", "install", false),
     ];
     let coverage = cx.flag("nose.coverage");
     let profile = cx.flag("nose.profile");

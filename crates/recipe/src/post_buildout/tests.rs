@@ -43,11 +43,13 @@ fn install_modules_test_runs_the_test_script_and_keeps_its_log() {
     match &step(&steps, "analyze").command {
         StepCommand::Analyze {
             logfile,
+            exit_status_of,
             odoo_version,
             tests_requested,
             ..
         } => {
             assert_eq!(logfile, "test.log");
+            assert_eq!(exit_status_of.as_deref(), Some("test"));
             assert_eq!(odoo_version.as_deref(), Some("16.0"));
             assert!(tests_requested);
         }
@@ -372,4 +374,48 @@ fn clean_logs_removes_every_log_once_and_is_left_out_without_logs() {
     let none =
         with("post-buildout-steps = static-analysis\nstatic-analysis.flake-directories = a\n");
     assert!(!names(&none).contains(&"clean_logs"));
+}
+
+#[test]
+fn each_analysis_judges_the_exit_status_of_the_step_that_wrote_its_log() {
+    let steps = with(
+        "openerp-addons = crm\npost-buildout-steps = install-modules\n  update-openerp\n  install-modules\n",
+    );
+    let writer = |name: &str| match &step(&steps, name).command {
+        StepCommand::Analyze { exit_status_of, .. } => exit_status_of.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(writer("analyze").as_deref(), Some("install"));
+    assert_eq!(writer("analyze_2").as_deref(), Some("updating"));
+    // The second install family's steps are renamed; its analysis follows its own step.
+    assert_eq!(writer("analyze_3").as_deref(), Some("install_2"));
+    assert!(names(&steps).contains(&"install_2"));
+}
+
+#[test]
+fn packaging_uploads_the_release_archive_and_its_checksum() {
+    let steps = with(
+        "post-buildout-steps = packaging\npackaging.prefix = shop\npackaging.upload-dir = shop/\n\
+         packaging.root-dir = /srv/releases\npackaging.base-url = https://dl.example.com\n",
+    );
+    let upload = |name: &str| match &step(&steps, name).command {
+        StepCommand::Upload { source, dest } => (source.clone(), dest.clone()),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        upload("upload_archive"),
+        (
+            "../dist/shop-%(prop:buildout-tag)s.tar.bz2".to_string(),
+            PathBuf::from("/srv/releases/shop/shop-%(prop:buildout-tag)s.tar.bz2")
+        )
+    );
+    assert_eq!(
+        upload("upload_md5").1,
+        PathBuf::from("/srv/releases/shop/shop-%(prop:buildout-tag)s.tar.bz2.md5")
+    );
+    assert_eq!(
+        step(&steps, "upload_archive").description,
+        "served at https://dl.example.com/shop/shop-%(prop:buildout-tag)s.tar.bz2"
+    );
+    assert!(step(&steps, "upload_md5").halt_on_failure);
 }

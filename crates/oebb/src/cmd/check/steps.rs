@@ -145,6 +145,7 @@ fn write_step(out: &mut impl Write, n: usize, s: &Step, master: &Path) -> std::i
         }
         StepCommand::Analyze {
             logfile,
+            exit_status_of,
             odoo_version,
             tests_requested,
             ignore_file,
@@ -160,6 +161,9 @@ fn write_step(out: &mut impl Write, n: usize, s: &Step, master: &Path) -> std::i
                 out,
                 "   analyze log {logfile} on the master ({version}, {tests}"
             )?;
+            if let Some(writer) = exit_status_of {
+                write!(out, ", with the exit status of step {writer}")?;
+            }
             if let Some(f) = ignore_file {
                 write!(out, ", ignoring patterns of {}", shown(f, master))?;
             }

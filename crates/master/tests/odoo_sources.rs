@@ -1,0 +1,184 @@
+//! Buildouts fetched from real repositories through the master: git (plain and `subdir=`),
+//! Mercurial and Breezy repositories made by the test on local paths, each holding the
+//! stand-in Odoo as a develop egg; every build goes green end to end on the first test cluster.
+//!
+//! Needs `git`, `hg` (Mercurial) and `brz` (Breezy): `scripts/install-test-deps` installs them.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::databases::Db;
+use common::odoo::{self, Cluster, ODOO_BUILD_TIMEOUT};
+use common::tester::MasterTester;
+use oebb_master::Results;
+
+/// Runs a VCS command in `dir`; a missing tool fails with how to install it.
+fn run(dir: &Path, program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("BRZ_EMAIL", "oebb test <t@example.com>")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {program} ({e}): run scripts/install-test-deps (git, mercurial, brz)"
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Writes the stand-in's buildout into `dir`, developing `dir/fake_odoo` (relative path).
+fn write_buildout(dir: &Path) {
+    odoo::copy_sources(&dir.join("fake_odoo"));
+    std::fs::write(dir.join("buildout.cfg"), odoo::buildout_cfg("fake_odoo")).unwrap();
+}
+
+/// Buildout's own files, ignored by every VCS: a checkout update must keep them.
+const IGNORED: &str = "bin\nparts\ndevelop-eggs\neggs\n.installed.cfg\n*.egg-info\n__pycache__\n";
+
+/// Makes the repositories under `root`; returns the MANIFEST sections using them.
+fn repositories(root: &Path) -> String {
+    let git = root.join("git-repo");
+    std::fs::create_dir_all(&git).unwrap();
+    write_buildout(&git);
+    write_buildout(&git.join("deploy"));
+    std::fs::write(git.join(".gitignore"), IGNORED).unwrap();
+    run(&git, "git", &["init", "-q", "-b", "main"]);
+    run(&git, "git", &["add", "."]);
+    run(&git, "git", &["commit", "-q", "-m", "the buildout"]);
+
+    let hg = root.join("hg-repo");
+    std::fs::create_dir_all(&hg).unwrap();
+    write_buildout(&hg);
+    std::fs::write(hg.join(".hgignore"), format!("syntax: glob\n{IGNORED}")).unwrap();
+    run(&hg, "hg", &["init"]);
+    run(&hg, "hg", &["add", "-q"]);
+    run(
+        &hg,
+        "hg",
+        &["commit", "-q", "-u", "oebb test", "-m", "the buildout"],
+    );
+
+    let bzr = root.join("bzr-branch");
+    std::fs::create_dir_all(&bzr).unwrap();
+    write_buildout(&bzr);
+    std::fs::write(bzr.join(".bzrignore"), IGNORED).unwrap();
+    run(&bzr, "brz", &["init", "-q"]);
+    run(&bzr, "brz", &["add", "-q"]);
+    run(&bzr, "brz", &["commit", "-q", "-m", "the buildout"]);
+
+    let common = "build-for = postgresql == 15\nopenerp-addons = passing\nodoo.version = 16.0\n";
+    format!(
+        "[src-git]\nbuildout = git file://{git} main buildout.cfg\n{common}\
+         [src-git-subdir]\nbuildout = git {git} main buildout.cfg subdir=deploy\n{common}\
+         [src-hg]\nbuildout = hg {hg} default buildout.cfg\n{common}\
+         [src-bzr]\nbuildout = bzr {bzr} buildout.cfg\n{common}",
+        git = git.display(),
+        hg = hg.display(),
+        bzr = bzr.display(),
+    )
+}
+
+const BUILDERS: [&str; 4] = [
+    "src-git-pg15",
+    "src-git-subdir-pg15",
+    "src-hg-pg15",
+    "src-bzr-pg15",
+];
+
+/// The steps of a VCS buildout with the default post-buildout step.
+const STEPS: [&str; 12] = [
+    "builddir",
+    "clean_logs",
+    "checkout",
+    "props_postgresql",
+    "pg_cluster_props",
+    "bootstrap",
+    "buildout",
+    "dropdb",
+    "createdb",
+    "test",
+    "analyze",
+    "final_dropdb",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_hg_and_bzr_buildouts_go_green() {
+    let cluster = Cluster::first();
+    let repos = tempfile::tempdir().unwrap();
+    let manifest = repositories(repos.path());
+    let mut t = MasterTester::start_with_recipe(Db::Sqlite, |dir| {
+        std::fs::write(
+            dir.join("slaves.cfg"),
+            format!(
+                "[ow]\npassword = pw\nmax_builds = 4\ncapability = postgresql 15 {}\n",
+                cluster.capability_options()
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.join("buildouts")).unwrap();
+        std::fs::write(dir.join("buildouts/MANIFEST.cfg"), &manifest).unwrap();
+    })
+    .await;
+    t.connect_oebb_worker("ow", "pw").await;
+
+    let mut requests = Vec::new();
+    for builder in BUILDERS {
+        requests.push(t.master.force(builder, "test").await.unwrap());
+    }
+    for (request, builder) in requests.into_iter().zip(BUILDERS) {
+        let done = t
+            .master
+            .wait_for_request(request, ODOO_BUILD_TIMEOUT)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{builder} did not complete"));
+        let build = t.store().builds_of_request(request).await.unwrap()[0].id;
+        let expected: Vec<_> = STEPS
+            .iter()
+            .map(|s| (s.to_string(), Some(Results::Success)))
+            .collect();
+        assert_eq!(
+            odoo::results(&t, build).await,
+            expected,
+            "{builder}:\n{}",
+            odoo::explain(&t, build).await
+        );
+        assert_eq!(done.result, Some(Results::Success), "{builder}");
+        let test = t.log(build, "test").await;
+        let db = format!("oebb-{builder}");
+        assert!(
+            test.contains(&format!(
+                "fake_odoo: table fake_odoo_module in {db} port {}: passing",
+                cluster.port
+            )),
+            "{builder}: {test}"
+        );
+    }
+
+    // Each buildout sits where its VCS put it; `subdir=` links `build` into the clone.
+    let worker = t.scratch.path().join("oebb-ow-0");
+    for (builder, metadata) in [
+        ("src-git-pg15/build/.git", true),
+        ("src-hg-pg15/build/.hg", true),
+        ("src-bzr-pg15/build/.bzr", true),
+        ("src-git-subdir-pg15/git_buildout_repo/.git", true),
+    ] {
+        assert_eq!(worker.join(builder).is_dir(), metadata, "{builder}");
+    }
+    let link = std::fs::read_link(worker.join("src-git-subdir-pg15/build")).unwrap();
+    assert_eq!(link, Path::new("git_buildout_repo/deploy"));
+    assert!(worker
+        .join("src-git-subdir-pg15/build/bin/test_openerp")
+        .is_file());
+}
