@@ -17,6 +17,7 @@ pub mod api;
 pub mod command;
 pub mod dispatcher;
 pub mod ids;
+pub mod live;
 pub mod locks;
 pub mod master;
 mod master_steps;

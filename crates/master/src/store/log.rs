@@ -28,7 +28,9 @@ impl Store {
             .finish()
             .map_err(|e| StoreError::Unexpected(format!("compressing a log chunk: {e}")))?;
         let mut conn = self.pool.acquire().await?;
-        queries::insert_log_chunk(&mut conn, step, seq, text.len() as i64, data).await
+        queries::insert_log_chunk(&mut conn, step, seq, text.len() as i64, data).await?;
+        self.live.log_appended(step, seq, text);
+        Ok(())
     }
 
     /// The next free chunk number of a step's log (0 for a new step).

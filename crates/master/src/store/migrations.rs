@@ -9,11 +9,18 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::AnyPool;
 
 /// (version, description, SQL), in order; the version is the file's timestamp.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    20261125093000,
-    "initial",
-    include_str!("../../migrations/20261125093000_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        20261125093000,
+        "initial",
+        include_str!("../../migrations/20261125093000_initial.sql"),
+    ),
+    (
+        20261125110000,
+        "web indexes",
+        include_str!("../../migrations/20261125110000_web_indexes.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded;
