@@ -2,7 +2,7 @@
 //! the dispatch decisions, runners that execute steps over worker connections, and the store.
 //!
 //! ```text
-//! workers.rs (accept, keepalive, route) ──events──▶ scheduler.rs ◀──events── api.rs (force)
+//! workers.rs (accept, keepalive, route) ──events──▶ scheduler.rs ◀──events── web/ (pages, API)
 //!                                                   │  dispatcher.rs picks the worker
 //!                                                   ▼
 //!                            runner.rs (steps, flags, locks.rs) ─▶ command.rs (one command)
@@ -13,7 +13,6 @@
 
 #![warn(missing_docs)]
 
-pub mod api;
 pub mod command;
 pub mod dispatcher;
 pub mod ids;
@@ -27,6 +26,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod step;
 pub mod store;
+pub mod web;
 pub mod workers;
 
 pub use ids::{BuildId, BuildRequestId, ChangeId, ConnectionId, StepId};

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use sqlx::{AnyConnection, Row};
 
 use super::queries::{build_record, request_record, BUILD_COLUMNS, REQUEST_COLUMNS};
-use super::records::{BuildRecord, BuildRequestRecord};
+use super::records::{BuildRecord, BuildRequestRecord, StepRecord};
 use super::{result_of, Store, StoreError};
 use crate::ids::{BuildId, BuildRequestId, StepId};
 use crate::results::Results;
@@ -249,7 +249,37 @@ pub async fn log_extents(
         .collect()
 }
 
+/// One step by id.
+pub async fn step(conn: &mut AnyConnection, step: StepId) -> Result<Option<StepRecord>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, build_id, number, name, started_at, finished_at, result, state_text \
+         FROM steps WHERE id = $1",
+    )
+    .bind(step.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| {
+        Ok(StepRecord {
+            id: StepId(row.try_get("id")?),
+            build_id: BuildId(row.try_get("build_id")?),
+            number: row.try_get("number")?,
+            name: row.try_get("name")?,
+            started_at: row.try_get("started_at")?,
+            finished_at: row.try_get("finished_at")?,
+            result: result_of(&row, "result")?,
+            state_text: row.try_get("state_text")?,
+        })
+    })
+    .transpose()
+}
+
 impl Store {
+    /// One step by id.
+    pub async fn find_step_by_id(&self, step: StepId) -> Result<Option<StepRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        self::step(&mut conn, step).await
+    }
+
     /// The last build of each builder named.
     pub async fn last_builds(&self, builders: &[&str]) -> Result<Vec<BuildRecord>, StoreError> {
         let mut conn = self.pool.acquire().await?;
