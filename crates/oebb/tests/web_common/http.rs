@@ -62,6 +62,50 @@ pub fn try_request(
     })
 }
 
+/// Sends a GET and reads only the status line and headers (for endless streams).
+pub fn head_of(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
+    let read = || -> std::io::Result<Response> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            head += &format!("{name}: {value}\r\n");
+        }
+        head += "\r\n";
+        stream.write_all(head.as_bytes())?;
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |i| i + 4);
+        raw.truncate(end);
+        parse_head(&raw).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response head")
+        })
+    };
+    read().unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"))
+}
+
+fn parse_head(raw: &[u8]) -> Option<Response> {
+    let head = std::str::from_utf8(raw).ok()?;
+    let mut lines = head.trim_end().split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Some(Response {
+        status,
+        headers,
+        body: Vec::new(),
+    })
+}
+
 /// [`try_request`] that panics on a transport error.
 pub fn request(
     addr: SocketAddr,

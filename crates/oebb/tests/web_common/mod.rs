@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod http;
+pub mod schema;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -60,7 +61,12 @@ pub struct TestMaster {
 
 /// Writes a master directory with `buildouts` for worker `w1` (capabilities PostgreSQL 15
 /// and 16) and the web user, whose hash comes from `oebb passwd`.
-pub fn master_dir(buildouts: &[Buildout]) -> (tempfile::TempDir, SocketAddr, SocketAddr) {
+/// `extra_workers` is more slaves.cfg text (workers that never connect, to keep requests
+/// queued).
+pub fn master_dir(
+    buildouts: &[Buildout],
+    extra_workers: &str,
+) -> (tempfile::TempDir, SocketAddr, SocketAddr) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let web: SocketAddr = ([127, 0, 0, 1], free_port()).into();
@@ -72,7 +78,10 @@ pub fn master_dir(buildouts: &[Buildout]) -> (tempfile::TempDir, SocketAddr, Soc
     .unwrap();
     std::fs::write(
         d.join("slaves.cfg"),
-        format!("[{WORKER}]\npassword = pw1\ncapability = postgresql 16\n    postgresql 15\n"),
+        format!(
+            "[{WORKER}]\npassword = pw1\ncapability = postgresql 16\n    postgresql 15\n\
+             {extra_workers}"
+        ),
     )
     .unwrap();
     std::fs::create_dir_all(d.join("buildouts")).unwrap();
@@ -152,7 +161,12 @@ impl TestMaster {
     /// Starts `oebb master` and a separate `oebb worker` on a new directory with `buildouts`,
     /// and waits until the web address answers and the worker is connected.
     pub fn start(buildouts: &[Buildout]) -> TestMaster {
-        let (dir, web, worker_address) = master_dir(buildouts);
+        TestMaster::start_with_workers(buildouts, "")
+    }
+
+    /// [`TestMaster::start`] with `extra_workers` in slaves.cfg besides `w1`.
+    pub fn start_with_workers(buildouts: &[Buildout], extra_workers: &str) -> TestMaster {
+        let (dir, web, worker_address) = master_dir(buildouts, extra_workers);
         let log = dir.path().join("master.log");
         let master = Killed::new(
             Command::new(env!("CARGO_BIN_EXE_oebb"))
@@ -277,6 +291,14 @@ impl TestMaster {
             assert!(Instant::now() < deadline, "build {id} did not finish: {v}");
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The master's API bearer token, which it writes to `DIR/.oebb-api-token` on start.
+    pub fn api_token(&self) -> String {
+        let path = self.dir.path().join(".oebb-api-token");
+        let token = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("the master wrote no API token at {}: {e}", path.display()));
+        token.trim().to_string()
     }
 
     /// Logs in over plain HTTP through the login form; the session holds the cookies.
