@@ -4,7 +4,7 @@
 #  - p95 latency of the grid, a builder page and a build page with ApacheBench (`ab`);
 #  - resident memory growth of the master while 200 live-log streams (SSE) follow a running
 #    step (bench/web/streams.py).
-# Usage: bench/web/run.sh            (BUILDS, REQUESTS, CONCURRENCY, STREAMS override)
+# Usage: bench/web/run.sh   (environment: BUILDS, REQUESTS, CONCURRENCY, STREAMS, OEBB_BIN, KEEP)
 # Prints a Markdown summary; the master directory is removed at the end (KEEP=1 keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,8 +23,13 @@ if ! command -v ab >/dev/null; then
   fi
 fi
 
-cargo build --release -q -p oebb
-oebb="${CARGO_TARGET_DIR:-target}/release/oebb"
+# OEBB_BIN=path runs another build of oebb (a quick try of this script on a debug build).
+if [ -n "${OEBB_BIN:-}" ]; then
+  oebb=$OEBB_BIN
+else
+  cargo build --release -q -p oebb
+  oebb="${CARGO_TARGET_DIR:-target}/release/oebb"
+fi
 work=$(mktemp -d /tmp/oebb-web-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -101,7 +106,9 @@ echo pw1 >"$work/worker-password"
 pids+=($!)
 wait_web ""
 
-"$oebb" force "$work" live --reason "live log for the benchmark" >/dev/null
+curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $(cat "$work/.oebb-api-token")" \
+  -H 'Content-Type: application/json' -d '{"reason": "live log for the benchmark"}' \
+  "$web/api/builders/live/force"
 live_build=""
 for _ in $(seq 600); do
   live_build=$(curl -fsS "$web/api/builds?builder=live" |
@@ -137,12 +144,4 @@ echo "($REQUESTS requests per page, $CONCURRENCY at a time, ApacheBench from a s
 echo
 
 stream="$web/builds/$live_build/steps/0/stream"
-result=$(python3 "$here/streams.py" --url "$stream" --pid "$master" --streams "$STREAMS" --hold 10)
-echo "Live-log streams: $result" | python3 -c '
-import json, sys
-line = sys.stdin.read()
-r = json.loads(line.split(": ", 1)[1])
-print(f"{r[\"streams\"]} live-log streams on a running step: {r[\"streams_live\"]} received events, "
-      f"master RSS {r[\"rss_before_kb\"]/1024:.1f} MB before, {r[\"rss_peak_kb\"]/1024:.1f} MB peak "
-      f"(+{r[\"growth_mb\"]} MB), {r[\"rss_after_kb\"]/1024:.1f} MB after they closed; all open in "
-      f"{r[\"seconds_to_open_all\"]} s.")'
+python3 "$here/streams.py" --url "$stream" --pid "$master" --streams "$STREAMS" --hold 10

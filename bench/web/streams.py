@@ -3,7 +3,8 @@
 measures the master's resident memory before, while they are open, and after they close.
 
     streams.py --url http://127.0.0.1:8010/builds/7/steps/0/stream --pid PID --streams 200
-Prints one JSON object: rss_before_kb, rss_peak_kb, rss_after_kb, growth_mb, streams_live.
+Prints a sentence, then the figures as JSON (rss_before_kb, rss_peak_kb, rss_after_kb,
+growth_mb, streams_live, …); exits 1 unless every stream received events.
 """
 
 import argparse
@@ -88,7 +89,7 @@ async def main() -> int:
     await asyncio.sleep(1)
     after = rss_kb(args.pid)
     live = sum(1 for n in received if n > 0)
-    print(json.dumps({
+    r = {
         "streams": args.streams,
         "seconds_to_open_all": round(open_s, 2),
         "streams_live": live,
@@ -97,7 +98,13 @@ async def main() -> int:
         "rss_peak_kb": peak,
         "rss_after_kb": after,
         "growth_mb": round((peak - before) / 1024, 1),
-    }))
+    }
+    print(f"{r['streams']} live-log streams on a running step, held {args.hold:g} s: "
+          f"{live} received events while all were open (at least "
+          f"{r['events_per_stream_min']} each); master RSS {before / 1024:.1f} MB before, "
+          f"{peak / 1024:.1f} MB peak (**+{r['growth_mb']} MB**), {after / 1024:.1f} MB after "
+          f"they closed; all open in {r['seconds_to_open_all']} s.")
+    print(f"\n```json\n{json.dumps(r)}\n```")
     return 0 if live == args.streams else 1
 
 
