@@ -51,8 +51,9 @@ impl Drop for Driver {
         let _ = self.child.wait();
         if std::thread::panicking() {
             let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: String = text.lines().rev().take(40).collect::<Vec<_>>().join("\n");
-            eprintln!("--- chromedriver log, last lines reversed ---\n{tail}");
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+            eprintln!("--- chromedriver log, last lines ---\n{tail}");
         }
     }
 }

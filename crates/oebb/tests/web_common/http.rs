@@ -52,8 +52,17 @@ pub fn try_request(
     head += "\r\n";
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
+    // Read until the response is complete: some servers (chromedriver) keep the connection
+    // open despite `Connection: close`.
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
+    let mut buf = [0u8; 16384];
+    while !complete(&raw) {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
     parse(&raw).ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
@@ -116,6 +125,28 @@ pub fn request(
 ) -> Response {
     try_request(addr, method, path, headers, body)
         .unwrap_or_else(|e| panic!("{method} http://{addr}{path}: {e}"))
+}
+
+/// Whether `raw` holds a whole response: its head and the body its head announces.
+fn complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let Some(head) = parse_head(&raw[..end + 4]) else {
+        return false;
+    };
+    let body = &raw[end + 4..];
+    if let Some(length) = head.header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+        return body.len() >= length;
+    }
+    if head
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        return dechunk(body).is_some();
+    }
+    // No length: the body ends when the server closes the connection.
+    false
 }
 
 fn parse(raw: &[u8]) -> Option<Response> {
