@@ -72,6 +72,11 @@ pub async fn force(
 
 /// Asks the scheduler to stop a running build.
 pub async fn stop(web: &Web, build: BuildId, reason: &str) -> Result<(), Refusal> {
+    match web.store.build(build).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(refusal(StatusCode::NOT_FOUND, format!("no build {build}"))),
+        Err(e) => return Err(refusal(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
     let (reply, answer) = oneshot::channel();
     let event = Event::StopBuild {
         build,
@@ -109,6 +114,16 @@ pub async fn rebuild(web: &Web, build: BuildId, user: &str) -> Result<BuildReque
 
 /// Cancels a queued build request.
 pub async fn cancel(web: &Web, request: BuildRequestId) -> Result<(), Refusal> {
+    match web.store.build_request(request).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Err(refusal(
+                StatusCode::NOT_FOUND,
+                format!("no build request {request}"),
+            ))
+        }
+        Err(e) => return Err(refusal(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
     let (reply, answer) = oneshot::channel();
     if web
         .events
@@ -121,7 +136,7 @@ pub async fn cancel(web: &Web, request: BuildRequestId) -> Result<(), Refusal> {
         Ok(Ok(true)) => Ok(()),
         Ok(Ok(false)) => Err(refusal(
             StatusCode::CONFLICT,
-            format!("build request {request} is not queued (it runs, ran, or does not exist)"),
+            format!("build request {request} is not queued (it runs or has run)"),
         )),
         Ok(Err(e)) => Err(refusal(StatusCode::INTERNAL_SERVER_ERROR, e)),
         Err(_) => Err(refusal(StatusCode::SERVICE_UNAVAILABLE, "the master is stopping")),
