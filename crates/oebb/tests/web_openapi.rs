@@ -299,12 +299,28 @@ fn every_documented_route_answers_as_the_openapi_document_says() {
             check_response(&doc, &format!("POST {missing}"), op, 404, &r, &mut errors);
             checked += 1;
         }
+        if statuses(op).contains(&400) && op.get("requestBody").is_some() {
+            let r = http::request(m.web, "POST", &url, &headers, b"{not json");
+            check_response(&doc, &format!("POST {url} bad JSON"), op, 400, &r, &mut errors);
+            checked += 1;
+        }
         let r = http::request(m.web, "POST", &url, &headers, body.as_bytes());
         check_response(&doc, &format!("POST {url} with the token"), op, ok, &r, &mut errors);
         checked += 1;
+        // Stopping a stopped build, cancelling a cancelled request: the documented conflict.
+        if statuses(op).contains(&409) {
+            if action == Some("stop") {
+                // A stop is asked of the worker; the build ends a moment later.
+                m.wait_build_finished(ids.running_build);
+            }
+            let r = http::request(m.web, "POST", &url, &headers, body.as_bytes());
+            check_response(&doc, &format!("POST {url} again"), op, 409, &r, &mut errors);
+            checked += 1;
+        }
     }
     assert!(errors.is_empty(), "{} of {checked} checks failed:\n{}", errors.len(), errors.join("\n"));
     assert!(checked >= REQUIRED.len(), "only {checked} checks ran");
+    eprintln!("{checked} checks of {} documented paths passed", paths.len());
 
     // The actions happened: the stop ended the running build, the cancel the queued request.
     let stopped = m.wait_build_finished(running_build);

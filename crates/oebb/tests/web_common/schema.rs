@@ -1,7 +1,9 @@
 //! A validator for the part of JSON Schema an OpenAPI 3 document uses here: `type` (one name
 //! or a list, OpenAPI 3.0's `nullable`), `required`, `properties`, `additionalProperties`,
 //! `items`, `enum`, `oneOf`/`anyOf`/`allOf` and local `$ref`s. Unknown keywords that would
-//! restrict values are reported, so a schema is never silently half-checked.
+//! restrict values are reported, so a schema is never silently half-checked, and an object
+//! with listed `properties` is closed unless `additionalProperties` opens it, so every field
+//! the server sends must be documented.
 
 use serde_json::Value;
 
@@ -139,11 +141,14 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<
             let inner = format!("{at}.{name}");
             match properties.and_then(|p| p.get(name)) {
                 Some(s) => check(doc, s, v, &inner, errors, depth + 1),
+                // An object whose properties are listed documents all of them unless it says
+                // otherwise: an answer with more than the document tells is an error.
                 None => match schema.get("additionalProperties") {
-                    Some(Value::Bool(false)) => {
+                    Some(s @ Value::Object(_)) => check(doc, s, v, &inner, errors, depth + 1),
+                    Some(Value::Bool(true)) => {}
+                    _ if properties.is_some() || schema.get("additionalProperties").is_some() => {
                         errors.push(format!("{at}: property {name:?} is not documented"))
                     }
-                    Some(s @ Value::Object(_)) => check(doc, s, v, &inner, errors, depth + 1),
                     _ => {}
                 },
             }
