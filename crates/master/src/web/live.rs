@@ -152,12 +152,17 @@ struct BuildFollower {
     store: Store,
     build: BuildId,
     live: Option<broadcast::Receiver<BuildEvent>>,
+    /// Events about steps that started before the follower did.
+    pending: std::collections::VecDeque<Event>,
     done: bool,
 }
 
 impl BuildFollower {
     async fn next(mut self) -> Option<(Result<Event, Infallible>, BuildFollower)> {
         loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some((Ok(event), self));
+            }
             if self.done {
                 return None;
             }
@@ -194,10 +199,24 @@ impl BuildFollower {
 pub async fn build_stream(State(web): State<Web>, Path(build): Path<i64>) -> Response {
     let build = BuildId(build);
     let live = web.store.live().follow_build(build);
+    // Steps that started before the page followed the build: the page may not show them
+    // yet. Repeats are harmless (the page ignores steps it has).
+    let mut pending = std::collections::VecDeque::new();
+    if live.is_some() {
+        for step in web.store.steps(build).await.unwrap_or_default() {
+            let data = json!({ "number": step.number, "name": step.name }).to_string();
+            pending.push_back(Event::default().event("step").data(data));
+            if let Some(result) = step.result {
+                let data = json!({ "number": step.number, "result": result.name() }).to_string();
+                pending.push_back(Event::default().event("stepend").data(data));
+            }
+        }
+    }
     let follower = BuildFollower {
         store: web.store.clone(),
         build,
         live,
+        pending,
         done: false,
     };
     sse(stream::unfold(follower, BuildFollower::next))
