@@ -56,11 +56,13 @@ async fn wait_log(b: &Browser, needle: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_logs_in_forces_a_build_watches_its_log_grow_and_sees_the_result_in_the_grid() {
-    let script = "printf 'line one\\n'\n\
+    // The log starts with the command itself: the lines are put together when printed, so
+    // "line two" is in the log only once the script printed it.
+    let script = "printf 'line %s\\n' one\n\
                   while [ ! -e '@DIR@/gate-1' ]; do sleep 0.1; done\n\
-                  printf 'line two\\n'\n\
+                  printf 'line %s\\n' two\n\
                   while [ ! -e '@DIR@/gate-2' ]; do sleep 0.1; done\n\
-                  printf 'line three\\n'\n";
+                  printf 'line %s\\n' three\n";
     let m = TestMaster::start(&[Buildout::plain("slow", script)]);
     let _permit = BROWSERS.acquire().await.unwrap();
     let b = Browser::start(&m.url("")).await;
@@ -243,7 +245,7 @@ async fn a_user_stops_a_running_build_that_an_anonymous_user_cannot_force_or_sto
     let b = Browser::start(&m.url("")).await;
     b.login().await;
     let id = force(&b, &m, "blocker", "to be stopped").await;
-    wait_log(&b, "started").await;
+    wait_log(&b, ">> started").await;
     assert!(b.exists("#stop").await, "no stop form for a logged-in user");
 
     // Anonymous: the same pages offer no action ...
@@ -325,9 +327,11 @@ async fn a_killed_worker_shows_as_missing_on_the_workers_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn markup_in_a_log_is_shown_as_text_and_never_run_live_or_after_the_build() {
+    // The lines after the gate are put together when printed, so they are not in the log's
+    // header (the command itself) and can only reach the open page through the live stream.
     let script = "printf '%s\\n' '<script>window.__xss=1</script>' '<img src=x onerror=\"window.__xss=2\">'\n\
                   while [ ! -e '@DIR@/gate' ]; do sleep 0.1; done\n\
-                  printf '%s\\n' 'live <script>window.__xss=3</script>' '<b id=\"bold\">bold</b>'\n";
+                  printf 'live <%s>window.__xss=3</%s>\\n<%s id=\"bold\">bold</%s>\\n' script script b b\n";
     let m = TestMaster::start(&[Buildout::plain("xss", script)]);
     let _permit = BROWSERS.acquire().await.unwrap();
     let b = Browser::start(&m.url("")).await;

@@ -309,12 +309,14 @@ impl TestMaster {
     }
 }
 
-/// A shell script that prints `before`, waits for the file `gate` of the master directory
-/// (made with [`TestMaster::open_gate`]), then prints `after` and exits with `status`.
+/// A shell script that prints `>> before`, waits for the file `gate` of the master directory
+/// (made with [`TestMaster::open_gate`]), then prints `>> after` and exits with `status`.
+/// The `>> ` is put together when printed: the log starts with the script's text, where
+/// `>> before` does not appear, so finding it in the log means the script printed it.
 pub fn gated_script(before: &str, gate: &str, after: &str, status: i32) -> String {
     format!(
-        "printf '%s\\n' '{before}'\nwhile [ ! -e '@DIR@/{gate}' ]; do sleep 0.1; done\n\
-         printf '%s\\n' '{after}'\nexit {status}\n"
+        "printf '%s %s\\n' '>>' '{before}'\nwhile [ ! -e '@DIR@/{gate}' ]; do sleep 0.1; done\n\
+         printf '%s %s\\n' '>>' '{after}'\nexit {status}\n"
     )
 }
 
