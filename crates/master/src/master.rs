@@ -161,12 +161,13 @@ impl Master {
             events: events.clone(),
         };
         tasks.push(tokio::spawn(service.serve(workers_listener)));
-        let web = crate::web::Web::new(store.clone(), events.clone(), config).map_err(|source| {
-            MasterError::Secrets {
-                dir: config.dir.display().to_string(),
-                source,
-            }
-        })?;
+        let web =
+            crate::web::Web::new(store.clone(), events.clone(), config).map_err(|source| {
+                MasterError::Secrets {
+                    dir: config.dir.display().to_string(),
+                    source,
+                }
+            })?;
         let app = crate::web::router(web);
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(web_listener, app).await {

@@ -173,7 +173,12 @@ async fn force_list_and_read_a_large_log_over_http(db: Db) {
         "Authorization: Basic YWRtaW46d3Jvbmc=\r\n",
     ] {
         let (status, body) = http_as(&t, "POST", "/api/builders/loud/force", "", headers).await;
-        assert_eq!(status, 401, "{headers:?}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            401,
+            "{headers:?}: {}",
+            String::from_utf8_lossy(&body)
+        );
         assert!(json(&body)["error"].is_string());
     }
 }

@@ -53,23 +53,36 @@ async fn master(db: Db) -> MasterTester {
 async fn log_in(browser: &mut Browser) {
     let form = browser.get("/login").await;
     assert_eq!(form.status, 200);
-    assert!(form.body.contains("<form id=\"login\" method=\"post\" action=\"/login\">"));
+    assert!(form
+        .body
+        .contains("<form id=\"login\" method=\"post\" action=\"/login\">"));
     let csrf = form.csrf();
     let wrong = browser
-        .post_form("/login", &[("user", "alice"), ("password", "nope"), ("csrf", &csrf)])
+        .post_form(
+            "/login",
+            &[("user", "alice"), ("password", "nope"), ("csrf", &csrf)],
+        )
         .await;
     assert_eq!(wrong.status, 401, "a wrong password is refused");
     assert!(wrong.body.contains("login-error"));
     let done = browser
         .post_form(
             "/login",
-            &[("user", "alice"), ("password", "s3cret"), ("csrf", &csrf), ("next", "/workers")],
+            &[
+                ("user", "alice"),
+                ("password", "s3cret"),
+                ("csrf", &csrf),
+                ("next", "/workers"),
+            ],
         )
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(done.header("location"), Some("/workers"));
     let page = browser.get("/workers").await;
-    assert!(page.body.contains("alice"), "the page shows who is logged in");
+    assert!(
+        page.body.contains("alice"),
+        "the page shows who is logged in"
+    );
 }
 
 async fn log_text_is_escaped_everywhere(db: Db) {
@@ -85,14 +98,21 @@ async fn log_text_is_escaped_everywhere(db: Db) {
         let page = browser.get(&path).await;
         assert_eq!(page.status, 200, "{path}");
         assert!(
-            page.body.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; done"),
+            page.body
+                .contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; done"),
             "{path} does not show the log line escaped:\n{}",
             page.body
         );
-        assert!(!page.body.contains("<script>alert"), "{path} serves the script as HTML");
+        assert!(
+            !page.body.contains("<script>alert"),
+            "{path} serves the script as HTML"
+        );
     }
     let raw = browser.get(&format!("/builds/{id}/steps/0/log.txt")).await;
-    assert_eq!(raw.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        raw.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert!(raw.body.contains("<script>alert(\"x\")</script> & done"));
 }
 
@@ -102,29 +122,41 @@ async fn anonymous_users_and_forms_without_csrf_are_refused(db: Db) {
     let page = anonymous.get("/builders/good").await;
     assert_eq!(page.status, 200);
     assert!(page.cookie_was_set(), "every visitor gets a session");
-    assert!(!page.body.contains("id=\"force\""), "no force form for anonymous users");
+    assert!(
+        !page.body.contains("id=\"force\""),
+        "no force form for anonymous users"
+    );
     assert!(page.body.contains("/login?next="));
     // With the anonymous session's own token: still not allowed.
     let grid = anonymous.get("/login").await;
     let csrf = grid.csrf();
     for (path, fields) in [
-        ("/builders/good/force", vec![("csrf", csrf.as_str()), ("reason", "x")]),
+        (
+            "/builders/good/force",
+            vec![("csrf", csrf.as_str()), ("reason", "x")],
+        ),
         ("/builds/1/stop", vec![("csrf", csrf.as_str())]),
         ("/builds/1/rebuild", vec![("csrf", csrf.as_str())]),
         ("/buildrequests/1/cancel", vec![("csrf", csrf.as_str())]),
     ] {
         let answer = anonymous.post_form(path, &fields).await;
         assert_eq!(answer.status, 403, "anonymous POST {path}");
-        assert!(answer.body.contains("/login"), "the refusal offers a login link");
+        assert!(
+            answer.body.contains("/login"),
+            "the refusal offers a login link"
+        );
     }
 
     let mut alice = Browser::new(t.master.web_address());
     log_in(&mut alice).await;
     let page = alice.get("/builders/good").await;
-    assert!(page.body.contains(
-        "<form id=\"force\" method=\"post\" action=\"/builders/good/force\">"
-    ));
-    for fields in [vec![("reason", "no token")], vec![("reason", "bad"), ("csrf", "forged")]] {
+    assert!(page
+        .body
+        .contains("<form id=\"force\" method=\"post\" action=\"/builders/good/force\">"));
+    for fields in [
+        vec![("reason", "no token")],
+        vec![("reason", "bad"), ("csrf", "forged")],
+    ] {
         let answer = alice.post_form("/builders/good/force", &fields).await;
         assert_eq!(answer.status, 403, "{fields:?}");
     }
@@ -132,7 +164,10 @@ async fn anonymous_users_and_forms_without_csrf_are_refused(db: Db) {
     assert_eq!(answer.status, 403, "logout needs the token too");
     let queued = t.store().queued_build_requests().await.unwrap();
     let builds = t.store().builds(None, 10).await.unwrap();
-    assert!(queued.is_empty() && builds.is_empty(), "a refused form changed nothing");
+    assert!(
+        queued.is_empty() && builds.is_empty(),
+        "a refused form changed nothing"
+    );
 }
 
 async fn a_logged_in_user_forces_with_a_property_and_rebuilds(db: Db) {
@@ -144,12 +179,20 @@ async fn a_logged_in_user_forces_with_a_property_and_rebuilds(db: Db) {
     let answer = alice
         .post_form(
             "/builders/good/force",
-            &[("csrf", &csrf), ("reason", "try v1"), ("buildout-tag", "v1.2")],
+            &[
+                ("csrf", &csrf),
+                ("reason", "try v1"),
+                ("buildout-tag", "v1.2"),
+            ],
         )
         .await;
     assert_eq!(answer.status, 303, "{}", answer.body);
     let location = answer.header("location").unwrap().to_string();
-    let request: i64 = location.strip_prefix("/buildrequests/").unwrap().parse().unwrap();
+    let request: i64 = location
+        .strip_prefix("/buildrequests/")
+        .unwrap()
+        .parse()
+        .unwrap();
     let done = t
         .master
         .wait_for_request(BuildRequestId(request), BUILD_TIMEOUT)
@@ -158,22 +201,47 @@ async fn a_logged_in_user_forces_with_a_property_and_rebuilds(db: Db) {
         .expect("the forced build ran");
     assert_eq!(done.result, Some(Results::Success));
     assert_eq!(done.reason, "try v1");
-    let build = t.store().builds_of_request(BuildRequestId(request)).await.unwrap()[0].id;
+    let build = t
+        .store()
+        .builds_of_request(BuildRequestId(request))
+        .await
+        .unwrap()[0]
+        .id;
     let properties = t.store().build_properties(build).await.unwrap();
-    let value = |n: &str| properties.iter().find(|p| p.name == n).map(|p| p.value_json.clone());
+    let value = |n: &str| {
+        properties
+            .iter()
+            .find(|p| p.name == n)
+            .map(|p| p.value_json.clone())
+    };
     assert_eq!(value("buildout-tag").as_deref(), Some("\"v1.2\""));
     assert_eq!(value("owner").as_deref(), Some("\"alice\""));
     let to_build = alice.get(&location).await;
     assert_eq!(to_build.status, 303);
-    assert_eq!(to_build.header("location"), Some(format!("/builds/{build}").as_str()));
+    assert_eq!(
+        to_build.header("location"),
+        Some(format!("/builds/{build}").as_str())
+    );
 
     let page = alice.get(&format!("/builds/{build}")).await;
-    assert!(page.body.contains("<span id=\"build-result\" data-result=\"success\""));
-    assert!(page.body.contains("<tr data-step=\"ok\" data-number=\"0\" data-result=\"success\">"));
-    assert!(page.body.contains("<pre class=\"log\" id=\"log-0\" data-step=\"ok\""));
-    assert!(!page.body.contains("id=\"stop\""), "a finished build cannot be stopped");
+    assert!(page
+        .body
+        .contains("<span id=\"build-result\" data-result=\"success\""));
+    assert!(page
+        .body
+        .contains("<tr data-step=\"ok\" data-number=\"0\" data-result=\"success\">"));
+    assert!(page
+        .body
+        .contains("<pre class=\"log\" id=\"log-0\" data-step=\"ok\""));
+    assert!(
+        !page.body.contains("id=\"stop\""),
+        "a finished build cannot be stopped"
+    );
     let rebuild = alice
-        .post_form(&format!("/builds/{build}/rebuild"), &[("csrf", &page.csrf())])
+        .post_form(
+            &format!("/builds/{build}/rebuild"),
+            &[("csrf", &page.csrf())],
+        )
         .await;
     assert_eq!(rebuild.status, 303);
     let again: i64 = rebuild
@@ -189,7 +257,10 @@ async fn a_logged_in_user_forces_with_a_property_and_rebuilds(db: Db) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(done.properties["buildout-tag"], "v1.2", "a rebuild keeps the properties");
+    assert_eq!(
+        done.properties["buildout-tag"], "v1.2",
+        "a rebuild keeps the properties"
+    );
     // The session survives a new master reading the same key: the cookie is signed with it.
     let key = std::fs::read_to_string(t.dir.path().join(".oebb-session-key")).unwrap();
     assert!(key.trim().len() >= 32);
@@ -207,9 +278,8 @@ async fn grid_waterfall_workers_metrics_and_badges(db: Db) {
     assert!(grid.body.contains("<table id=\"grid\">"));
     for (builder, result) in [("good", "success"), ("bad", "failure"), ("idle", "none")] {
         assert!(
-            grid.body.contains(&format!(
-                "<tr data-buildout=\"{builder}\">"
-            )),
+            grid.body
+                .contains(&format!("<tr data-buildout=\"{builder}\">")),
             "row of {builder}"
         );
         assert!(
@@ -226,16 +296,23 @@ async fn grid_waterfall_workers_metrics_and_badges(db: Db) {
 
     let waterfall = browser.get("/waterfall").await;
     assert_eq!(waterfall.body.matches("<tr data-build=").count(), 3);
-    assert!(waterfall.body.contains(&format!("<tr data-build=\"{last_good}\" data-result=\"success\">")));
+    assert!(waterfall.body.contains(&format!(
+        "<tr data-build=\"{last_good}\" data-result=\"success\">"
+    )));
     let builder = browser.get("/builders/bad").await;
     assert!(builder.body.contains("<table id=\"builds\">"));
     assert!(builder.body.contains("data-result=\"failure\""));
     let workers = browser.get("/workers").await;
-    assert!(workers.body.contains("<tr data-worker=\"ow\" data-state=\"connected\">"));
+    assert!(workers
+        .body
+        .contains("<tr data-worker=\"ow\" data-state=\"connected\">"));
 
     let metrics = browser.get("/metrics").await;
     assert_eq!(metrics.status, 200);
-    assert!(metrics.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(metrics
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
     for line in [
         "oebb_builds_total{result=\"success\"} 2",
         "oebb_builds_total{result=\"failure\"} 1",
@@ -245,7 +322,11 @@ async fn grid_waterfall_workers_metrics_and_badges(db: Db) {
         "oebb_step_duration_seconds_count{step=\"ok\"} 2",
         "oebb_step_duration_seconds_bucket{step=\"fail\",le=\"+Inf\"} 1",
     ] {
-        assert!(metrics.body.lines().any(|l| l == line), "no `{line}` in:\n{}", metrics.body);
+        assert!(
+            metrics.body.lines().any(|l| l == line),
+            "no `{line}` in:\n{}",
+            metrics.body
+        );
     }
     for line in metrics.body.lines().filter(|l| !l.starts_with('#')) {
         let (name, value) = line.rsplit_once(' ').unwrap();
@@ -308,7 +389,9 @@ async fn a_running_step_log_streams_live_then_ends(db: Db) {
     assert!(page.body.contains("data-result=\"running\""));
     assert!(page.body.contains("<script src=\"/static/live.js\""));
 
-    let mut stream = tokio::net::TcpStream::connect(t.master.web_address()).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(t.master.web_address())
+        .await
+        .unwrap();
     stream
         .write_all(
             format!("GET /builds/{build}/steps/0/stream HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
@@ -321,12 +404,17 @@ async fn a_running_step_log_streams_live_then_ends(db: Db) {
     // Let the step go on: what it prints now comes live.
     std::fs::write(&go, "").unwrap();
     let live = read_events(&mut stream, "second").await;
-    assert!(live.contains("second\\n"), "the live part comes as JSON text:\n{live}");
+    assert!(
+        live.contains("second\\n"),
+        "the live part comes as JSON text:\n{live}"
+    );
     assert!(t.master.stop_build(build, "enough").await);
     let end = read_events(&mut stream, "event: end").await;
     assert!(end.contains("{\"result\":\"cancelled\"}"), "{end}");
 
-    let mut events = tokio::net::TcpStream::connect(t.master.web_address()).await.unwrap();
+    let mut events = tokio::net::TcpStream::connect(t.master.web_address())
+        .await
+        .unwrap();
     events
         .write_all(format!("GET /builds/{build}/stream HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
         .await

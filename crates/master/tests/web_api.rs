@@ -35,7 +35,12 @@ async fn reads_cancel_rebuild_and_paged_logs(db: Db) {
     let auth = token_header(&t);
     // No worker yet: a forced request stays queued and can be cancelled.
     let forced = api
-        .request("POST", "/api/builders/b/force", &auth, r#"{"properties":{"buildout-tag":"t1"}}"#)
+        .request(
+            "POST",
+            "/api/builders/b/force",
+            &auth,
+            r#"{"properties":{"buildout-tag":"t1"}}"#,
+        )
         .await;
     assert_eq!(forced.status, 201, "{}", forced.body);
     let queued_id = json(&forced.body)["request"].as_i64().unwrap();
@@ -49,33 +54,53 @@ async fn reads_cancel_rebuild_and_paged_logs(db: Db) {
     assert_eq!(api.request("POST", &path, "", "").await.status, 401);
     let cancelled = api.request("POST", &path, &auth, "").await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.body);
-    let request = t.store().build_request(BuildRequestId(queued_id)).await.unwrap().unwrap();
+    let request = t
+        .store()
+        .build_request(BuildRequestId(queued_id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(request.result, Some(Results::Cancelled));
     assert!(request.complete_at.is_some());
     assert_eq!(api.request("POST", &path, &auth, "").await.status, 409);
     assert_eq!(
-        api.request("POST", "/api/buildrequests/999/cancel", &auth, "").await.status,
+        api.request("POST", "/api/buildrequests/999/cancel", &auth, "")
+            .await
+            .status,
         404
     );
 
     t.connect_oebb_worker("ow", "pw").await;
     let (_, builds) = t.force_and_wait("a").await;
     let build = builds[0].id;
-    let log = api.get(&format!("/api/builds/{build}/steps/count/log")).await.body;
+    let log = api
+        .get(&format!("/api/builds/{build}/steps/count/log"))
+        .await
+        .body;
     let offset = log.find("500\n").unwrap();
     let page = api
-        .get(&format!("/api/builds/{build}/steps/0/log?offset={offset}&limit=8"))
+        .get(&format!(
+            "/api/builds/{build}/steps/0/log?offset={offset}&limit=8"
+        ))
         .await;
     assert_eq!(page.status, 200);
     assert_eq!(page.body, "500\n501\n");
-    assert_eq!(page.header("x-log-size"), Some(log.len().to_string().as_str()));
+    assert_eq!(
+        page.header("x-log-size"),
+        Some(log.len().to_string().as_str())
+    );
 
     let rebuilt = api
         .request("POST", &format!("/api/builds/{build}/rebuild"), &auth, "")
         .await;
     assert_eq!(rebuilt.status, 201, "{}", rebuilt.body);
     let again = BuildRequestId(json(&rebuilt.body)["request"].as_i64().unwrap());
-    let done = t.master.wait_for_request(again, BUILD_TIMEOUT).await.unwrap().unwrap();
+    let done = t
+        .master
+        .wait_for_request(again, BUILD_TIMEOUT)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(done.result, Some(Results::Success));
     assert!(done.reason.contains(&format!("rebuild of build {build}")));
 
@@ -86,11 +111,19 @@ async fn reads_cancel_rebuild_and_paged_logs(db: Db) {
         .iter()
         .flat_map(|r| r["cells"].as_array().unwrap().clone())
         .filter(|c| !c.is_null())
-        .map(|c| (c["builder"].as_str().unwrap().into(), c["result"].as_str().unwrap().into()))
+        .map(|c| {
+            (
+                c["builder"].as_str().unwrap().into(),
+                c["result"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     assert_eq!(
         cells,
-        [("a".to_string(), "success".to_string()), ("b".to_string(), "none".to_string())]
+        [
+            ("a".to_string(), "success".to_string()),
+            ("b".to_string(), "none".to_string())
+        ]
     );
     let builders = json(&api.get("/api/builders").await.body);
     assert_eq!(builders[0]["last_build"]["result"], "success");
@@ -128,7 +161,10 @@ async fn findings_come_first_with_links_to_the_analysed_lines(db: Db) {
     let mut browser = Browser::new(t.master.web_address());
     let page = browser.get(&format!("/builds/{build}")).await.body;
     let findings = page.find("<ul id=\"findings\">").expect("a findings list");
-    assert!(findings < page.find("<table id=\"steps\">").unwrap(), "findings come first");
+    assert!(
+        findings < page.find("<table id=\"steps\">").unwrap(),
+        "findings come first"
+    );
     assert!(page.contains(&format!(
         "<a href=\"/builds/{build}/steps/0/file?page=1#L2345\">analyze line 2345</a>"
     )));
@@ -144,10 +180,17 @@ async fn the_last_build_of_each_builder_running_builds_and_counts_by_result(db: 
     let mut last = std::collections::HashMap::new();
     for i in 0..60 {
         let builder = format!("b{}", i % 7);
-        let request = store.add_build_request(&builder, "seed", None).await.unwrap();
+        let request = store
+            .add_build_request(&builder, "seed", None)
+            .await
+            .unwrap();
         let build = store.start_build(request, &builder, "w").await.unwrap();
         if i < 55 {
-            let result = if i % 2 == 0 { Results::Success } else { Results::Failure };
+            let result = if i % 2 == 0 {
+                Results::Success
+            } else {
+                Results::Failure
+            };
             store.finish_build(build, result, "done").await.unwrap();
         }
         last.insert(builder, build);
@@ -157,13 +200,25 @@ async fn the_last_build_of_each_builder_running_builds_and_counts_by_result(db: 
     let found = store.last_builds(&refs).await.unwrap();
     assert_eq!(found.len(), 7, "b7 has no build");
     for b in &found {
-        assert_eq!(Some(&b.id), last.get(&b.builder), "last build of {}", b.builder);
+        assert_eq!(
+            Some(&b.id),
+            last.get(&b.builder),
+            "last build of {}",
+            b.builder
+        );
     }
     let running = store.running_builds().await.unwrap();
     assert_eq!(running.len(), 5);
     let counts = store.build_counts().await.unwrap();
     let count = |r| counts.iter().find(|(c, _)| *c == r).map_or(0, |(_, n)| *n);
-    assert_eq!((count(Some(Results::Success)), count(Some(Results::Failure)), count(None)), (28, 27, 5));
+    assert_eq!(
+        (
+            count(Some(Results::Success)),
+            count(Some(Results::Failure)),
+            count(None)
+        ),
+        (28, 27, 5)
+    );
 }
 
 crate::both_databases!(

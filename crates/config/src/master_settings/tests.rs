@@ -62,11 +62,13 @@ fn every_option_is_read() {
         [
             User {
                 name: "admin".into(),
-                password: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into()
+                password: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                    .into()
             },
             User {
                 name: "bob".into(),
-                password: "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNob3RoZXJoYXNo".into()
+                password: "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNob3RoZXJoYXNo"
+                    .into()
             }
         ]
     );
@@ -136,7 +138,9 @@ fn a_password_in_clear_is_an_error_naming_oebb_passwd() {
     assert!(s.users.is_empty());
     assert_eq!(
         errors,
-        ["t.cfg:2: the password of web user `admin` is not an argon2 hash ($argon2id$…); \
-          run `oebb passwd . admin` to set it"]
+        [
+            "t.cfg:2: the password of web user `admin` is not an argon2 hash ($argon2id$…); \
+          run `oebb passwd . admin` to set it"
+        ]
     );
 }

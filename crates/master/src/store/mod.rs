@@ -189,7 +189,8 @@ impl Store {
         change: Option<ChangeId>,
         properties: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<BuildRequestId, StoreError> {
-        let json = (!properties.is_empty()).then(|| serde_json::Value::from(properties.clone()).to_string());
+        let json = (!properties.is_empty())
+            .then(|| serde_json::Value::from(properties.clone()).to_string());
         let mut tx = self.pool.begin().await?;
         let id = queries::add_build_request(
             &mut tx,

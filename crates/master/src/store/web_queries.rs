@@ -250,7 +250,10 @@ pub async fn log_extents(
 }
 
 /// One step by id.
-pub async fn step(conn: &mut AnyConnection, step: StepId) -> Result<Option<StepRecord>, StoreError> {
+pub async fn step(
+    conn: &mut AnyConnection,
+    step: StepId,
+) -> Result<Option<StepRecord>, StoreError> {
     let row = sqlx::query(
         "SELECT id, build_id, number, name, started_at, finished_at, result, state_text \
          FROM steps WHERE id = $1",

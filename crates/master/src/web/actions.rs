@@ -84,7 +84,10 @@ pub async fn stop(web: &Web, build: BuildId, reason: &str) -> Result<(), Refusal
         reply,
     };
     if web.events.send(event).is_err() {
-        return Err(refusal(StatusCode::SERVICE_UNAVAILABLE, "the master is stopping"));
+        return Err(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the master is stopping",
+        ));
     }
     match answer.await {
         Ok(true) => Ok(()),
@@ -130,7 +133,10 @@ pub async fn cancel(web: &Web, request: BuildRequestId) -> Result<(), Refusal> {
         .send(Event::CancelRequest { request, reply })
         .is_err()
     {
-        return Err(refusal(StatusCode::SERVICE_UNAVAILABLE, "the master is stopping"));
+        return Err(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the master is stopping",
+        ));
     }
     match answer.await {
         Ok(Ok(true)) => Ok(()),
@@ -139,7 +145,10 @@ pub async fn cancel(web: &Web, request: BuildRequestId) -> Result<(), Refusal> {
             format!("build request {request} is not queued (it runs or has run)"),
         )),
         Ok(Err(e)) => Err(refusal(StatusCode::INTERNAL_SERVER_ERROR, e)),
-        Err(_) => Err(refusal(StatusCode::SERVICE_UNAVAILABLE, "the master is stopping")),
+        Err(_) => Err(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the master is stopping",
+        )),
     }
 }
 
@@ -150,7 +159,12 @@ fn see_other(to: &str) -> Response {
 }
 
 fn refused_page(web: &Web, session: &Session, r: Refusal) -> Response {
-    message(r.status, Layout::new(web, session, "/"), "Not done", &r.message)
+    message(
+        r.status,
+        Layout::new(web, session, "/"),
+        "Not done",
+        &r.message,
+    )
 }
 
 /// `POST /builders/{name}/force`: fields `csrf`, `reason`, and properties (`buildout-tag`,

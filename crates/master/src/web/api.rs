@@ -88,7 +88,13 @@ fn builder_json(b: &oebb_config::Builder, last: Option<&crate::store::BuildRecor
 }
 
 async fn builders(State(web): State<Web>) -> Response {
-    let names: Vec<&str> = web.config.matrix.builders.iter().map(|b| b.name.as_str()).collect();
+    let names: Vec<&str> = web
+        .config
+        .matrix
+        .builders
+        .iter()
+        .map(|b| b.name.as_str())
+        .collect();
     let last = match web.store.last_builds(&names).await {
         Ok(l) => l,
         Err(e) => return internal(e),
@@ -104,7 +110,13 @@ async fn builders(State(web): State<Web>) -> Response {
 }
 
 async fn builder(State(web): State<Web>, Path(name): Path<String>) -> Response {
-    let Some(b) = web.config.matrix.builders.iter().find(|b| b.name.as_str() == name) else {
+    let Some(b) = web
+        .config
+        .matrix
+        .builders
+        .iter()
+        .find(|b| b.name.as_str() == name)
+    else {
         return error(StatusCode::NOT_FOUND, format!("no builder named {name:?}"));
     };
     let (builds, queued) = match tokio::try_join!(
@@ -282,7 +294,10 @@ async fn log(
     let step = match web.store.find_step(BuildId(id), &step).await {
         Ok(Some(s)) => s,
         Ok(None) => {
-            return error(StatusCode::NOT_FOUND, format!("build {id} has no step {step:?}"))
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("build {id} has no step {step:?}"),
+            )
         }
         Err(e) => return internal(e),
     };
@@ -294,8 +309,14 @@ async fn log(
     match logs::byte_range(&web.store, step.id, offset, limit).await {
         Ok((text, size)) => (
             [
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
-                (header::HeaderName::from_static("x-log-size"), size.to_string()),
+                (
+                    header::CONTENT_TYPE,
+                    "text/plain; charset=utf-8".to_string(),
+                ),
+                (
+                    header::HeaderName::from_static("x-log-size"),
+                    size.to_string(),
+                ),
             ],
             text,
         )

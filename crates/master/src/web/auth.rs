@@ -91,7 +91,11 @@ pub async fn api_user(web: &Web, headers: &HeaderMap) -> Result<String, Response
         let expected = web.api_token.as_bytes();
         let given = token.trim().as_bytes();
         let same = expected.len() == given.len()
-            && expected.iter().zip(given).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+            && expected
+                .iter()
+                .zip(given)
+                .fold(0u8, |a, (x, y)| a | (x ^ y))
+                == 0;
         return if same {
             Ok(TOKEN_USER.to_string())
         } else {
@@ -110,7 +114,9 @@ pub async fn api_user(web: &Web, headers: &HeaderMap) -> Result<String, Response
         }
         return Err(refused("wrong user or password"));
     }
-    Err(refused("unsupported Authorization scheme: use Basic or Bearer"))
+    Err(refused(
+        "unsupported Authorization scheme: use Basic or Bearer",
+    ))
 }
 
 #[derive(Template)]
@@ -216,7 +222,12 @@ pub async fn logout(
     let form = form.map(|f| f.0).unwrap_or_default();
     if !session.csrf_matches(&form.csrf) {
         let layout = Layout::new(&web, &session, "/");
-        return message(StatusCode::FORBIDDEN, layout, "Refused", "Wrong CSRF token.");
+        return message(
+            StatusCode::FORBIDDEN,
+            layout,
+            "Refused",
+            "Wrong CSRF token.",
+        );
     }
     let mut response = Redirect::to("/").into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;

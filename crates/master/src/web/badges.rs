@@ -82,7 +82,13 @@ pub async fn builder(State(web): State<Web>, Path(file): Path<String>) -> Respon
     let Some(name) = strip_svg(&file) else {
         return not_found("badge: ask for NAME.svg");
     };
-    if !web.config.matrix.builders.iter().any(|b| b.name.as_str() == name) {
+    if !web
+        .config
+        .matrix
+        .builders
+        .iter()
+        .any(|b| b.name.as_str() == name)
+    {
         return not_found(&format!("builder {name:?}"));
     }
     match web.store.last_builds(&[name]).await {

@@ -33,7 +33,11 @@ pub struct FindingView {
 }
 
 /// The analyzer's findings stored in a build's `<step>_report` properties.
-pub fn findings(build: BuildId, properties: &[PropertyRecord], steps: &[StepRecord]) -> Vec<FindingView> {
+pub fn findings(
+    build: BuildId,
+    properties: &[PropertyRecord],
+    steps: &[StepRecord],
+) -> Vec<FindingView> {
     let mut out = Vec::new();
     for p in properties {
         let Some(step) = p.name.strip_suffix("_report") else {

@@ -102,7 +102,11 @@ pub async fn page(
         buildout: builder.buildout.clone(),
         category: builder.category.clone(),
         column: super::grid::column_of(builder),
-        workers: builder.workers.iter().map(|w| w.as_str().to_string()).collect(),
+        workers: builder
+            .workers
+            .iter()
+            .map(|w| w.as_str().to_string())
+            .collect(),
         queued: queued
             .into_iter()
             .map(|r| QueuedRow {

@@ -18,7 +18,7 @@ use super::session::Session;
 use super::view::Layout;
 use super::{message, render, store_failed, Web};
 use crate::ids::{BuildId, StepId};
-use crate::store::{Store, StoreError, StepRecord};
+use crate::store::{StepRecord, Store, StoreError};
 
 /// How much of each step's log the build page shows (its end).
 pub const TAIL_BYTES: i64 = 64 * 1024;
@@ -306,7 +306,10 @@ pub fn stream_log(store: Store, step: StepId) -> Response {
 /// The log file an `Analyze` step fetched from the worker (kept under
 /// `builds/<build>/<step>/` in the master directory), if there is one.
 pub fn fetched_file_path(master_dir: &FsPath, build: BuildId, step: &str) -> Option<PathBuf> {
-    let dir = master_dir.join("builds").join(build.0.to_string()).join(step);
+    let dir = master_dir
+        .join("builds")
+        .join(build.0.to_string())
+        .join(step);
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok())
@@ -365,26 +368,27 @@ pub async fn fetched_file(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let read = tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<(u64, String)>, bool)> {
-        let reader = std::io::BufReader::new(std::fs::File::open(&path)?);
-        let mut lines = Vec::new();
-        let mut more = false;
-        for (i, line) in reader.split(b'\n').enumerate() {
-            let n = i as u64 + 1;
-            if n < first_line {
-                continue;
+    let read =
+        tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<(u64, String)>, bool)> {
+            let reader = std::io::BufReader::new(std::fs::File::open(&path)?);
+            let mut lines = Vec::new();
+            let mut more = false;
+            for (i, line) in reader.split(b'\n').enumerate() {
+                let n = i as u64 + 1;
+                if n < first_line {
+                    continue;
+                }
+                if n >= first_line + FILE_PAGE_LINES {
+                    more = true;
+                    break;
+                }
+                lines.push((n, String::from_utf8_lossy(&line?).into_owned()));
             }
-            if n >= first_line + FILE_PAGE_LINES {
-                more = true;
-                break;
-            }
-            lines.push((n, String::from_utf8_lossy(&line?).into_owned()));
-        }
-        Ok((lines, more))
-    })
-    .await
-    .map_err(std::io::Error::other)
-    .and_then(|r| r);
+            Ok((lines, more))
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
     match read {
         Ok((lines, more)) => render(&FilePage {
             layout,

@@ -44,17 +44,27 @@ pub async fn render(web: &Web) -> Result<String, crate::StoreError> {
             .sum();
         let _ = writeln!(out, "oebb_builds_total{{result=\"{}\"}} {n}", r.name());
     }
-    let running: i64 = counts.iter().filter(|(c, _)| c.is_none()).map(|(_, n)| n).sum();
+    let running: i64 = counts
+        .iter()
+        .filter(|(c, _)| c.is_none())
+        .map(|(_, n)| n)
+        .sum();
     let _ = writeln!(out, "# HELP oebb_builds_running Builds running now.");
     let _ = writeln!(out, "# TYPE oebb_builds_running gauge");
     let _ = writeln!(out, "oebb_builds_running {running}");
-    let _ = writeln!(out, "# HELP oebb_build_requests_queued Build requests waiting for a worker.");
+    let _ = writeln!(
+        out,
+        "# HELP oebb_build_requests_queued Build requests waiting for a worker."
+    );
     let _ = writeln!(out, "# TYPE oebb_build_requests_queued gauge");
     let _ = writeln!(out, "oebb_build_requests_queued {queued}");
     let _ = writeln!(out, "# HELP oebb_workers_connected Workers connected now.");
     let _ = writeln!(out, "# TYPE oebb_workers_connected gauge");
     let _ = writeln!(out, "oebb_workers_connected {connected}");
-    let _ = writeln!(out, "# HELP oebb_workers_configured Workers of the workers file.");
+    let _ = writeln!(
+        out,
+        "# HELP oebb_workers_configured Workers of the workers file."
+    );
     let _ = writeln!(out, "# TYPE oebb_workers_configured gauge");
     let _ = writeln!(out, "oebb_workers_configured {}", web.config.workers.len());
     let _ = writeln!(
@@ -75,8 +85,16 @@ pub async fn render(web: &Web) -> Result<String, crate::StoreError> {
             "oebb_step_duration_seconds_bucket{{step=\"{step}\",le=\"+Inf\"}} {}",
             h.count
         );
-        let _ = writeln!(out, "oebb_step_duration_seconds_sum{{step=\"{step}\"}} {}", h.sum);
-        let _ = writeln!(out, "oebb_step_duration_seconds_count{{step=\"{step}\"}} {}", h.count);
+        let _ = writeln!(
+            out,
+            "oebb_step_duration_seconds_sum{{step=\"{step}\"}} {}",
+            h.sum
+        );
+        let _ = writeln!(
+            out,
+            "oebb_step_duration_seconds_count{{step=\"{step}\"}} {}",
+            h.count
+        );
     }
     Ok(out)
 }
@@ -85,10 +103,17 @@ pub async fn render(web: &Web) -> Result<String, crate::StoreError> {
 pub async fn metrics(State(web): State<Web>) -> Response {
     match render(&web).await {
         Ok(text) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             text,
         )
             .into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("store failed: {e}\n")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("store failed: {e}\n"),
+        )
+            .into_response(),
     }
 }

@@ -9,6 +9,10 @@
 //!                                  live.rs ◀── Store::live() (runner's log chunks, results)
 //! ```
 
+// Handlers return early with a ready `Response` (a refusal page, a 404); boxing it in every
+// `Err` would only add noise.
+#![allow(clippy::result_large_err)]
+
 pub mod actions;
 pub mod api;
 pub mod auth;
@@ -128,7 +132,10 @@ pub fn render(template: &impl askama::Template) -> Response {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
             tracing::error!("rendering a page failed: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot render the page: {e}"))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot render the page: {e}"),
+            )
                 .into_response()
         }
     }

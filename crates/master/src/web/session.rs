@@ -141,12 +141,18 @@ mod tests {
         let session = Session::new(Some("alice".into()));
         let cookie = session.encode(key);
         assert_eq!(Session::decode(&cookie, key), Some(session.clone()));
-        assert_eq!(Session::decode(&cookie, b"another key of the same length!!"), None);
+        assert_eq!(
+            Session::decode(&cookie, b"another key of the same length!!"),
+            None
+        );
         // A payload changed to another user keeps the old signature: refused.
         let forged = Session::new(Some("mallory".into())).encode(key);
         let (payload, _) = forged.split_once('.').unwrap();
         let (_, signature) = cookie.split_once('.').unwrap();
-        assert_eq!(Session::decode(&format!("{payload}.{signature}"), key), None);
+        assert_eq!(
+            Session::decode(&format!("{payload}.{signature}"), key),
+            None
+        );
         assert!(session.csrf_matches(&session.csrf.clone()));
         assert!(!session.csrf_matches("nope"));
     }

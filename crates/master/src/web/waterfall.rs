@@ -72,7 +72,11 @@ pub async fn page(
     Query(q): Query<WaterfallQuery>,
 ) -> Response {
     let layout = Layout::new(&web, &session, "/waterfall");
-    let builds = match web.store.builds_before(None, q.before.map(BuildId), PAGE).await {
+    let builds = match web
+        .store
+        .builds_before(None, q.before.map(BuildId), PAGE)
+        .await
+    {
         Ok(b) => b,
         Err(e) => return store_failed(layout, e),
     };

@@ -63,9 +63,16 @@ pub async fn workers(web: &Web) -> Result<Vec<WorkerView>, StoreError> {
         .into_iter()
         .map(|(name, configured)| {
             let record = stored.get(&name);
-            let connected = record.is_some_and(|r| r.connected_at.is_some() && r.disconnected_at.is_none());
+            let connected =
+                record.is_some_and(|r| r.connected_at.is_some() && r.disconnected_at.is_none());
             let since = record
-                .and_then(|r| if connected { r.connected_at } else { r.disconnected_at })
+                .and_then(|r| {
+                    if connected {
+                        r.connected_at
+                    } else {
+                        r.disconnected_at
+                    }
+                })
                 .map(view::time)
                 .unwrap_or_default();
             let capabilities = web
@@ -96,7 +103,9 @@ pub async fn workers(web: &Web) -> Result<Vec<WorkerView>, StoreError> {
             WorkerView {
                 state: if connected { "connected" } else { "missing" },
                 since,
-                last_seen: record.map(|r| view::time(r.last_seen_at)).unwrap_or_default(),
+                last_seen: record
+                    .map(|r| view::time(r.last_seen_at))
+                    .unwrap_or_default(),
                 capabilities,
                 running: running.remove(&name).unwrap_or_default(),
                 reason: record

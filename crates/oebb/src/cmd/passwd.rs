@@ -21,7 +21,10 @@ pub struct PasswdArgs {
 /// Runs the command.
 pub fn run(args: PasswdArgs) -> anyhow::Result<u8> {
     let user = args.user.trim().to_lowercase();
-    if user.is_empty() || user.contains(['=', ':', '[', ']', '#', ';']) || user.contains(char::is_whitespace) {
+    if user.is_empty()
+        || user.contains(['=', ':', '[', ']', '#', ';'])
+        || user.contains(char::is_whitespace)
+    {
         bail!(
             "{:?} cannot be a user name: use letters, digits, '-', '_', '.' or '@'",
             args.user
@@ -113,7 +116,10 @@ pub fn set_user(text: &str, user: &str, hash: &str) -> String {
             out.push(entry.clone());
             replaced = true;
             i += 1;
-            while i < end && lines[i].starts_with(char::is_whitespace) && !lines[i].trim().is_empty() {
+            while i < end
+                && lines[i].starts_with(char::is_whitespace)
+                && !lines[i].trim().is_empty()
+            {
                 i += 1; // continuation lines of the old value
             }
             last_option = out.len();
