@@ -7,7 +7,7 @@ mod web_common;
 
 use tokio::sync::Semaphore;
 use web_common::browser::{poll, Browser};
-use web_common::{gated_script, Buildout, Session, TestMaster};
+use web_common::{gated_script, wait_for_gate, Buildout, Session, TestMaster};
 
 /// At most two Chromiums at a time: the CI machine has two cores.
 static BROWSERS: Semaphore = Semaphore::const_new(2);
@@ -25,7 +25,8 @@ async fn force(b: &Browser, m: &TestMaster, builder: &str, reason: &str) -> i64 
     b.submit("#force").await;
     let path = b.path().await;
     let id = if let Some(id) = path.strip_prefix("/builds/") {
-        id.parse().unwrap_or_else(|_| panic!("forcing led to {path}"))
+        id.parse()
+            .unwrap_or_else(|_| panic!("forcing led to {path}"))
     } else if let Some(request) = path.strip_prefix("/buildrequests/") {
         let request: i64 = request
             .parse()
@@ -58,11 +59,11 @@ async fn wait_log(b: &Browser, needle: &str) -> String {
 async fn a_user_logs_in_forces_a_build_watches_its_log_grow_and_sees_the_result_in_the_grid() {
     // The log starts with the command itself: the lines are put together when printed, so
     // "line two" is in the log only once the script printed it.
-    let script = "printf 'line %s\\n' one\n\
-                  while [ ! -e '@DIR@/gate-1' ]; do sleep 0.1; done\n\
-                  printf 'line %s\\n' two\n\
-                  while [ ! -e '@DIR@/gate-2' ]; do sleep 0.1; done\n\
-                  printf 'line %s\\n' three\n";
+    let script = format!(
+        "printf 'line %s\\n' one\n{}\nprintf 'line %s\\n' two\n{}\nprintf 'line %s\\n' three\n",
+        wait_for_gate("gate-1"),
+        wait_for_gate("gate-2")
+    );
     let m = TestMaster::start(&[Buildout::plain("slow", script)]);
     let _permit = BROWSERS.acquire().await.unwrap();
     let b = Browser::start(&m.url("")).await;
@@ -98,13 +99,19 @@ async fn a_user_logs_in_forces_a_build_watches_its_log_grow_and_sees_the_result_
         Some("success"),
         "grid cell of slow after build {id}"
     );
-    let link = b.attr(&format!("{cell} a"), "href").await.unwrap_or_default();
+    let link = b
+        .attr(&format!("{cell} a"), "href")
+        .await
+        .unwrap_or_default();
     assert!(link.ends_with("/builders/slow"), "grid cell link: {link:?}");
     b.goto("/waterfall").await;
     assert_eq!(
-        b.attr(&format!("#waterfall tr[data-build=\"{id}\"]"), "data-result")
-            .await
-            .as_deref(),
+        b.attr(
+            &format!("#waterfall tr[data-build=\"{id}\"]"),
+            "data-result"
+        )
+        .await
+        .as_deref(),
         Some("success")
     );
     b.goto("/builders/slow").await;
@@ -150,7 +157,13 @@ async fn the_grid_shows_each_buildout_on_each_postgresql_version_filtered_by_cat
     // Forced by hand over HTTP, as a logged-in user's forms would.
     let mut s = m.login();
     let mut builds = Vec::new();
-    for builder in ["sale-pg15", "sale-pg16", "stock-pg15", "stock-pg16", "website-pg16"] {
+    for builder in [
+        "sale-pg15",
+        "sale-pg16",
+        "stock-pg15",
+        "stock-pg16",
+        "website-pg16",
+    ] {
         let path = format!("/builders/{builder}");
         let csrf = s.csrf(&path);
         let r = s.post_form(
@@ -255,7 +268,10 @@ async fn a_user_stops_a_running_build_that_an_anonymous_user_cannot_force_or_sto
         b.attr("#build-result", "data-result").await.as_deref(),
         Some("running")
     );
-    assert!(!b.exists("#stop").await, "an anonymous user sees the stop form");
+    assert!(
+        !b.exists("#stop").await,
+        "an anonymous user sees the stop form"
+    );
     b.goto("/builders/blocker").await;
     assert!(
         !b.exists("#force").await,
@@ -292,8 +308,12 @@ async fn a_user_stops_a_running_build_that_an_anonymous_user_cannot_force_or_sto
     if b.path().await != format!("/builds/{id}") {
         b.goto(&format!("/builds/{id}")).await;
     }
-    b.wait_attr("#build-result", "data-result", "cancelled").await;
-    assert!(!b.exists("#stop").await, "a finished build offers the stop form");
+    b.wait_attr("#build-result", "data-result", "cancelled")
+        .await;
+    assert!(
+        !b.exists("#stop").await,
+        "a finished build offers the stop form"
+    );
     b.close().await;
 }
 
@@ -330,8 +350,9 @@ async fn markup_in_a_log_is_shown_as_text_and_never_run_live_or_after_the_build(
     // The lines after the gate are put together when printed, so they are not in the log's
     // header (the command itself) and can only reach the open page through the live stream.
     let script = "printf '%s\\n' '<script>window.__xss=1</script>' '<img src=x onerror=\"window.__xss=2\">'\n\
-                  while [ ! -e '@DIR@/gate' ]; do sleep 0.1; done\n\
-                  printf 'live <%s>window.__xss=3</%s>\\n<%s id=\"bold\">bold</%s>\\n' script script b b\n";
+                  @WAIT@\n\
+                  printf 'live <%s>window.__xss=3</%s>\\n<%s id=\"bold\">bold</%s>\\n' script script b b\n"
+        .replace("@WAIT@", &wait_for_gate("gate"));
     let m = TestMaster::start(&[Buildout::plain("xss", script)]);
     let _permit = BROWSERS.acquire().await.unwrap();
     let b = Browser::start(&m.url("")).await;
@@ -391,7 +412,12 @@ async fn forms_without_their_csrf_token_are_refused() {
         "a force without its token led to {path}"
     );
     let r = m.get("/api/buildrequests/1");
-    assert_eq!(r.status, 404, "a force without its token queued: {}", r.text());
+    assert_eq!(
+        r.status,
+        404,
+        "a force without its token queued: {}",
+        r.text()
+    );
 
     // The same session by hand: no token, a wrong token, then the right one.
     let mut s = Session::with_cookies(m.web, b.cookies().await);
@@ -407,7 +433,10 @@ async fn forms_without_their_csrf_token_are_refused() {
     let r = m.get("/api/buildrequests/1");
     assert_eq!(r.status, 404, "a refused force queued: {}", r.text());
     let csrf = s.csrf("/builders/plain");
-    let r = s.post_form("/builders/plain/force", &[("reason", "ok"), ("csrf", &csrf)]);
+    let r = s.post_form(
+        "/builders/plain/force",
+        &[("reason", "ok"), ("csrf", &csrf)],
+    );
     assert!(
         r.status == 303 || r.status == 302,
         "the same force with its token: {} {}",
@@ -421,7 +450,10 @@ async fn forms_without_their_csrf_token_are_refused() {
     let mut fresh = Session::new(m.web);
     let r = fresh.post_form(
         "/login",
-        &[("user", web_common::USER), ("password", web_common::PASSWORD)],
+        &[
+            ("user", web_common::USER),
+            ("password", web_common::PASSWORD),
+        ],
     );
     assert_eq!(r.status, 403, "login without token: {}", r.text());
     b.close().await;

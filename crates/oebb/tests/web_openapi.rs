@@ -147,7 +147,11 @@ fn sample(doc: &Value, schema: &Value) -> Value {
         return v.clone();
     }
     let kind = match &schema["type"] {
-        Value::Array(types) => types.iter().find(|t| *t != "null").cloned().unwrap_or(Value::Null),
+        Value::Array(types) => types
+            .iter()
+            .find(|t| *t != "null")
+            .cloned()
+            .unwrap_or(Value::Null),
         t => t.clone(),
     };
     match kind.as_str() {
@@ -194,7 +198,10 @@ fn every_documented_route_answers_as_the_openapi_document_says() {
             m.web,
             "POST",
             &format!("/api/builders/{builder}/force"),
-            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
             br#"{"reason": "openapi setup"}"#,
         );
         assert_eq!(r.status, 201, "force {builder}: {}", r.text());
@@ -241,7 +248,10 @@ fn every_documented_route_answers_as_the_openapi_document_says() {
     // GETs, anonymous: the API's reads are public, like the pages.
     for (path, item) in paths {
         let Some(op) = item.get("get") else { continue };
-        let ok = statuses(op).into_iter().filter(|s| (200..300).contains(s)).min();
+        let ok = statuses(op)
+            .into_iter()
+            .filter(|s| (200..300).contains(s))
+            .min();
         let Some(ok) = ok else {
             errors.push(format!("GET {path}: no 2xx response documented"));
             continue;
@@ -269,7 +279,9 @@ fn every_documented_route_answers_as_the_openapi_document_says() {
         let Some(op) = item.get("post") else { continue };
         let action = path.rsplit('/').next();
         let url = fill(path, &ids, action, false);
-        let body = body_for(&doc, op).map(|b| b.to_string()).unwrap_or_default();
+        let body = body_for(&doc, op)
+            .map(|b| b.to_string())
+            .unwrap_or_default();
         let json_type = [("Content-Type", "application/json")];
         let refused: Vec<u16> = statuses(op)
             .into_iter()
@@ -277,9 +289,14 @@ fn every_documented_route_answers_as_the_openapi_document_says() {
             .collect();
         let r = http::request(m.web, "POST", &url, &json_type, body.as_bytes());
         match refused.first() {
-            Some(&status) => {
-                check_response(&doc, &format!("POST {url} anonymous"), op, status, &r, &mut errors)
-            }
+            Some(&status) => check_response(
+                &doc,
+                &format!("POST {url} anonymous"),
+                op,
+                status,
+                &r,
+                &mut errors,
+            ),
             None => errors.push(format!(
                 "POST {path}: no 401/403 documented for a request without credentials \
                  (the server answered {})",
@@ -287,7 +304,10 @@ fn every_documented_route_answers_as_the_openapi_document_says() {
             )),
         }
         checked += 1;
-        let ok = statuses(op).into_iter().filter(|s| (200..300).contains(s)).min();
+        let ok = statuses(op)
+            .into_iter()
+            .filter(|s| (200..300).contains(s))
+            .min();
         let Some(ok) = ok else {
             errors.push(format!("POST {path}: no 2xx response documented"));
             continue;
@@ -301,11 +321,25 @@ fn every_documented_route_answers_as_the_openapi_document_says() {
         }
         if statuses(op).contains(&400) && op.get("requestBody").is_some() {
             let r = http::request(m.web, "POST", &url, &headers, b"{not json");
-            check_response(&doc, &format!("POST {url} bad JSON"), op, 400, &r, &mut errors);
+            check_response(
+                &doc,
+                &format!("POST {url} bad JSON"),
+                op,
+                400,
+                &r,
+                &mut errors,
+            );
             checked += 1;
         }
         let r = http::request(m.web, "POST", &url, &headers, body.as_bytes());
-        check_response(&doc, &format!("POST {url} with the token"), op, ok, &r, &mut errors);
+        check_response(
+            &doc,
+            &format!("POST {url} with the token"),
+            op,
+            ok,
+            &r,
+            &mut errors,
+        );
         checked += 1;
         // Stopping a stopped build, cancelling a cancelled request: the documented conflict.
         if statuses(op).contains(&409) {
@@ -318,9 +352,17 @@ fn every_documented_route_answers_as_the_openapi_document_says() {
             checked += 1;
         }
     }
-    assert!(errors.is_empty(), "{} of {checked} checks failed:\n{}", errors.len(), errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "{} of {checked} checks failed:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
     assert!(checked >= REQUIRED.len(), "only {checked} checks ran");
-    eprintln!("{checked} checks of {} documented paths passed", paths.len());
+    eprintln!(
+        "{checked} checks of {} documented paths passed",
+        paths.len()
+    );
 
     // The actions happened: the stop ended the running build, the cancel the queued request.
     let stopped = m.wait_build_finished(running_build);

@@ -91,7 +91,10 @@ pub fn head_of(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Respon
             }
             raw.extend_from_slice(&buf[..n]);
         }
-        let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |i| i + 4);
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(raw.len(), |i| i + 4);
         raw.truncate(end);
         parse_head(&raw).ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response head")
@@ -136,7 +139,10 @@ fn complete(raw: &[u8]) -> bool {
         return false;
     };
     let body = &raw[end + 4..];
-    if let Some(length) = head.header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+    if let Some(length) = head
+        .header("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+    {
         return body.len() >= length;
     }
     if head
@@ -162,7 +168,11 @@ fn parse(raw: &[u8]) -> Option<Response> {
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked { dechunk(rest)? } else { rest.to_vec() };
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        rest.to_vec()
+    };
     Some(Response {
         status,
         headers,
@@ -357,7 +367,8 @@ fn input_value_reads_the_hidden_field_whatever_the_attribute_order() {
 
 #[test]
 fn chunked_bodies_are_joined() {
-    let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    let raw =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
     let r = parse(raw).unwrap();
     assert_eq!((r.status, r.body.as_slice()), (200, &b"abcde"[..]));
 }

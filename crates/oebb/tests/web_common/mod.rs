@@ -133,7 +133,10 @@ pub fn set_password(dir: &Path, user: &str, password: &str) {
         cfg.contains("[users]") && cfg.contains("$argon2"),
         "oebb passwd did not write an argon2 hash into oebb.cfg:\n{cfg}"
     );
-    assert!(!cfg.contains(password), "the password is stored in clear:\n{cfg}");
+    assert!(
+        !cfg.contains(password),
+        "the password is stored in clear:\n{cfg}"
+    );
 }
 
 /// The builder names of a master directory, from `oebb check --json`.
@@ -314,10 +317,17 @@ impl TestMaster {
 /// The `>> ` is put together when printed: the log starts with the script's text, where
 /// `>> before` does not appear, so finding it in the log means the script printed it.
 pub fn gated_script(before: &str, gate: &str, after: &str, status: i32) -> String {
+    let wait = wait_for_gate(gate);
     format!(
-        "printf '%s %s\\n' '>>' '{before}'\nwhile [ ! -e '@DIR@/{gate}' ]; do sleep 0.1; done\n\
+        "printf '%s %s\\n' '>>' '{before}'\n{wait}\n\
          printf '%s %s\\n' '>>' '{after}'\nexit {status}\n"
     )
+}
+
+/// Shell lines that wait for the gate file `gate` of the master directory, and give up when
+/// the directory is gone (the test ended), so no step outlives its test.
+pub fn wait_for_gate(gate: &str) -> String {
+    format!("while [ ! -e '@DIR@/{gate}' ]; do [ -d '@DIR@' ] || exit 9; sleep 0.1; done")
 }
 
 /// Polls `check` every 100 ms for up to 60 s; panics with `what` and the last value.

@@ -64,7 +64,14 @@ fn type_matches(name: &str, value: &Value) -> bool {
     }
 }
 
-fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>, depth: u32) {
+fn check(
+    doc: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+    errors: &mut Vec<String>,
+    depth: u32,
+) {
     if depth > 64 {
         errors.push(format!("{at}: schema nests too deep (a $ref loop?)"));
         return;
@@ -78,7 +85,9 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<
     };
     for key in schema.keys() {
         if !KNOWN.contains(&key.as_str()) && !key.starts_with("x-") {
-            errors.push(format!("{at}: schema keyword {key:?} is not checked by this test"));
+            errors.push(format!(
+                "{at}: schema keyword {key:?} is not checked by this test"
+            ));
         }
     }
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
@@ -124,7 +133,9 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<
                 .filter(|s| validate_at(doc, s, value, depth).is_empty())
                 .count();
             if passing == 0 || (exactly_one && passing > 1) {
-                errors.push(format!("{at}: {passing} of the {keyword} schemas accept {value}"));
+                errors.push(format!(
+                    "{at}: {passing} of the {keyword} schemas accept {value}"
+                ));
             }
         }
     }
@@ -156,7 +167,14 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<
     }
     if let (Some(items), Some(schema_items)) = (value.as_array(), schema.get("items")) {
         for (i, v) in items.iter().enumerate() {
-            check(doc, schema_items, v, &format!("{at}[{i}]"), errors, depth + 1);
+            check(
+                doc,
+                schema_items,
+                v,
+                &format!("{at}[{i}]"),
+                errors,
+                depth + 1,
+            );
         }
     }
 }
@@ -188,10 +206,28 @@ mod tests {
         assert_eq!(validate(&doc, &schema, &good), Vec::<String>::new());
         let bad = json!({"id": "1", "result": "great", "steps": [{"nom": 1}]});
         let errors = validate(&doc, &schema, &bad);
-        assert!(errors.iter().any(|e| e.starts_with("$.id: expected integer")), "{errors:?}");
-        assert!(errors.iter().any(|e| e.contains("\"great\" is not one of")), "{errors:?}");
-        assert!(errors.iter().any(|e| e.contains("$.steps[0]: required property \"name\"")), "{errors:?}");
-        assert!(errors.iter().any(|e| e.contains("\"nom\" is not documented")), "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("$.id: expected integer")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("\"great\" is not one of")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("$.steps[0]: required property \"name\"")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("\"nom\" is not documented")),
+            "{errors:?}"
+        );
         let missing = json!({"id": 2});
         assert_eq!(validate(&doc, &schema, &missing).len(), 1);
         let unknown = json!({"type": "string", "pattern": "^a"});
