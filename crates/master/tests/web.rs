@@ -341,6 +341,13 @@ async fn grid_waterfall_workers_metrics_and_badges(db: Db) {
     let badge = browser.get("/badges/buildouts/good.svg").await;
     assert!(badge.body.contains(">success</text>"));
     assert_eq!(browser.get("/badges/builders/nope.svg").await.status, 404);
+    assert!(!badge.cookie_was_set(), "only pages set the session cookie");
+    let missing = browser.get("/no/such/page").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("There is no page /no/such/page"));
+    let missing = browser.get("/api/nothing").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.starts_with("{\"error\""));
 }
 
 /// Reads an SSE answer until `until` shows up in it (or the stream ends).

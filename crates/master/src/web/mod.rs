@@ -100,7 +100,8 @@ pub fn router(web: Web) -> Router {
         .route("/badges/builders/{file}", get(badges::builder))
         .route("/badges/buildouts/{file}", get(badges::buildout))
         .route("/static/live.js", get(live_script))
-        .route("/static/style.css", get(style_sheet));
+        .route("/static/style.css", get(style_sheet))
+        .fallback(not_found);
     pages
         .merge(api::router())
         .layer(axum::middleware::from_fn_with_state(
@@ -108,6 +109,28 @@ pub fn router(web: Web) -> Router {
             session::layer,
         ))
         .with_state(web)
+}
+
+async fn not_found(
+    axum::extract::State(web): axum::extract::State<Web>,
+    axum::Extension(session): axum::Extension<session::Session>,
+    uri: axum::http::Uri,
+) -> Response {
+    if uri.path().starts_with("/api/") {
+        let error = format!("no route {}; see /api/openapi.json", uri.path());
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({ "error": error })),
+        )
+            .into_response();
+    }
+    let layout = view::Layout::new(&web, &session, "/");
+    message(
+        StatusCode::NOT_FOUND,
+        layout,
+        "Not found",
+        &format!("There is no page {}; the grid links to everything.", uri.path()),
+    )
 }
 
 async fn live_script() -> Response {

@@ -123,7 +123,13 @@ pub async fn layer(State(web): State<Web>, mut request: Request, next: Next) -> 
         .get_all(SET_COOKIE)
         .iter()
         .any(|v| v.as_bytes().starts_with(COOKIE_NAME.as_bytes()));
-    if is_new && !handler_set {
+    // Only pages need a session (their forms carry its token); the API, metrics, badges and
+    // streams answer without setting cookies.
+    let is_page = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if is_new && !handler_set && is_page {
         response
             .headers_mut()
             .append(SET_COOKIE, session.set_cookie(&key));
