@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::session::Session;
 use super::view::{self, Layout};
-use super::{logs, message, render, store_failed, Web};
+use super::{log_file, logs, message, render, store_failed, Web};
 use crate::ids::BuildId;
 use crate::store::{PropertyRecord, StepRecord};
 
@@ -56,7 +56,7 @@ pub fn findings(
             let href = match (number, line) {
                 (Some(n), l) if l > 0 => Some(format!(
                     "/builds/{build}/steps/{n}/file?page={}#L{l}",
-                    (l - 1) / logs::FILE_PAGE_LINES
+                    (l - 1) / log_file::FILE_PAGE_LINES
                 )),
                 _ => None,
             };
@@ -154,7 +154,7 @@ pub async fn page(
             next_seq: tail.next_seq,
             truncated: tail.truncated,
             running: s.finished_at.is_none(),
-            has_file: logs::fetched_file_path(&web.config.dir, id, &s.name).is_some(),
+            has_file: log_file::fetched_file_path(&web.config.dir, id, &s.name).is_some(),
         });
     }
     let findings = findings(id, &properties, &steps);

@@ -1,10 +1,6 @@
 //! Step logs on the web: the end of a log on the build page, the whole log paged
 //! (`?page=`), searched server-side chunk by chunk (`?q=`), downloaded as a stream
-//! (`log.txt`), and the analysed log file with line anchors (`#L123`). No log is ever whole
-//! in memory.
-
-use std::io::BufRead;
-use std::path::{Path as FsPath, PathBuf};
+//! (`log.txt`), read by byte range for the API. No log is ever whole in memory.
 
 use askama::Template;
 use axum::body::{Body, Bytes};
@@ -24,8 +20,6 @@ use crate::store::{StepRecord, Store, StoreError};
 pub const TAIL_BYTES: i64 = 64 * 1024;
 /// About how much text one page of a paged log holds (whole chunks).
 pub const LOG_PAGE_BYTES: i64 = 256 * 1024;
-/// Lines per page of an analysed log file.
-pub const FILE_PAGE_LINES: u64 = 2000;
 /// Most search hits listed.
 const MAX_HITS: usize = 1000;
 
@@ -301,113 +295,6 @@ pub fn stream_log(store: Store, step: StepId) -> Response {
         Body::from_stream(pages),
     )
         .into_response()
-}
-
-/// The log file an `Analyze` step fetched from the worker (kept under
-/// `builds/<build>/<step>/` in the master directory), if there is one.
-pub fn fetched_file_path(master_dir: &FsPath, build: BuildId, step: &str) -> Option<PathBuf> {
-    let dir = master_dir
-        .join("builds")
-        .join(build.0.to_string())
-        .join(step);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    files.into_iter().next()
-}
-
-#[derive(Template)]
-#[template(path = "file.html")]
-struct FilePage {
-    layout: Layout,
-    build: i64,
-    number: i64,
-    step: String,
-    file: String,
-    page: u64,
-    first_line: u64,
-    lines: Vec<(u64, String)>,
-    more: bool,
-}
-
-/// Which page of the analysed log.
-#[derive(Deserialize, Default)]
-pub struct FileQuery {
-    /// The page, from 0.
-    pub page: Option<u64>,
-}
-
-/// `GET /builds/{id}/steps/{number}/file`: the analysed log, one line per anchor `#L<n>`.
-pub async fn fetched_file(
-    State(web): State<Web>,
-    Extension(session): Extension<Session>,
-    Path((build, number)): Path<(i64, String)>,
-    Query(q): Query<FileQuery>,
-) -> Response {
-    let here = format!("/builds/{build}/steps/{number}/file");
-    let layout = Layout::new(&web, &session, &here);
-    let step = match find_step(&web, &layout, build, &number).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let Some(path) = fetched_file_path(&web.config.dir, BuildId(build), &step.name) else {
-        return message(
-            StatusCode::NOT_FOUND,
-            layout,
-            "No analysed log",
-            &format!("Step {} of build {build} kept no log file.", step.name),
-        );
-    };
-    let page = q.page.unwrap_or(0);
-    let first_line = page * FILE_PAGE_LINES + 1;
-    let file = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let read =
-        tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<(u64, String)>, bool)> {
-            let reader = std::io::BufReader::new(std::fs::File::open(&path)?);
-            let mut lines = Vec::new();
-            let mut more = false;
-            for (i, line) in reader.split(b'\n').enumerate() {
-                let n = i as u64 + 1;
-                if n < first_line {
-                    continue;
-                }
-                if n >= first_line + FILE_PAGE_LINES {
-                    more = true;
-                    break;
-                }
-                lines.push((n, String::from_utf8_lossy(&line?).into_owned()));
-            }
-            Ok((lines, more))
-        })
-        .await
-        .map_err(std::io::Error::other)
-        .and_then(|r| r);
-    match read {
-        Ok((lines, more)) => render(&FilePage {
-            layout,
-            build,
-            number: step.number,
-            step: step.name,
-            file,
-            page,
-            first_line,
-            lines,
-            more,
-        }),
-        Err(e) => message(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            layout,
-            "Cannot read the log file",
-            &e.to_string(),
-        ),
-    }
 }
 
 /// Bytes `offset..offset+limit` of a log and the log's whole size, reading only the chunks

@@ -21,6 +21,7 @@ pub mod build;
 pub mod builder;
 pub mod grid;
 pub mod live;
+pub mod log_file;
 pub mod logs;
 pub mod metrics;
 pub mod secrets;
@@ -90,7 +91,7 @@ pub fn router(web: Web) -> Router {
         .route("/builds/{id}/steps/{number}/stream", get(live::step_stream))
         .route("/builds/{id}/steps/{number}/log", get(logs::page))
         .route("/builds/{id}/steps/{number}/log.txt", get(logs::download))
-        .route("/builds/{id}/steps/{number}/file", get(logs::fetched_file))
+        .route("/builds/{id}/steps/{number}/file", get(log_file::fetched_file))
         .route("/buildrequests/{id}", get(actions::request_page))
         .route("/buildrequests/{id}/cancel", post(actions::cancel_route))
         .route("/workers", get(workers::page))
