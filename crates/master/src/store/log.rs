@@ -46,9 +46,20 @@ impl Store {
         step: StepId,
         from_seq: i64,
     ) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
+        self.read_log_chunks(step, from_seq, LOG_PAGE).await
+    }
+
+    /// Like [`Store::read_log_page`], at most `limit` chunks (live followers read little at a
+    /// time, so many of them cost little memory).
+    pub async fn read_log_chunks(
+        &self,
+        step: StepId,
+        from_seq: i64,
+        limit: i64,
+    ) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
         let page = {
             let mut conn = self.pool.acquire().await?;
-            queries::log_chunks(&mut conn, step, from_seq, LOG_PAGE).await?
+            queries::log_chunks(&mut conn, step, from_seq, limit).await?
         };
         let mut next = from_seq;
         let mut texts = Vec::with_capacity(page.len());

@@ -17,24 +17,29 @@ use super::session::Session;
 use super::view::Layout;
 use super::{message, render, Web};
 
+/// Checked for unknown users: an argon2 hash (default parameters) no password matches in
+/// practice.
+const UNKNOWN_USER_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$dW5rbm93bi11c2Vy$k5gVZ0mYyQxh4hJq5M1fJ0sWkG0rQ2c7mV4nZ8t1a3E";
+
 /// The user name the API token acts as.
 pub const TOKEN_USER: &str = "api-token";
 
 /// Whether `password` is the password of web user `user`; the hash check runs off the async
 /// threads (argon2 is slow on purpose).
 pub async fn check_password(web: &Web, user: &str, password: &str) -> bool {
-    let Some(hash) = web
+    let known = web
         .config
         .settings
         .users
         .iter()
         .find(|u| u.name == user)
-        .map(|u| u.password.clone())
-    else {
-        return false;
-    };
+        .map(|u| u.password.clone());
+    // An unknown user costs a hash check too, so the answer's time does not tell whether a
+    // user exists.
+    let hash = known.clone().unwrap_or_else(|| UNKNOWN_USER_HASH.to_string());
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || {
+    let matches = tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
@@ -42,7 +47,8 @@ pub async fn check_password(web: &Web, user: &str, password: &str) -> bool {
         })
     })
     .await
-    .unwrap_or(false)
+    .unwrap_or(false);
+    matches && known.is_some()
 }
 
 /// The user a form acts as: logged in, with the session's CSRF token; else a 403 page.
@@ -236,4 +242,18 @@ pub async fn logout(
         Session::new(None).set_cookie(&web.session_key),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unknown_user_hash_is_checked_like_a_real_one() {
+        let parsed = PasswordHash::new(UNKNOWN_USER_HASH).expect("a valid PHC string");
+        assert!(Argon2::default().verify_password(b"", &parsed).is_err());
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("/builds/3")), "/builds/3");
+    }
 }

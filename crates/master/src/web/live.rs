@@ -27,6 +27,9 @@ pub struct FromQuery {
     pub from: Option<i64>,
 }
 
+/// Stored chunks a follower reads at a time while catching up.
+const FOLLOWER_CHUNKS: i64 = 4;
+
 fn log_event(text: &[u8]) -> Event {
     // JSON keeps newlines and carriage returns intact through SSE's line format.
     Event::default()
@@ -57,7 +60,11 @@ impl StepFollower {
                 return None;
             }
             if self.catching_up || self.live.is_none() {
-                match self.store.read_log_page(self.step, self.next_seq).await {
+                match self
+                    .store
+                    .read_log_chunks(self.step, self.next_seq, FOLLOWER_CHUNKS)
+                    .await
+                {
                     Ok((chunks, after)) if !chunks.is_empty() => {
                         self.next_seq = after;
                         return Some((Ok(log_event(&chunks.concat())), self));
