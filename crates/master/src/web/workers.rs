@@ -103,9 +103,13 @@ pub async fn workers(web: &Web) -> Result<Vec<WorkerView>, StoreError> {
             WorkerView {
                 state: if connected { "connected" } else { "missing" },
                 since,
-                last_seen: record
-                    .map(|r| view::time(r.last_seen_at))
-                    .unwrap_or_default(),
+                // A connected worker answers keepalives, so it is seen now; a missing one was
+                // last seen when its connection ended.
+                last_seen: match record {
+                    _ if connected => view::time(crate::store::now_millis()),
+                    Some(r) => view::time(r.disconnected_at.unwrap_or(r.last_seen_at)),
+                    None => String::new(),
+                },
                 capabilities,
                 running: running.remove(&name).unwrap_or_default(),
                 reason: record
