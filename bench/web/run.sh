@@ -120,7 +120,8 @@ done
 
 middle=$((BUILDS / 2))
 builder=$(curl -fsS "$web/api/builds/$middle" | python3 -c 'import json,sys; print(json.load(sys.stdin)["build"]["builder"])')
-pages=("/" "/builders/$builder" "/builds/$middle")
+# The three pages of the target, then two more for information.
+pages=("/" "/builders/$builder" "/builds/$middle" "/waterfall" "/api/builds/$middle")
 
 echo "## oebb web pages: $BUILDS builds, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), oebb $(git rev-parse --short HEAD)"
 echo
