@@ -178,10 +178,17 @@ async fn findings_come_first_with_links_to_the_analysed_lines(db: Db) {
     std::fs::create_dir_all(&kept).unwrap();
     let lines: Vec<String> = (1..=2500).map(|i| format!("line {i} <i>")).collect();
     std::fs::write(kept.join("odoo.log"), lines.join("\n")).unwrap();
-    let file = browser.get(&format!("/builds/{build}/steps/0/file?page=1")).await;
+    let file = browser
+        .get(&format!("/builds/{build}/steps/0/file?page=1"))
+        .await;
     assert_eq!(file.status, 200);
-    assert!(file.body.contains("<span id=\"L2345\"><a href=\"#L2345\">2345</a> line 2345 &lt;i&gt;</span>"));
-    assert!(!file.body.contains("id=\"L2000\""), "line 2000 is on the first page");
+    assert!(file
+        .body
+        .contains("<span id=\"L2345\"><a href=\"#L2345\">2345</a> line 2345 &lt;i&gt;</span>"));
+    assert!(
+        !file.body.contains("id=\"L2000\""),
+        "line 2000 is on the first page"
+    );
     let page = browser.get(&format!("/builds/{build}")).await.body;
     assert!(page.contains(&format!("/builds/{build}/steps/0/file\">analysed log</a>")));
 }

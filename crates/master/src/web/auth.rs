@@ -37,7 +37,9 @@ pub async fn check_password(web: &Web, user: &str, password: &str) -> bool {
         .map(|u| u.password.clone());
     // An unknown user costs a hash check too, so the answer's time does not tell whether a
     // user exists.
-    let hash = known.clone().unwrap_or_else(|| UNKNOWN_USER_HASH.to_string());
+    let hash = known
+        .clone()
+        .unwrap_or_else(|| UNKNOWN_USER_HASH.to_string());
     let password = password.to_string();
     let matches = tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|parsed| {

@@ -91,7 +91,10 @@ pub fn router(web: Web) -> Router {
         .route("/builds/{id}/steps/{number}/stream", get(live::step_stream))
         .route("/builds/{id}/steps/{number}/log", get(logs::page))
         .route("/builds/{id}/steps/{number}/log.txt", get(logs::download))
-        .route("/builds/{id}/steps/{number}/file", get(log_file::fetched_file))
+        .route(
+            "/builds/{id}/steps/{number}/file",
+            get(log_file::fetched_file),
+        )
         .route("/buildrequests/{id}", get(actions::request_page))
         .route("/buildrequests/{id}/cancel", post(actions::cancel_route))
         .route("/workers", get(workers::page))
@@ -130,7 +133,10 @@ async fn not_found(
         StatusCode::NOT_FOUND,
         layout,
         "Not found",
-        &format!("There is no page {}; the grid links to everything.", uri.path()),
+        &format!(
+            "There is no page {}; the grid links to everything.",
+            uri.path()
+        ),
     )
 }
 
