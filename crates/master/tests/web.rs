@@ -261,6 +261,31 @@ async fn a_logged_in_user_forces_with_a_property_and_rebuilds(db: Db) {
         done.properties["buildout-tag"], "v1.2",
         "a rebuild keeps the properties"
     );
+    // The API takes alice's password too (HTTP Basic), and the force says she asked.
+    let basic = format!(
+        "Authorization: Basic {}\r\n",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:s3cret")
+    );
+    let forced = alice
+        .request(
+            "POST",
+            "/api/builders/idle/force",
+            &basic,
+            r#"{"reason":"basic"}"#,
+        )
+        .await;
+    assert_eq!(forced.status, 201, "{}", forced.body);
+    let id = serde_json::from_str::<serde_json::Value>(&forced.body).unwrap()["request"]
+        .as_i64()
+        .unwrap();
+    let by_api = t
+        .store()
+        .build_request(BuildRequestId(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_api.reason, "basic");
+    assert_eq!(by_api.properties["owner"], "alice");
     // The session survives a new master reading the same key: the cookie is signed with it.
     let key = std::fs::read_to_string(t.dir.path().join(".oebb-session-key")).unwrap();
     assert!(key.trim().len() >= 32);
