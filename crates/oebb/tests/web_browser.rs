@@ -7,7 +7,7 @@ mod web_common;
 
 use tokio::sync::Semaphore;
 use web_common::browser::{poll, Browser};
-use web_common::{gated_script, wait_for_gate, Buildout, Session, TestMaster};
+use web_common::{gated_script, wait_for_gate, Buildout, Session, TestMaster, USER};
 
 /// At most two Chromiums at a time: the CI machine has two cores.
 static BROWSERS: Semaphore = Semaphore::const_new(2);
@@ -20,8 +20,13 @@ fn blocking_script() -> String {
 /// Forces `builder` through the force form of its page (the browser must be logged in) and
 /// shows the build page; the build's id.
 async fn force(b: &Browser, m: &TestMaster, builder: &str, reason: &str) -> i64 {
+    force_with(b, m, builder, &[("reason", reason)]).await
+}
+
+/// [`force`] with the force form's `fields` filled in.
+async fn force_with(b: &Browser, m: &TestMaster, builder: &str, fields: &[(&str, &str)]) -> i64 {
     b.goto(&format!("/builders/{builder}")).await;
-    b.fill("#force", &[("reason", reason)]).await;
+    b.fill("#force", fields).await;
     b.submit("#force").await;
     let path = b.path().await;
     let id = if let Some(id) = path.strip_prefix("/builds/") {
@@ -67,9 +72,33 @@ async fn a_user_logs_in_forces_a_build_watches_its_log_grow_and_sees_the_result_
     let m = TestMaster::start(&[Buildout::plain("slow", script)]);
     let _permit = BROWSERS.acquire().await.unwrap();
     let b = Browser::start(&m.url("")).await;
+    // A wrong password keeps the user on the login page, with a message and no force form.
+    b.goto("/login").await;
+    b.fill("#login", &[("user", USER), ("password", "wrong")])
+        .await;
+    b.submit("#login").await;
+    assert!(
+        b.exists("#login-error").await,
+        "no error for a wrong password"
+    );
+    b.goto("/builders/slow").await;
+    assert!(!b.exists("#force").await, "a wrong password logged in");
     b.login().await;
 
-    let id = force(&b, &m, "slow", "a browser test").await;
+    let id = force_with(
+        &b,
+        &m,
+        "slow",
+        &[("reason", "a browser test"), ("buildout-tag", "v16.0.3")],
+    )
+    .await;
+    let tag = b
+        .text("#properties tr[data-property=\"buildout-tag\"]")
+        .await;
+    assert!(
+        tag.as_deref().is_some_and(|t| t.contains("v16.0.3")),
+        "the forced buildout-tag is not among the build's properties: {tag:?}"
+    );
     b.wait_attr("#build-result", "data-result", "running").await;
     let first = wait_log(&b, "line one").await;
     assert!(!first.contains("line two"), "{first}");
@@ -456,5 +485,61 @@ async fn forms_without_their_csrf_token_are_refused() {
         ],
     );
     assert_eq!(r.status, 403, "login without token: {}", r.text());
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_cancels_a_queued_request_from_its_page() {
+    // Only w2 can build it, and w2 never connects: the request stays queued.
+    let m = TestMaster::start_with_workers(
+        &[Buildout {
+            name: "queued",
+            options: "build-for = postgresql == 9.6",
+            script: "echo never\n".into(),
+        }],
+        "[w2]\npassword = pw2\ncapability = postgresql 9.6\n",
+    );
+    let _permit = BROWSERS.acquire().await.unwrap();
+    let b = Browser::start(&m.url("")).await;
+    b.login().await;
+    b.goto("/builders/queued-pg9.6").await;
+    b.fill("#force", &[("reason", "to be cancelled")]).await;
+    b.submit("#force").await;
+    let path = b.path().await;
+    let request: i64 = path
+        .strip_prefix("/buildrequests/")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("forcing a builder without worker led to {path}"));
+    assert_eq!(
+        b.attr("#request-state", "data-result").await.as_deref(),
+        Some("queued")
+    );
+    b.goto("/builders/queued-pg9.6").await;
+    let row = format!("#queued tr[data-request=\"{request}\"]");
+    assert!(
+        b.exists(&row).await,
+        "the builder page does not list the queued request"
+    );
+
+    // Submitted right after the page loads, well before its 2 s self-reload.
+    b.goto(&path).await;
+    b.submit("#cancel").await;
+    b.goto(&path).await;
+    assert_eq!(
+        b.attr("#request-state", "data-result").await.as_deref(),
+        Some("cancelled")
+    );
+    assert!(
+        !b.exists("#cancel").await,
+        "a cancelled request offers the cancel form"
+    );
+    let v = m.api(&format!("/api/buildrequests/{request}"));
+    assert!(!v["request"]["complete_at"].is_null(), "{v}");
+    assert_eq!(v["builds"].as_array().map(Vec::len), Some(0), "{v}");
+    b.goto("/builders/queued-pg9.6").await;
+    assert!(
+        !b.exists(&row).await,
+        "the cancelled request is still listed as queued"
+    );
     b.close().await;
 }
