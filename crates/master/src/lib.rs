@@ -8,7 +8,10 @@
 //!                            runner.rs (steps, flags, locks.rs) ─▶ command.rs (one command)
 //!                                                   │
 //!                                                   ▼
-//!                                   store/ (SQLite or PostgreSQL, all SQL in queries.rs)
+//!                                   store/ (SQLite or PostgreSQL; SQL in queries.rs and
+//!                                   │        web_queries.rs)
+//!                                   ▼ each write of a running build
+//!                                   live.rs ──▶ web/live.rs (Server-Sent Events to pages)
 //! ```
 
 #![warn(missing_docs)]
