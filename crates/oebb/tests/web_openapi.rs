@@ -5,6 +5,8 @@
 
 mod web_common;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde_json::{json, Value};
 use web_common::http::{self, Response};
 use web_common::schema::{resolve, validate};
@@ -289,14 +291,24 @@ fn every_documented_route_answers_as_the_openapi_document_says() {
             .collect();
         let r = http::request(m.web, "POST", &url, &json_type, body.as_bytes());
         match refused.first() {
-            Some(&status) => check_response(
-                &doc,
-                &format!("POST {url} anonymous"),
-                op,
-                status,
-                &r,
-                &mut errors,
-            ),
+            Some(&status) => {
+                check_response(
+                    &doc,
+                    &format!("POST {url} anonymous"),
+                    op,
+                    status,
+                    &r,
+                    &mut errors,
+                );
+                // Wrong credentials are refused the same way.
+                for wrong in ["Bearer not-the-token", "Basic YWxpY2U6d3Jvbmc="] {
+                    let headers = [("Authorization", wrong), json_type[0]];
+                    let r = http::request(m.web, "POST", &url, &headers, body.as_bytes());
+                    let what = format!("POST {url} with {wrong}");
+                    check_response(&doc, &what, op, status, &r, &mut errors);
+                    checked += 1;
+                }
+            }
             None => errors.push(format!(
                 "POST {path}: no 401/403 documented for a request without credentials \
                  (the server answered {})",
@@ -363,6 +375,20 @@ fn every_documented_route_answers_as_the_openapi_document_says() {
         "{checked} checks of {} documented paths passed",
         paths.len()
     );
+
+    // A web user's password works as HTTP Basic too.
+    let basic = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", web_common::USER, web_common::PASSWORD))
+    );
+    let r = http::request(
+        m.web,
+        "POST",
+        "/api/builders/x/force",
+        &[("Authorization", &basic)],
+        b"",
+    );
+    assert_eq!(r.status, 201, "force with a user's password: {}", r.text());
 
     // The actions happened: the stop ended the running build, the cancel the queued request.
     let stopped = m.wait_build_finished(running_build);
