@@ -237,6 +237,7 @@ async fn a_logged_in_user_forces_with_a_property_and_rebuilds(db: Db) {
         !page.body.contains("id=\"stop\""),
         "a finished build cannot be stopped"
     );
+    assert!(page.body.contains("by <span id=\"owner\">alice</span>: try v1"));
     let rebuild = alice
         .post_form(
             &format!("/builds/{build}/rebuild"),

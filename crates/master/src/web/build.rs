@@ -99,6 +99,7 @@ struct BuildPage {
     duration: String,
     state_text: String,
     reason: String,
+    owner: Option<String>,
     request: i64,
     change: Option<String>,
     properties: Vec<(String, String, String)>,
@@ -168,6 +169,11 @@ pub async fn page(
         }
         text
     });
+    let owner = properties
+        .iter()
+        .find(|p| p.name == "owner")
+        .and_then(|p| serde_json::from_str::<Value>(&p.value_json).ok())
+        .and_then(|v| v.as_str().map(str::to_string));
     render(&BuildPage {
         layout,
         id: id.0,
@@ -179,6 +185,7 @@ pub async fn page(
         duration: view::duration(build.started_at, build.finished_at),
         state_text: build.state_text.clone(),
         reason: request.map(|r| r.reason).unwrap_or_default(),
+        owner,
         request: build.request_id.0,
         change,
         properties: properties
