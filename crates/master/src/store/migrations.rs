@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "web indexes",
         include_str!("../../migrations/20261125110000_web_indexes.sql"),
     ),
+    (
+        20261125120000,
+        "builder last builds",
+        include_str!("../../migrations/20261125120000_builder_last_builds.sql"),
+    ),
 ];
 
 #[derive(Debug)]

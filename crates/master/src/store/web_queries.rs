@@ -1,6 +1,6 @@
-//! The web pages' queries: each reads a few index entries (last build of each builder, a
-//! builder's recent builds, one build), never every build, so pages stay fast with many
-//! builds stored.
+//! The web pages' queries: each reads a few index entries (last build of each builder from
+//! `builder_last_builds`, a builder's recent builds, one build), never every build, so pages
+//! stay fast with many builds stored.
 
 use std::collections::HashMap;
 
@@ -53,20 +53,19 @@ pub struct ChunkExtent {
     pub raw_size: i64,
 }
 
-/// The last build of each of `builders` (one indexed lookup each, in one statement).
+/// The last build of each of `builders` (one primary-key lookup each, in one statement).
 pub async fn last_builds(
     conn: &mut AnyConnection,
     builders: &[&str],
 ) -> Result<Vec<BuildRecord>, StoreError> {
     let mut out = Vec::new();
     // Bounded statements: SQLite allows a limited number of parameters.
-    for group in builders.chunks(200) {
-        let lookups: Vec<String> = (1..=group.len())
-            .map(|i| format!("SELECT MAX(id) FROM builds WHERE builder = ${i}"))
-            .collect();
+    for group in builders.chunks(500) {
+        let params: Vec<String> = (1..=group.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT {BUILD_COLUMNS} WHERE id IN ({})",
-            lookups.join(" UNION ALL ")
+            "SELECT {BUILD_COLUMNS} WHERE id IN \
+             (SELECT build_id FROM builder_last_builds WHERE builder IN ({}))",
+            params.join(", ")
         );
         let mut query = sqlx::query(&sql);
         for b in group {
