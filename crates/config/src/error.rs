@@ -254,6 +254,9 @@ pub enum ErrorKind {
         section: String,
         valid: String,
     },
+    /// A web user's password written in clear instead of as an argon2 hash.
+    #[error("the password of web user `{user}` is not an argon2 hash ($argon2id$…); run `oebb passwd {dir} {user}` to set it")]
+    PlainPassword { user: String, dir: String },
     /// A value of `oebb.cfg` that is wrong.
     #[error("`{option}` = `{value}` is invalid: {reason}")]
     BadSetting {

@@ -15,13 +15,25 @@ pub struct WatchSettings {
     pub url_rewrites: Vec<(String, String)>,
 }
 
-/// One web user (`[users]`: `name = password`).
+/// One web user (`[users]`: `name = ARGON2_HASH`, as `oebb passwd` writes it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     /// Login.
     pub name: String,
-    /// Password.
+    /// The password's argon2 hash in PHC form (`$argon2id$v=19$m=…,t=…,p=…$SALT$HASH`).
     pub password: String,
+}
+
+/// Whether `value` has the shape of an argon2 PHC string; the master checks the rest when a
+/// user logs in.
+pub fn is_argon2_hash(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('$').collect();
+    parts.len() == 6
+        && parts[0].is_empty()
+        && matches!(parts[1], "argon2id" | "argon2i" | "argon2d")
+        && parts[2].starts_with("v=")
+        && parts[3].contains("m=")
+        && parts[4..].iter().all(|p| !p.is_empty())
 }
 
 /// `[mail]`: notifications.
@@ -143,9 +155,25 @@ pub fn parse_master_settings(ini: &Ini) -> (MasterSettings, Vec<ConfigError>) {
         let mut err = |line, kind| errors.push(ConfigError::new(&ini.path, line, kind));
         for opt in resolved.options.iter().filter(|o| !o.from_default) {
             if section.name == "users" {
+                let password = opt.value.trim();
+                if !is_argon2_hash(password) {
+                    let dir = ini
+                        .path
+                        .parent()
+                        .filter(|d| !d.as_os_str().is_empty())
+                        .map_or_else(|| ".".to_string(), |d| d.display().to_string());
+                    err(
+                        opt.line,
+                        ErrorKind::PlainPassword {
+                            user: opt.name.clone(),
+                            dir,
+                        },
+                    );
+                    continue;
+                }
                 s.users.push(User {
                     name: opt.name.clone(),
-                    password: opt.value.trim().into(),
+                    password: password.into(),
                 });
                 continue;
             }

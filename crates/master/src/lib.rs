@@ -2,21 +2,24 @@
 //! the dispatch decisions, runners that execute steps over worker connections, and the store.
 //!
 //! ```text
-//! workers.rs (accept, keepalive, route) ──events──▶ scheduler.rs ◀──events── api.rs (force)
+//! workers.rs (accept, keepalive, route) ──events──▶ scheduler.rs ◀──events── web/ (pages, API)
 //!                                                   │  dispatcher.rs picks the worker
 //!                                                   ▼
 //!                            runner.rs (steps, flags, locks.rs) ─▶ command.rs (one command)
 //!                                                   │
 //!                                                   ▼
-//!                                   store/ (SQLite or PostgreSQL, all SQL in queries.rs)
+//!                                   store/ (SQLite or PostgreSQL; SQL in queries.rs and
+//!                                   │        web_queries.rs)
+//!                                   ▼ each write of a running build
+//!                                   live.rs ──▶ web/live.rs (Server-Sent Events to pages)
 //! ```
 
 #![warn(missing_docs)]
 
-pub mod api;
 pub mod command;
 pub mod dispatcher;
 pub mod ids;
+pub mod live;
 pub mod locks;
 pub mod master;
 mod master_steps;
@@ -26,6 +29,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod step;
 pub mod store;
+pub mod web;
 pub mod workers;
 
 pub use ids::{BuildId, BuildRequestId, ChangeId, ConnectionId, StepId};

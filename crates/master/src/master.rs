@@ -24,6 +24,14 @@ pub enum MasterError {
     /// The store could not be opened.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// The session key or API token could not be kept in the master directory.
+    #[error("cannot write the web secrets (.oebb-session-key, .oebb-api-token) in {dir}: {source}; check that the master directory is writable")]
+    Secrets {
+        /// The master directory.
+        dir: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// An address could not be listened on.
     #[error("cannot listen on {address} ({what}): {source}")]
     Listen {
@@ -153,9 +161,16 @@ impl Master {
             events: events.clone(),
         };
         tasks.push(tokio::spawn(service.serve(workers_listener)));
-        let api = crate::api::router(store.clone(), events.clone());
+        let web =
+            crate::web::Web::new(store.clone(), events.clone(), config).map_err(|source| {
+                MasterError::Secrets {
+                    dir: config.dir.display().to_string(),
+                    source,
+                }
+            })?;
+        let app = crate::web::router(web);
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = axum::serve(web_listener, api).await {
+            if let Err(e) = axum::serve(web_listener, app).await {
                 tracing::error!("the web server stopped: {e}");
             }
         }));
@@ -174,7 +189,7 @@ impl Master {
         self.worker_address
     }
 
-    /// Where the JSON API answers.
+    /// Where the web pages and the JSON API answer.
     pub fn web_address(&self) -> SocketAddr {
         self.web_address
     }
@@ -186,7 +201,7 @@ impl Master {
 
     /// Stores a build request for `builder`; it runs when a worker of the builder is free.
     pub async fn force(&self, builder: &str, reason: &str) -> Result<BuildRequestId, ForceError> {
-        force(&self.events, builder, reason).await
+        force(&self.events, builder, reason, serde_json::Map::new()).await
     }
 
     /// Asks a running build to stop; false if it was not running.
@@ -263,11 +278,13 @@ pub(crate) async fn force(
     events: &mpsc::UnboundedSender<Event>,
     builder: &str,
     reason: &str,
+    properties: serde_json::Map<String, serde_json::Value>,
 ) -> Result<BuildRequestId, ForceError> {
     let (reply, answer) = oneshot::channel();
     let event = Event::Force {
         builder: builder.to_string(),
         reason: reason.to_string(),
+        properties,
         reply,
     };
     events.send(event).map_err(|_| ForceError::Stopping)?;

@@ -45,6 +45,8 @@ pub enum Event {
         builder: String,
         /// Why, for the record.
         reason: String,
+        /// Properties its builds get (`buildout-tag`, …).
+        properties: serde_json::Map<String, Value>,
         /// The stored request, or why not.
         reply: oneshot::Sender<Result<BuildRequestId, ForceError>>,
     },
@@ -63,6 +65,13 @@ pub enum Event {
         build: BuildId,
         /// Its result.
         result: Results,
+    },
+    /// Somebody wants a queued build request cancelled.
+    CancelRequest {
+        /// The request.
+        request: BuildRequestId,
+        /// Whether it was queued (and is now cancelled).
+        reply: oneshot::Sender<Result<bool, StoreError>>,
     },
     /// Somebody wants a running build stopped.
     StopBuild {
@@ -168,9 +177,25 @@ impl Scheduler {
             Event::Force {
                 builder,
                 reason,
+                properties,
                 reply,
             } => {
-                let _ = reply.send(self.force(&builder, &reason).await);
+                let _ = reply.send(self.force(&builder, &reason, &properties).await);
+            }
+            Event::CancelRequest { request, reply } => {
+                let queued = self.queue.iter().position(|r| r.id == request);
+                let answer = match queued {
+                    Some(at) => match self.store.cancel_request(request).await {
+                        Ok(cancelled) => {
+                            self.queue.remove(at);
+                            tracing::info!(%request, "build request cancelled");
+                            Ok(cancelled)
+                        }
+                        Err(e) => Err(e),
+                    },
+                    None => Ok(false),
+                };
+                let _ = reply.send(answer);
             }
             Event::WorkerConnected(handle) => {
                 if let Some(old) = self.connected.get(&handle.name) {
@@ -216,11 +241,19 @@ impl Scheduler {
         }
     }
 
-    async fn force(&mut self, builder: &str, reason: &str) -> Result<BuildRequestId, ForceError> {
+    async fn force(
+        &mut self,
+        builder: &str,
+        reason: &str,
+        properties: &serde_json::Map<String, Value>,
+    ) -> Result<BuildRequestId, ForceError> {
         if !self.builders.contains_key(builder) {
             return Err(ForceError::UnknownBuilder(builder.to_string()));
         }
-        let id = self.store.add_build_request(builder, reason, None).await?;
+        let id = self
+            .store
+            .add_build_request_with(builder, reason, None, properties)
+            .await?;
         let request = self
             .store
             .build_request(id)
@@ -361,6 +394,9 @@ impl Scheduler {
             Value::from(request.reason.as_str()),
             "build request",
         );
+        for (name, value) in &request.properties {
+            p.set(name, value.clone(), "force");
+        }
         p
     }
 }

@@ -15,12 +15,26 @@ const W: WorkerSpec = WorkerSpec {
     priority: 0.0,
 };
 
-/// One request; returns the status and the body.
+/// One request with the master's API token (as `oebb force` sends it); returns the status
+/// and the body.
 async fn http(t: &MasterTester, method: &str, path: &str, body: &str) -> (u16, Vec<u8>) {
+    let token = std::fs::read_to_string(t.dir.path().join(".oebb-api-token")).unwrap();
+    let authorization = format!("Authorization: Bearer {}\r\n", token.trim());
+    http_as(t, method, path, body, &authorization).await
+}
+
+/// One request with these extra header lines.
+async fn http_as(
+    t: &MasterTester,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &str,
+) -> (u16, Vec<u8>) {
     let address = t.master.web_address();
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{headers}\
          Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
@@ -187,6 +201,21 @@ async fn force_list_and_read_a_large_log_over_http(db: Db) {
     assert_eq!(status, 404);
     let (status, _) = http(&t, "POST", "/api/builders/loud/force", "{not json").await;
     assert_eq!(status, 400);
+    // Actions need credentials: none, a wrong token or a wrong password are refused.
+    for headers in [
+        "",
+        "Authorization: Bearer not-the-token\r\n",
+        "Authorization: Basic YWRtaW46d3Jvbmc=\r\n",
+    ] {
+        let (status, body) = http_as(&t, "POST", "/api/builders/loud/force", "", headers).await;
+        assert_eq!(
+            status,
+            401,
+            "{headers:?}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(json(&body)["error"].is_string());
+    }
 }
 
 async fn a_running_build_is_stopped_over_http(db: Db) {

@@ -31,6 +31,8 @@ enum Command {
     Builds(cmd::builds::BuildsArgs),
     /// Print the log of one step of a build.
     Log(cmd::log::LogArgs),
+    /// Set a web user's password (its argon2 hash goes into oebb.cfg).
+    Passwd(cmd::passwd::PasswdArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Force(args) => cmd::force::run(args),
         Command::Builds(args) => cmd::builds::run(args),
         Command::Log(args) => cmd::log::run(args),
+        Command::Passwd(args) => cmd::passwd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -27,7 +27,7 @@ fn every_option_is_read() {
          manifests = buildouts/MANIFEST.cfg\n  other/MANIFEST.cfg\nworkers = workers.cfg\n\
          [watch]\npoll-interval = 60\ntree-stable-timer = 0\n\
          url-rewrite = https://github.com/ file:///srv/mirror/\n  lp: https://git.launchpad.net/\n\
-         [users]\nadmin = secret\nBob = pw\n\
+         [users]\nadmin = $argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\nBob = $argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNob3RoZXJoYXNo\n\
          [mail]\nrelay = smtp.example.com:587\nfrom = ci@example.com\nto = a@example.com, b@example.com\n\
          mode = failing\nusername = u\npassword = p\nstarttls = true\n",
     );
@@ -62,11 +62,13 @@ fn every_option_is_read() {
         [
             User {
                 name: "admin".into(),
-                password: "secret".into()
+                password: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                    .into()
             },
             User {
                 name: "bob".into(),
-                password: "pw".into()
+                password: "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNob3RoZXJoYXNo"
+                    .into()
             }
         ]
     );
@@ -128,4 +130,17 @@ fn default_options_are_not_taken_as_unknown_options_or_users() {
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(s.web_address, "0.0.0.0:8010");
     assert!(s.users.is_empty());
+}
+
+#[test]
+fn a_password_in_clear_is_an_error_naming_oebb_passwd() {
+    let (s, errors) = settings("[users]\nadmin = secret\n");
+    assert!(s.users.is_empty());
+    assert_eq!(
+        errors,
+        [
+            "t.cfg:2: the password of web user `admin` is not an argon2 hash ($argon2id$…); \
+          run `oebb passwd . admin` to set it"
+        ]
+    );
 }

@@ -58,7 +58,9 @@ impl Store {
     pub async fn append_log(&self, step: StepId, seq: i64, text: &[u8]) -> Result<(), StoreError> {
         let data = compress(text)?;
         let mut conn = self.pool.acquire().await?;
-        queries::insert_log_chunk(&mut conn, step, seq, text.len() as i64, data).await
+        queries::insert_log_chunk(&mut conn, step, seq, text.len() as i64, data).await?;
+        self.live.log_appended(step, seq, text);
+        Ok(())
     }
 
     /// Appends `text` to the step's log `name` (not `stdio`: that is [`Store::append_log`]) as
@@ -136,9 +138,20 @@ impl Store {
         step: StepId,
         from_seq: i64,
     ) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
+        self.read_log_chunks(step, from_seq, LOG_PAGE).await
+    }
+
+    /// Like [`Store::read_log_page`], at most `limit` chunks (live followers read little at a
+    /// time, so many of them cost little memory).
+    pub async fn read_log_chunks(
+        &self,
+        step: StepId,
+        from_seq: i64,
+        limit: i64,
+    ) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
         let page = {
             let mut conn = self.pool.acquire().await?;
-            queries::log_chunks(&mut conn, step, from_seq, LOG_PAGE).await?
+            queries::log_chunks(&mut conn, step, from_seq, limit).await?
         };
         decompress_page(step, from_seq, page)
     }

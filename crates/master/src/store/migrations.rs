@@ -16,6 +16,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/20261125093000_initial.sql"),
     ),
     (
+        20261125110000,
+        "web indexes",
+        include_str!("../../migrations/20261125110000_web_indexes.sql"),
+    ),
+    (
+        20261125120000,
+        "builder last builds",
+        include_str!("../../migrations/20261125120000_builder_last_builds.sql"),
+    ),
+    (
         20261125130000,
         "step logs",
         include_str!("../../migrations/20261125130000_step_logs.sql"),

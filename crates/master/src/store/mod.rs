@@ -8,13 +8,16 @@ mod log;
 mod migrations;
 pub mod queries;
 mod records;
+pub mod web_queries;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
 use crate::ids::{BuildId, BuildRequestId, ChangeId, ConnectionId, StepId};
+use crate::live::Live;
 use crate::results::Results;
 pub use log::{LOG_PAGE, STDIO};
 pub use records::{BuildRecord, BuildRequestRecord, NewChange, PropertyRecord, StepRecord};
@@ -60,6 +63,7 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    live: Arc<Live>,
 }
 
 /// Milliseconds since the epoch, the store's unit of time.
@@ -107,7 +111,16 @@ impl Store {
             .await?;
         migrations::run(&pool).await?;
         tracing::info!(?backend, "store opened");
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            live: Arc::default(),
+        })
+    }
+
+    /// What runs now: followers of running builds and steps are told of each write.
+    pub fn live(&self) -> &Live {
+        &self.live
     }
 
     /// Which database this is.
@@ -164,8 +177,30 @@ impl Store {
         reason: &str,
         change: Option<ChangeId>,
     ) -> Result<BuildRequestId, StoreError> {
+        self.add_build_request_with(builder, reason, change, &serde_json::Map::new())
+            .await
+    }
+
+    /// Stores a build request whose builds get these properties.
+    pub async fn add_build_request_with(
+        &self,
+        builder: &str,
+        reason: &str,
+        change: Option<ChangeId>,
+        properties: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<BuildRequestId, StoreError> {
+        let json = (!properties.is_empty())
+            .then(|| serde_json::Value::from(properties.clone()).to_string());
         let mut tx = self.pool.begin().await?;
-        let id = queries::add_build_request(&mut tx, builder, reason, change, now_millis()).await?;
+        let id = queries::add_build_request(
+            &mut tx,
+            builder,
+            reason,
+            change,
+            json.as_deref(),
+            now_millis(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -195,6 +230,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let id = queries::start_build(&mut tx, request, builder, worker, now_millis()).await?;
         tx.commit().await?;
+        self.live.build_started(id);
         Ok(id)
     }
 
@@ -208,6 +244,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         queries::finish_build(&mut tx, build, result, state_text, now_millis()).await?;
         tx.commit().await?;
+        self.live.build_finished(build, result);
         Ok(())
     }
 
@@ -254,6 +291,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let id = queries::start_step(&mut tx, build, number, name, now_millis()).await?;
         tx.commit().await?;
+        self.live.step_started(build, id, number, name);
         Ok(id)
     }
 
@@ -265,7 +303,9 @@ impl Store {
         state_text: &str,
     ) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        queries::finish_step(&mut conn, step, result, state_text, now_millis()).await
+        queries::finish_step(&mut conn, step, result, state_text, now_millis()).await?;
+        self.live.step_finished(step, result);
+        Ok(())
     }
 
     /// Recent builds, newest first, of one builder or of all.

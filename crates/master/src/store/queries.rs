@@ -108,27 +108,30 @@ pub async fn add_build_request(
     builder: &str,
     reason: &str,
     change: Option<ChangeId>,
+    properties_json: Option<&str>,
     now: i64,
 ) -> Result<BuildRequestId, StoreError> {
     let id = next_id(conn, "build_requests").await?;
     sqlx::query(
-        "INSERT INTO build_requests (id, builder, reason, change_id, submitted_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO build_requests (id, builder, reason, change_id, submitted_at, properties) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id)
     .bind(builder)
     .bind(reason)
     .bind(change.map(|c| c.0))
     .bind(now)
+    .bind(properties_json)
     .execute(&mut *conn)
     .await?;
     Ok(BuildRequestId(id))
 }
 
-const REQUEST_COLUMNS: &str =
-    "id, builder, reason, submitted_at, claimed_by, complete_at, result FROM build_requests";
+pub(super) const REQUEST_COLUMNS: &str =
+    "id, builder, reason, submitted_at, claimed_by, complete_at, result, properties \
+     FROM build_requests";
 
-fn request_record(row: &AnyRow) -> Result<BuildRequestRecord, StoreError> {
+pub(super) fn request_record(row: &AnyRow) -> Result<BuildRequestRecord, StoreError> {
     Ok(BuildRequestRecord {
         id: BuildRequestId(row.try_get("id")?),
         builder: row.try_get("builder")?,
@@ -137,6 +140,11 @@ fn request_record(row: &AnyRow) -> Result<BuildRequestRecord, StoreError> {
         claimed_by: row.try_get::<Option<i64>, _>("claimed_by")?.map(BuildId),
         complete_at: row.try_get("complete_at")?,
         result: result_of(row, "result")?,
+        properties: match row.try_get::<Option<String>, _>("properties")? {
+            None => serde_json::Map::new(),
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| StoreError::Unexpected(format!("request properties {text:?}: {e}")))?,
+        },
     })
 }
 
@@ -189,6 +197,14 @@ pub async fn start_build(
         .bind(request.0)
         .execute(&mut *conn)
         .await?;
+    sqlx::query(
+        "INSERT INTO builder_last_builds (builder, build_id) VALUES ($1, $2) \
+         ON CONFLICT (builder) DO UPDATE SET build_id = excluded.build_id",
+    )
+    .bind(builder)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     Ok(BuildId(id))
 }
 
@@ -261,6 +277,15 @@ pub async fn recover_interrupted(
          WHERE disconnected_at IS NULL",
     )
     .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    // Builds stored by other means (an import, a benchmark's seed) count too; one pass over
+    // the builder index at start.
+    sqlx::query(
+        "INSERT INTO builder_last_builds (builder, build_id) \
+         SELECT builder, MAX(id) FROM builds WHERE true GROUP BY builder \
+         ON CONFLICT (builder) DO UPDATE SET build_id = excluded.build_id",
+    )
     .execute(&mut *conn)
     .await?;
     Ok(builds)
@@ -350,10 +375,10 @@ pub async fn finish_step(
     Ok(())
 }
 
-const BUILD_COLUMNS: &str =
+pub(super) const BUILD_COLUMNS: &str =
     "id, request_id, builder, worker, started_at, finished_at, result, state_text FROM builds";
 
-fn build_record(row: &AnyRow) -> Result<BuildRecord, StoreError> {
+pub(super) fn build_record(row: &AnyRow) -> Result<BuildRecord, StoreError> {
     Ok(BuildRecord {
         id: BuildId(row.try_get("id")?),
         request_id: BuildRequestId(row.try_get("request_id")?),

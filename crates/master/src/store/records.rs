@@ -22,6 +22,8 @@ pub struct BuildRequestRecord {
     pub complete_at: Option<i64>,
     /// That build's result.
     pub result: Option<Results>,
+    /// Properties given with a force (`buildout-tag`, …), set on its builds.
+    pub properties: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A stored build.

@@ -112,6 +112,34 @@ impl MasterTester {
         .await
     }
 
+    /// Like [`MasterTester::start`], with `extra` appended to `oebb.cfg` (e.g. a `[users]`
+    /// section).
+    pub async fn start_with_extra(
+        db: Db,
+        workers: &[WorkerSpec],
+        builders: &[&str],
+        extra: &str,
+        steps: impl Fn(&str, &str) -> Vec<Step> + Send + Sync + 'static,
+    ) -> MasterTester {
+        let dir = tempfile::tempdir().unwrap();
+        let database = database_setting(db).await;
+        write_master_dir(
+            dir.path(),
+            &slaves_cfg(workers),
+            builders,
+            &format!("{database}{extra}"),
+        );
+        let config = oebb_config::load(dir.path(), &Default::default())
+            .unwrap_or_else(|errors| panic!("test configuration refused: {errors:?}"));
+        let options = MasterOptions {
+            keepalive_interval: Duration::from_secs(2),
+            keepalive_timeout: Duration::from_secs(10),
+            steps: Arc::new(move |b, w| steps(b.name.as_str(), w.as_str())),
+            lock_slots: Vec::new(),
+        };
+        Self::start_master(dir, &config, options).await
+    }
+
     /// Like [`MasterTester::start_with_slaves`], with the keepalive interval and timeout given.
     pub async fn start_with_keepalive(
         db: Db,

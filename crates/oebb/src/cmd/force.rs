@@ -33,9 +33,10 @@ pub struct ForceArgs {
 pub fn run(args: ForceArgs) -> anyhow::Result<u8> {
     let config = load_config(&args.dir)?;
     let address = client_address(&config.settings.web_address);
+    let token = api_token(&args.dir)?;
     let path = format!("/api/builders/{}/force", args.builder);
     let body = json!({ "reason": args.reason }).to_string();
-    let (status, answer) = http(&address, "POST", &path, Some(&body))?;
+    let (status, answer) = http(&address, "POST", &path, Some(&body), Some(&token))?;
     if status != 201 {
         bail!("the master refused: HTTP {status}: {}", message(&answer));
     }
@@ -52,6 +53,7 @@ pub fn run(args: ForceArgs) -> anyhow::Result<u8> {
             &address,
             "GET",
             &format!("/api/buildrequests/{request}"),
+            None,
             None,
         )?;
         if status != 200 {
@@ -89,6 +91,20 @@ pub fn run(args: ForceArgs) -> anyhow::Result<u8> {
     }
 }
 
+/// The bearer token the master wrote into its directory when it started.
+fn api_token(dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = dir.join(".oebb-api-token");
+    let token = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read the master's API token {}: run this on the master's machine, as \
+             its user, once `oebb master {}` has started",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    Ok(token.trim().to_string())
+}
+
 /// Where to reach a master listening on `address` (a wildcard address means this machine).
 fn client_address(address: &str) -> String {
     match address.rsplit_once(':') {
@@ -110,16 +126,20 @@ fn http(
     method: &str,
     path: &str,
     body: Option<&str>,
+    token: Option<&str>,
 ) -> anyhow::Result<(u16, Value)> {
     let mut stream = TcpStream::connect(address).with_context(|| {
         format!("cannot reach the master at {address}; is `oebb master` running?")
     })?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
+    let authorization = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+         {authorization}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut response = Vec::new();

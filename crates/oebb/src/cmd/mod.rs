@@ -7,6 +7,7 @@ pub mod create_master;
 pub mod force;
 pub mod log;
 pub mod master;
+pub mod passwd;
 pub mod worker;
 
 /// Logs to stderr at `info` unless `RUST_LOG` says otherwise.

@@ -1,0 +1,392 @@
+//! The JSON API under `/api/`: everything the pages show, and the actions (which need HTTP
+//! Basic with a `[users]` account or the master's bearer token). Documented in
+//! `openapi.json` beside this file, served at `/api/openapi.json`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::actions::{self, Refusal};
+use super::auth::api_user;
+use super::{build, grid, logs, workers, Web};
+use crate::ids::{BuildId, BuildRequestId};
+use crate::store::{StepRecord, STDIO};
+
+/// The API's routes.
+pub fn router() -> Router<Web> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/grid", get(grid_json))
+        .route("/api/builders", get(builders))
+        .route("/api/builders/{name}", get(builder))
+        .route("/api/builders/{name}/force", post(force))
+        .route("/api/buildrequests", get(build_requests))
+        .route("/api/buildrequests/{id}", get(build_request))
+        .route("/api/buildrequests/{id}/cancel", post(cancel))
+        .route("/api/builds", get(builds))
+        .route("/api/builds/{id}", get(build_detail))
+        .route("/api/builds/{id}/stop", post(stop))
+        .route("/api/builds/{id}/rebuild", post(rebuild))
+        .route("/api/builds/{id}/steps/{step}/log", get(log))
+        .route("/api/builds/{id}/steps/{step}/logs", get(log_names))
+        .route("/api/builds/{id}/steps/{step}/logs/{name}", get(named_log))
+        .route("/api/workers", get(workers_json))
+}
+
+fn error(status: StatusCode, message: impl ToString) -> Response {
+    (status, Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+fn internal(e: impl ToString) -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, e)
+}
+
+fn refused(r: Refusal) -> Response {
+    error(r.status, r.message)
+}
+
+/// A JSON body, or the empty object for an empty body.
+fn body<T: serde::de::DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, Response> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct GridQuery {
+    category: Option<String>,
+}
+
+async fn grid_json(State(web): State<Web>, Query(q): Query<GridQuery>) -> Response {
+    match grid::grid(&web, q.category.as_deref().filter(|c| !c.is_empty())).await {
+        Ok(g) => Json(g).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+fn builder_json(b: &oebb_config::Builder, last: Option<&crate::store::BuildRecord>) -> Value {
+    json!({
+        "name": b.name.as_str(),
+        "buildout": b.buildout,
+        "category": b.category,
+        "column": grid::column_of(b),
+        "workers": b.workers.iter().map(|w| w.as_str()).collect::<Vec<_>>(),
+        "last_build": last,
+    })
+}
+
+async fn builders(State(web): State<Web>) -> Response {
+    let names: Vec<&str> = web
+        .config
+        .matrix
+        .builders
+        .iter()
+        .map(|b| b.name.as_str())
+        .collect();
+    let last = match web.store.last_builds(&names).await {
+        Ok(l) => l,
+        Err(e) => return internal(e),
+    };
+    let list: Vec<Value> = web
+        .config
+        .matrix
+        .builders
+        .iter()
+        .map(|b| builder_json(b, last.iter().find(|l| l.builder == b.name.as_str())))
+        .collect();
+    Json(list).into_response()
+}
+
+async fn builder(State(web): State<Web>, Path(name): Path<String>) -> Response {
+    let Some(b) = web
+        .config
+        .matrix
+        .builders
+        .iter()
+        .find(|b| b.name.as_str() == name)
+    else {
+        return error(StatusCode::NOT_FOUND, format!("no builder named {name:?}"));
+    };
+    let (builds, queued) = match tokio::try_join!(
+        web.store.builds_before(Some(&name), None, 50),
+        web.store.queued_requests(Some(&name)),
+    ) {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    let mut answer = builder_json(b, builds.first());
+    answer["builds"] = json!(builds);
+    answer["queued"] = json!(queued);
+    Json(answer).into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct ForceBody {
+    reason: Option<String>,
+    #[serde(default)]
+    properties: Map<String, Value>,
+}
+
+async fn force(
+    State(web): State<Web>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let user = match api_user(&web, &headers).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let body: ForceBody = match body(&bytes) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let reason = body.reason.unwrap_or_else(|| "forced".to_string());
+    match actions::force(&web, &name, &reason, body.properties, &user).await {
+        Ok(id) => (StatusCode::CREATED, Json(json!({ "request": id }))).into_response(),
+        Err(r) => refused(r),
+    }
+}
+
+async fn build_requests(State(web): State<Web>) -> Response {
+    match web.store.queued_requests(None).await {
+        Ok(q) => Json(q).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn build_request(State(web): State<Web>, Path(id): Path<i64>) -> Response {
+    let id = BuildRequestId(id);
+    let request = match web.store.build_request(id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no build request {id}")),
+        Err(e) => return internal(e),
+    };
+    match web.store.builds_of_request(id).await {
+        Ok(builds) => Json(json!({ "request": request, "builds": builds })).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn cancel(State(web): State<Web>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+    if let Err(r) = api_user(&web, &headers).await {
+        return r;
+    }
+    match actions::cancel(&web, BuildRequestId(id)).await {
+        Ok(()) => Json(json!({ "cancelled": id })).into_response(),
+        Err(r) => refused(r),
+    }
+}
+
+#[derive(Deserialize)]
+struct BuildsQuery {
+    builder: Option<String>,
+    limit: Option<i64>,
+    before: Option<i64>,
+}
+
+async fn builds(State(web): State<Web>, Query(q): Query<BuildsQuery>) -> Response {
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    match web
+        .store
+        .builds_before(q.builder.as_deref(), q.before.map(BuildId), limit)
+        .await
+    {
+        Ok(builds) => Json(builds).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn build_detail(State(web): State<Web>, Path(id): Path<i64>) -> Response {
+    let id = BuildId(id);
+    let b = match web.store.build(id).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no build {id}")),
+        Err(e) => return internal(e),
+    };
+    let loaded = async {
+        let request = web.store.build_request(b.request_id).await?;
+        let steps = web.store.steps(id).await?;
+        let properties = web.store.build_properties(id).await?;
+        let changes = web.store.changes_of_requests(&[b.request_id]).await?;
+        Ok::<_, crate::StoreError>((request, steps, properties, changes))
+    };
+    let (request, steps, properties, changes) = match loaded.await {
+        Ok(l) => l,
+        Err(e) => return internal(e),
+    };
+    let findings = build::findings(id, &properties, &steps);
+    Json(json!({
+        "build": b,
+        "request": request,
+        "change": changes.get(&b.request_id),
+        "steps": steps,
+        "properties": properties,
+        "findings": findings,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct StopBody {
+    reason: Option<String>,
+}
+
+async fn stop(
+    State(web): State<Web>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let user = match api_user(&web, &headers).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let body: StopBody = match body(&bytes) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let reason = body
+        .reason
+        .unwrap_or_else(|| format!("stopped through the API by {user}"));
+    match actions::stop(&web, BuildId(id), &reason).await {
+        Ok(()) => Json(json!({ "stopped": id })).into_response(),
+        Err(r) => refused(r),
+    }
+}
+
+async fn rebuild(State(web): State<Web>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+    let user = match api_user(&web, &headers).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    match actions::rebuild(&web, BuildId(id), &user).await {
+        Ok(request) => (StatusCode::CREATED, Json(json!({ "request": request }))).into_response(),
+        Err(r) => refused(r),
+    }
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    offset: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// The whole log streamed, or with `offset`/`limit` one byte range of it; `X-Log-Size` gives
+/// the log's size so far.
+async fn log(
+    State(web): State<Web>,
+    Path((id, step)): Path<(i64, String)>,
+    Query(q): Query<LogQuery>,
+) -> Response {
+    let step = match web.store.find_step(BuildId(id), &step).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("build {id} has no step {step:?}"),
+            )
+        }
+        Err(e) => return internal(e),
+    };
+    if q.offset.is_none() && q.limit.is_none() {
+        return logs::stream_log(web.store.clone(), step.id, STDIO.to_string());
+    }
+    let offset = q.offset.unwrap_or(0).max(0);
+    let limit = q.limit.unwrap_or(1 << 20).clamp(1, 16 << 20);
+    match logs::byte_range(&web.store, step.id, offset, limit).await {
+        Ok((text, size)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/plain; charset=utf-8".to_string(),
+                ),
+                (
+                    header::HeaderName::from_static("x-log-size"),
+                    size.to_string(),
+                ),
+            ],
+            text,
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// The step `step` of build `id`, or the 404 answer naming what is missing.
+async fn find_step(web: &Web, id: i64, step: &str) -> Result<StepRecord, Response> {
+    match web.store.find_step(BuildId(id), step).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(error(
+            StatusCode::NOT_FOUND,
+            format!("build {id} has no step {step:?}"),
+        )),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// A step's log names: `stdio` first, then the files it kept as logs.
+async fn log_names(State(web): State<Web>, Path((id, step)): Path<(i64, String)>) -> Response {
+    let step = match find_step(&web, id, &step).await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
+    match web.store.log_names(step.id).await {
+        Ok(names) => {
+            let all: Vec<String> = std::iter::once(STDIO.to_string()).chain(names).collect();
+            Json(json!({ "logs": all })).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// One of a step's logs, streamed page by page.
+async fn named_log(
+    State(web): State<Web>,
+    Path((id, step, name)): Path<(i64, String, String)>,
+) -> Response {
+    let step = match find_step(&web, id, &step).await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
+    if name != STDIO {
+        match web.store.log_names(step.id).await {
+            Ok(names) if names.contains(&name) => {}
+            Ok(names) => {
+                let all: Vec<String> = std::iter::once(STDIO.to_string()).chain(names).collect();
+                return error(
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "step {:?} of build {id} has no log {name:?}; its logs: {}",
+                        step.name,
+                        all.join(", ")
+                    ),
+                );
+            }
+            Err(e) => return internal(e),
+        }
+    }
+    logs::stream_log(web.store.clone(), step.id, name)
+}
+
+async fn workers_json(State(web): State<Web>) -> Response {
+    match workers::workers(&web).await {
+        Ok(w) => Json(w).into_response(),
+        Err(e) => internal(e),
+    }
+}

@@ -1,0 +1,121 @@
+//! A builder's page: what it builds where, its queued requests, its recent builds with
+//! result, duration, change and worker, and the force form for logged-in users.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+
+use super::session::Session;
+use super::view::{self, Layout};
+use super::waterfall::{BuildRow, WaterfallQuery};
+use super::{message, render, store_failed, Web};
+use crate::ids::BuildId;
+
+/// A queued build request as shown.
+pub struct QueuedRow {
+    /// Its id.
+    pub id: i64,
+    /// Why.
+    pub reason: String,
+    /// When it was stored.
+    pub submitted: String,
+}
+
+#[derive(Template)]
+#[template(path = "builder.html")]
+struct BuilderPage {
+    layout: Layout,
+    name: String,
+    buildout: String,
+    category: String,
+    column: String,
+    workers: Vec<String>,
+    queued: Vec<QueuedRow>,
+    builds: Vec<BuildRow>,
+    older: Option<i64>,
+}
+
+/// Builds on one page.
+const PAGE: i64 = 50;
+
+/// `GET /builders/{name}`.
+pub async fn page(
+    State(web): State<Web>,
+    Extension(session): Extension<Session>,
+    Path(name): Path<String>,
+    Query(q): Query<WaterfallQuery>,
+) -> Response {
+    let here = format!("/builders/{}", view::url_segment(&name));
+    let layout = Layout::new(&web, &session, &here);
+    let Some(builder) = web
+        .config
+        .matrix
+        .builders
+        .iter()
+        .find(|b| b.name.as_str() == name)
+    else {
+        return message(
+            StatusCode::NOT_FOUND,
+            layout,
+            "No such builder",
+            &format!("There is no builder {name:?}; the grid lists them all."),
+        );
+    };
+    let builds = match web
+        .store
+        .builds_before(Some(&name), q.before.map(BuildId), PAGE)
+        .await
+    {
+        Ok(b) => b,
+        Err(e) => return store_failed(layout, e),
+    };
+    let requests: Vec<_> = builds.iter().map(|b| b.request_id).collect();
+    let changes = match web.store.changes_of_requests(&requests).await {
+        Ok(c) => c,
+        Err(e) => return store_failed(layout, e),
+    };
+    let queued = match web.store.queued_requests(Some(&name)).await {
+        Ok(q) => q,
+        Err(e) => return store_failed(layout, e),
+    };
+    let older = (builds.len() as i64 == PAGE)
+        .then(|| builds.last().map(|b| b.id.0))
+        .flatten();
+    let rows = builds
+        .iter()
+        .map(|b| {
+            let mut row = BuildRow::of(b);
+            if let Some(c) = changes.get(&b.request_id) {
+                row.change = match &c.author {
+                    Some(a) => format!("{} by {a}", c.revision),
+                    None => c.revision.clone(),
+                };
+            }
+            row
+        })
+        .collect();
+    render(&BuilderPage {
+        layout,
+        name: name.clone(),
+        buildout: builder.buildout.clone(),
+        category: builder.category.clone(),
+        column: super::grid::column_of(builder),
+        workers: builder
+            .workers
+            .iter()
+            .map(|w| w.as_str().to_string())
+            .collect(),
+        queued: queued
+            .into_iter()
+            .map(|r| QueuedRow {
+                id: r.id.0,
+                reason: r.reason,
+                submitted: view::time(r.submitted_at),
+            })
+            .collect(),
+        builds: rows,
+        older,
+    })
+}

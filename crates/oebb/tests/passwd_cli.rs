@@ -1,0 +1,103 @@
+//! `oebb passwd DIR USER` puts an argon2 hash into `[users]` of a created master directory,
+//! which `oebb check` accepts; a password in clear is an error that names the command.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn oebb(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_oebb"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn passwd(dir: &Path, user: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oebb"))
+        .arg("passwd")
+        .arg(dir)
+        .arg(user)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn passwd_writes_a_hash_that_check_accepts_and_replaces_it_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("demo");
+    let m = master.to_str().unwrap();
+    assert_eq!(oebb(&["create-master", m]).status.code(), Some(0));
+    let before = std::fs::read_to_string(master.join("oebb.cfg")).unwrap();
+
+    let out = passwd(&master, "alice", "correct horse");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = std::fs::read_to_string(master.join("oebb.cfg")).unwrap();
+    let line = after
+        .lines()
+        .find(|l| l.starts_with("alice = "))
+        .expect("a line for alice");
+    assert!(line.starts_with("alice = $argon2id$"), "{line}");
+    assert!(!after.contains("correct horse"));
+    // Everything else of the file is kept.
+    let without: Vec<&str> = after
+        .lines()
+        .filter(|l| !l.starts_with("alice = "))
+        .collect();
+    assert_eq!(without, before.lines().collect::<Vec<_>>());
+    let out = oebb(&["check", m]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    assert_eq!(
+        passwd(&master, "alice", "another one").status.code(),
+        Some(0)
+    );
+    let again = std::fs::read_to_string(master.join("oebb.cfg")).unwrap();
+    assert_eq!(again.matches("alice = ").count(), 1, "{again}");
+    assert_ne!(again, after, "a new hash replaced the old one");
+
+    let empty = passwd(&master, "bob", "");
+    assert_eq!(empty.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(master.join("oebb.cfg")).unwrap(),
+        again
+    );
+}
+
+#[test]
+fn a_password_in_clear_is_refused_naming_oebb_passwd() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("demo");
+    let m = master.to_str().unwrap();
+    assert_eq!(oebb(&["create-master", m]).status.code(), Some(0));
+    let cfg = std::fs::read_to_string(master.join("oebb.cfg")).unwrap();
+    let cfg = cfg.replace("[users]\n", "[users]\nadmin = secret\n");
+    std::fs::write(master.join("oebb.cfg"), cfg).unwrap();
+    let out = oebb(&["check", m]);
+    assert_eq!(out.status.code(), Some(1));
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(&format!("oebb passwd {m} admin")),
+        "the error does not say how to fix it:\n{text}"
+    );
+}
