@@ -1,6 +1,8 @@
 //! Buildouts fetched from real repositories through the master: git (plain and `subdir=`),
 //! Mercurial and Breezy repositories made by the test on local paths, each holding the
 //! stand-in Odoo as a develop egg; every build goes green end to end on the first test cluster.
+//! (Updates of existing checkouts, with upstream commits and local changes, are tested on the
+//! checkout scripts themselves: crates/recipe/tests/checkout_scripts.rs.)
 //!
 //! Needs `git`, `hg` (Mercurial) and `brz` (Breezy): `scripts/install-test-deps` installs them.
 
@@ -112,31 +114,14 @@ const STEPS: [&str; 12] = [
     "final_dropdb",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn git_hg_and_bzr_buildouts_go_green() {
-    let cluster = Cluster::first();
-    let repos = tempfile::tempdir().unwrap();
-    let manifest = repositories(repos.path());
-    let mut t = MasterTester::start_with_recipe(Db::Sqlite, |dir| {
-        std::fs::write(
-            dir.join("slaves.cfg"),
-            format!(
-                "[ow]\npassword = pw\nmax_builds = 4\ncapability = postgresql 15 {}\n",
-                cluster.capability_options()
-            ),
-        )
-        .unwrap();
-        std::fs::create_dir_all(dir.join("buildouts")).unwrap();
-        std::fs::write(dir.join("buildouts/MANIFEST.cfg"), &manifest).unwrap();
-    })
-    .await;
-    t.connect_oebb_worker("ow", "pw").await;
-
+/// Forces `builders` at once and checks that each goes green through every step, with the
+/// stand-in's table in its own test database.
+async fn build_green(t: &MasterTester, cluster: &Cluster, builders: &[&str]) {
     let mut requests = Vec::new();
-    for builder in BUILDERS {
+    for builder in builders {
         requests.push(t.master.force(builder, "test").await.unwrap());
     }
-    for (request, builder) in requests.into_iter().zip(BUILDERS) {
+    for (request, builder) in requests.into_iter().zip(builders.iter().copied()) {
         let done = t
             .master
             .wait_for_request(request, ODOO_BUILD_TIMEOUT)
@@ -165,6 +150,29 @@ async fn git_hg_and_bzr_buildouts_go_green() {
             "{builder}: {test}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_hg_and_bzr_buildouts_go_green() {
+    let cluster = Cluster::first();
+    let repos = tempfile::tempdir().unwrap();
+    let manifest = repositories(repos.path());
+    let mut t = MasterTester::start_with_recipe(Db::Sqlite, |dir| {
+        std::fs::write(
+            dir.join("slaves.cfg"),
+            format!(
+                "[ow]\npassword = pw\nmax_builds = 4\ncapability = postgresql 15 {}\n",
+                cluster.capability_options()
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.join("buildouts")).unwrap();
+        std::fs::write(dir.join("buildouts/MANIFEST.cfg"), &manifest).unwrap();
+    })
+    .await;
+    t.connect_oebb_worker("ow", "pw").await;
+
+    build_green(&t, &cluster, &BUILDERS).await;
 
     // Each buildout sits where its VCS put it; `subdir=` links `build` into the clone.
     let worker = t.scratch.path().join("oebb-ow-0");
