@@ -134,10 +134,10 @@ async fn build_green(t: &MasterTester, cluster: &Cluster, builders: &[&str]) {
             .map(|s| (s.to_string(), Some(Results::Success)))
             .collect();
         assert_eq!(
-            odoo::results(&t, build).await,
+            odoo::results(t, build).await,
             expected,
             "{builder}:\n{}",
-            odoo::explain(&t, build).await
+            odoo::explain(t, build).await
         );
         assert_eq!(done.result, Some(Results::Success), "{builder}");
         let test = t.log(build, "test").await;
