@@ -17,7 +17,8 @@ mkdir -p "$1"
 dir=$(cd "$1" && pwd)
 module=${2:-passing}
 
-url=$("$root/scripts/install-postgresql")
+# The tests' cluster when they give it, else the one scripts/install-postgresql starts.
+url=${OEBB_TEST_PG_URL:-$("$root/scripts/install-postgresql")}
 rest=${url#*://}; user=${rest%%@*}; rest=${rest#*@}; address=${rest%%/*}
 host=${address%%:*}; port=${address##*:}
 

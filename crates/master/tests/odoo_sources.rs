@@ -1,6 +1,8 @@
 //! Buildouts fetched from real repositories through the master: git (plain and `subdir=`),
 //! Mercurial and Breezy repositories made by the test on local paths, each holding the
 //! stand-in Odoo as a develop egg; every build goes green end to end on the first test cluster.
+//! (Updates of existing checkouts, with upstream commits and local changes, are tested on the
+//! checkout scripts themselves: crates/recipe/tests/checkout_scripts.rs.)
 //!
 //! Needs `git`, `hg` (Mercurial) and `brz` (Breezy): `scripts/install-test-deps` installs them.
 
@@ -112,6 +114,44 @@ const STEPS: [&str; 12] = [
     "final_dropdb",
 ];
 
+/// Forces `builders` at once and checks that each goes green through every step, with the
+/// stand-in's table in its own test database.
+async fn build_green(t: &MasterTester, cluster: &Cluster, builders: &[&str]) {
+    let mut requests = Vec::new();
+    for builder in builders {
+        requests.push(t.master.force(builder, "test").await.unwrap());
+    }
+    for (request, builder) in requests.into_iter().zip(builders.iter().copied()) {
+        let done = t
+            .master
+            .wait_for_request(request, ODOO_BUILD_TIMEOUT)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{builder} did not complete"));
+        let build = t.store().builds_of_request(request).await.unwrap()[0].id;
+        let expected: Vec<_> = STEPS
+            .iter()
+            .map(|s| (s.to_string(), Some(Results::Success)))
+            .collect();
+        assert_eq!(
+            odoo::results(t, build).await,
+            expected,
+            "{builder}:\n{}",
+            odoo::explain(t, build).await
+        );
+        assert_eq!(done.result, Some(Results::Success), "{builder}");
+        let test = t.log(build, "test").await;
+        let db = format!("oebb-{builder}");
+        assert!(
+            test.contains(&format!(
+                "fake_odoo: table fake_odoo_module in {db} port {}: passing",
+                cluster.port
+            )),
+            "{builder}: {test}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_hg_and_bzr_buildouts_go_green() {
     let cluster = Cluster::first();
@@ -132,39 +172,7 @@ async fn git_hg_and_bzr_buildouts_go_green() {
     .await;
     t.connect_oebb_worker("ow", "pw").await;
 
-    let mut requests = Vec::new();
-    for builder in BUILDERS {
-        requests.push(t.master.force(builder, "test").await.unwrap());
-    }
-    for (request, builder) in requests.into_iter().zip(BUILDERS) {
-        let done = t
-            .master
-            .wait_for_request(request, ODOO_BUILD_TIMEOUT)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("{builder} did not complete"));
-        let build = t.store().builds_of_request(request).await.unwrap()[0].id;
-        let expected: Vec<_> = STEPS
-            .iter()
-            .map(|s| (s.to_string(), Some(Results::Success)))
-            .collect();
-        assert_eq!(
-            odoo::results(&t, build).await,
-            expected,
-            "{builder}:\n{}",
-            odoo::explain(&t, build).await
-        );
-        assert_eq!(done.result, Some(Results::Success), "{builder}");
-        let test = t.log(build, "test").await;
-        let db = format!("oebb-{builder}");
-        assert!(
-            test.contains(&format!(
-                "fake_odoo: table fake_odoo_module in {db} port {}: passing",
-                cluster.port
-            )),
-            "{builder}: {test}"
-        );
-    }
+    build_green(&t, &cluster, &BUILDERS).await;
 
     // Each buildout sits where its VCS put it; `subdir=` links `build` into the clone.
     let worker = t.scratch.path().join("oebb-ow-0");

@@ -64,7 +64,8 @@ pub enum StepCommand {
     Upload {
         /// Path on the worker, relative to the workdir unless absolute.
         source: String,
-        /// The master's file, written anew.
+        /// The master's file, written anew; relative paths are relative to the master
+        /// directory; `%(prop:NAME)s` interpolated.
         dest: PathBuf,
     },
     /// Addition: bring a worker's directory back to the master (`doc` HTML, `nose` output).

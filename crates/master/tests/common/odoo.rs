@@ -79,11 +79,11 @@ impl Cluster {
         }
     }
 
-    /// A fresh `<database>-trace` database, where the stand-in also records the modules it
+    /// A fresh `trace-<database>` database, where the stand-in also records the modules it
     /// installs in `<database>` (which the build drops at its end).
     pub fn make_trace(&self, database: &str) {
         self.drop_trace(database);
-        let trace = format!("{database}-trace");
+        let trace = format!("trace-{database}");
         self.psql("postgres", &format!("CREATE DATABASE \"{trace}\""))
             .unwrap();
         self.psql(
@@ -96,7 +96,7 @@ impl Cluster {
     /// `database:module` rows the stand-in traced for `database` on this cluster.
     pub fn traced(&self, database: &str) -> String {
         self.psql(
-            &format!("{database}-trace"),
+            &format!("trace-{database}"),
             "SELECT string_agg(database || ':' || module, ',') FROM fake_odoo_trace",
         )
         .unwrap()
@@ -106,7 +106,7 @@ impl Cluster {
     pub fn drop_trace(&self, database: &str) {
         self.psql(
             "postgres",
-            &format!("DROP DATABASE IF EXISTS \"{database}-trace\""),
+            &format!("DROP DATABASE IF EXISTS \"trace-{database}\""),
         )
         .unwrap();
     }
