@@ -114,12 +114,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
+    """A /proc/PID/status memory figure in KiB: VmRSS (all resident pages) or RssAnon (the
+    process's own heap and stacks, without the program's file pages shared with the page cache)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
+    raise RuntimeError(f"no {field} for {pid}")
 
 
 def cpu_seconds(pid):
@@ -167,9 +169,11 @@ class Http:
                 if attempt == 2:
                     raise
 
-    def json(self, method, path, payload=None):
+    def json(self, method, path, payload=None, headers=None):
         body = None if payload is None else json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = dict(headers or {})
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         status, data = self.request(method, path, body, headers)
         if status >= 400:
             raise RuntimeError(f"{method} {path}: HTTP {status}: {data[:300]!r}")
@@ -313,7 +317,10 @@ class OebbMaster:
         return now
 
     def force(self, builder):
-        return self.http.json("POST", f"/api/builders/{builder}/force", {"reason": "bench"})["request"]
+        # Actions need auth: the bearer token the master keeps in its directory.
+        token = (self.dir / ".oebb-api-token").read_text().strip()
+        return self.http.json("POST", f"/api/builders/{builder}/force", {"reason": "bench"},
+                              {"Authorization": f"Bearer {token}"})["request"]
 
     def done(self, rid):
         r = self.http.json("GET", f"/api/buildrequests/{rid}")
@@ -535,7 +542,9 @@ def memory(master, start_workers, names, settle=3.0):
     try:
         wait_connected(master, names, timeout=240)
         time.sleep(settle)
-        return {"rss_mib": round(rss_kib(master.proc.pid) / 1024, 1), "workers": len(names)}
+        return {"rss_mib": round(rss_kib(master.proc.pid) / 1024, 1),
+                "anon_mib": round(rss_kib(master.proc.pid, "RssAnon") / 1024, 1),
+                "workers": len(names)}
     finally:
         end_all(procs)
         wait_disconnected(master, names)
@@ -667,6 +676,9 @@ def report(oebb, bb, meta):
     row(f"RSS MiB, {meta['idle_workers']} idle stock workers",
         get(oebb, "memory_stock_workers", "rss_mib"), get(bb, "memory_stock_workers", "rss_mib"),
         "lower", "< 40; >= 10x")
+    row(f"RssAnon MiB (heap, stacks), {meta['idle_workers']} idle stock workers",
+        get(oebb, "memory_stock_workers", "anon_mib"), get(bb, "memory_stock_workers", "anon_mib"),
+        "lower")
     row("log MB/s stored, ~200 MB step, oebb worker", get(oebb, "log_oebb", "mb_per_s"), None,
         "higher", "> 100")
     row("log MB/s stored, ~200 MB step, stock worker", get(oebb, "log_stock", "mb_per_s"),
