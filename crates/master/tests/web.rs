@@ -461,7 +461,38 @@ async fn a_running_step_log_streams_live_then_ends(db: Db) {
     assert!(finished.contains(expected), "{finished}");
 }
 
+async fn a_session_outlives_its_master(db: Db) {
+    let t = master(db).await;
+    let mut alice = Browser::new(t.master.web_address());
+    log_in(&mut alice).await;
+    // The master stops; another starts on the same directory and reads the same key.
+    let config = oebb_config::load(t.dir.path(), &Default::default()).unwrap();
+    let address = t.master.web_address();
+    drop(t.master);
+    let restarted =
+        oebb_master::Master::start(&config, oebb_master::MasterOptions::for_config(&config))
+            .await
+            .unwrap();
+    assert_ne!(restarted.web_address(), address);
+    alice.address = restarted.web_address();
+    let page = alice.get("/builders/good").await;
+    assert!(
+        page.body.contains("<form id=\"force\""),
+        "still logged in:\n{}",
+        page.body
+    );
+    let mut forger = Browser::new(restarted.web_address());
+    forger.cookie = Some(format!("oebb_session={}", "e30.AAAA"));
+    let page = forger.get("/builders/good").await;
+    assert!(
+        !page.body.contains("<form id=\"force\""),
+        "a forged cookie is nobody"
+    );
+    assert!(page.cookie_was_set(), "it gets a fresh anonymous session");
+}
+
 crate::both_databases!(
+    a_session_outlives_its_master,
     log_text_is_escaped_everywhere,
     anonymous_users_and_forms_without_csrf_are_refused,
     a_logged_in_user_forces_with_a_property_and_rebuilds,
