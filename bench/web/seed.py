@@ -5,6 +5,7 @@ years: build requests, builds, steps, properties and small compressed logs.
 Run it on a master directory after `oebb master` created the schema and stopped:
     seed.py DIR --builds 100000
 Builders are taken from `oebb check --json DIR`, builds spread evenly over them, newest last.
+Each build has 5 steps; the install-and-test step's log has about 200 lines (20 KB).
 """
 
 import argparse
@@ -33,6 +34,13 @@ def log_text(builder: str, step: str, result: int) -> bytes:
         f"2026-11-25 10:00:{i:02d},{i*7:03d} 4242 INFO oebb-{builder} odoo.modules.loading: "
         f"loading module {i} of 40" for i in range(8)
     ]
+    if step == "install-and-test":
+        # The test step's log is the long one: a module's tests, one line each.
+        lines += [
+            f"2026-11-25 10:01:{i % 60:02d},{i * 13 % 1000:03d} 4242 INFO oebb-{builder} "
+            f"odoo.addons.module_{i % 37}.tests.test_{i % 11}: test_case_{i} ok ({i % 7}.{i % 10}s)"
+            for i in range(200)
+        ]
     if result == 2 and step == "install-and-test":
         lines.append(f"2026-11-25 10:00:09,000 4242 ERROR oebb-{builder} odoo.addons.sale.tests: "
                      "FAIL: test_confirm (AssertionError: 5.0 != 4.0)")

@@ -237,7 +237,9 @@ async fn a_logged_in_user_forces_with_a_property_and_rebuilds(db: Db) {
         !page.body.contains("id=\"stop\""),
         "a finished build cannot be stopped"
     );
-    assert!(page.body.contains("by <span id=\"owner\">alice</span>: try v1"));
+    assert!(page
+        .body
+        .contains("by <span id=\"owner\">alice</span>: try v1"));
     let rebuild = alice
         .post_form(
             &format!("/builds/{build}/rebuild"),
@@ -442,8 +444,9 @@ async fn a_running_step_log_streams_live_then_ends(db: Db) {
         "the live part comes as JSON text:\n{live}"
     );
     assert!(t.master.stop_build(build, "enough").await);
-    let end = read_events(&mut stream, "event: end").await;
-    assert!(end.contains("{\"result\":\"cancelled\"}"), "{end}");
+    let expected = "event: end\ndata: {\"result\":\"cancelled\"}";
+    let end = read_events(&mut stream, expected).await;
+    assert!(end.contains(expected), "{end}");
 
     let mut events = tokio::net::TcpStream::connect(t.master.web_address())
         .await
@@ -452,11 +455,44 @@ async fn a_running_step_log_streams_live_then_ends(db: Db) {
         .write_all(format!("GET /builds/{build}/stream HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
         .await
         .unwrap();
-    let finished = read_events(&mut events, "cancelled").await;
-    assert!(finished.contains("event: end"), "{finished}");
+    // Steps already run come first (the build may still be ending), then its result.
+    let expected = "event: end\ndata: {\"result\":\"cancelled\"}";
+    let finished = read_events(&mut events, expected).await;
+    assert!(finished.contains(expected), "{finished}");
+}
+
+async fn a_session_outlives_its_master(db: Db) {
+    let t = master(db).await;
+    let mut alice = Browser::new(t.master.web_address());
+    log_in(&mut alice).await;
+    // The master stops; another starts on the same directory and reads the same key.
+    let config = oebb_config::load(t.dir.path(), &Default::default()).unwrap();
+    let address = t.master.web_address();
+    drop(t.master);
+    let restarted =
+        oebb_master::Master::start(&config, oebb_master::MasterOptions::for_config(&config))
+            .await
+            .unwrap();
+    assert_ne!(restarted.web_address(), address);
+    alice.address = restarted.web_address();
+    let page = alice.get("/builders/good").await;
+    assert!(
+        page.body.contains("<form id=\"force\""),
+        "still logged in:\n{}",
+        page.body
+    );
+    let mut forger = Browser::new(restarted.web_address());
+    forger.cookie = Some(format!("oebb_session={}", "e30.AAAA"));
+    let page = forger.get("/builders/good").await;
+    assert!(
+        !page.body.contains("<form id=\"force\""),
+        "a forged cookie is nobody"
+    );
+    assert!(page.cookie_was_set(), "it gets a fresh anonymous session");
 }
 
 crate::both_databases!(
+    a_session_outlives_its_master,
     log_text_is_escaped_everywhere,
     anonymous_users_and_forms_without_csrf_are_refused,
     a_logged_in_user_forces_with_a_property_and_rebuilds,

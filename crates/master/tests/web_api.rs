@@ -27,7 +27,7 @@ fn json(body: &str) -> Value {
 
 async fn reads_cancel_rebuild_and_paged_logs(db: Db) {
     let mut t = MasterTester::start(db, &[W], &["a", "b"], |builder, _| match builder {
-        "a" => vec![Step::script("count", "seq 1 1000")],
+        "a" => vec![Step::script("count", "seq 1 100000")],
         _ => vec![Step::script("ok", "echo fine")],
     })
     .await;
@@ -44,6 +44,10 @@ async fn reads_cancel_rebuild_and_paged_logs(db: Db) {
         .await;
     assert_eq!(forced.status, 201, "{}", forced.body);
     let queued_id = json(&forced.body)["request"].as_i64().unwrap();
+    for body in [r#"{"properties":{"buildnumber":7}}"#, r#"{"properties":{"a b":1}}"#] {
+        let refused = api.request("POST", "/api/builders/b/force", &auth, body).await;
+        assert_eq!(refused.status, 400, "{body}: {}", refused.body);
+    }
     let queued = json(&api.get("/api/buildrequests").await.body);
     assert_eq!(queued[0]["id"], queued_id);
     assert_eq!(queued[0]["properties"]["buildout-tag"], "t1");
@@ -89,6 +93,39 @@ async fn reads_cancel_rebuild_and_paged_logs(db: Db) {
         page.header("x-log-size"),
         Some(log.len().to_string().as_str())
     );
+
+    // About 590 KB of log: more than one page, each page whole lines of whole chunks.
+    let last = api.get(&format!("/builds/{build}/steps/0/log")).await.body;
+    let of = last.split("Page ").nth(1).unwrap();
+    let (page, pages): (usize, usize) = {
+        let mut words = of.split_whitespace();
+        let page = words.next().unwrap().parse().unwrap();
+        let pages = words.nth(1).unwrap().parse().unwrap();
+        (page, pages)
+    };
+    assert!(
+        pages >= 2 && page == pages,
+        "the last of several pages first: {page} of {pages}"
+    );
+    assert!(
+        last.contains("\n100000\n"),
+        "the last page shows the end of the output"
+    );
+    let first = api
+        .get(&format!("/builds/{build}/steps/0/log?page=0"))
+        .await
+        .body;
+    assert!(first.contains("\n1\n2\n3\n") && !first.contains("\n100000\n"));
+    let hits = api
+        .get(&format!("/builds/{build}/steps/0/log?q=99999"))
+        .await
+        .body;
+    let lines: Vec<&str> = hits
+        .lines()
+        .filter(|l| l.starts_with("<li value="))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].ends_with("<code>99999</code></li>"), "{lines:?}");
 
     let rebuilt = api
         .request("POST", &format!("/api/builds/{build}/rebuild"), &auth, "")

@@ -35,6 +35,9 @@ fn refusal(status: StatusCode, message: impl ToString) -> Refusal {
     }
 }
 
+/// Properties the master sets on every build; a force may not change them.
+const RESERVED: &[&str] = &["buildername", "workername", "buildnumber", "reason", "owner"];
+
 /// Build properties a force may set: names of letters, digits, `-`, `_`, `.`.
 fn valid_property_name(name: &str) -> bool {
     !name.is_empty()
@@ -55,6 +58,12 @@ pub async fn force(
         return Err(refusal(
             StatusCode::BAD_REQUEST,
             format!("bad property name {bad:?}: use letters, digits, '-', '_' and '.'"),
+        ));
+    }
+    if let Some(reserved) = properties.keys().find(|n| RESERVED.contains(&n.as_str())) {
+        return Err(refusal(
+            StatusCode::BAD_REQUEST,
+            format!("property {reserved:?} is set by the master; choose another name"),
         ));
     }
     properties.insert("owner".into(), Value::from(user));

@@ -50,6 +50,8 @@ struct StepFollower {
     live: Option<broadcast::Receiver<LogEvent>>,
     /// Reading stored chunks (true) or waiting for live ones.
     catching_up: bool,
+    /// The step's result, once the live channel told it.
+    result: Option<&'static str>,
     done: bool,
 }
 
@@ -79,7 +81,10 @@ impl StepFollower {
                 self.catching_up = false;
                 if self.live.is_none() {
                     self.done = true;
-                    let result = self.stored_result().await;
+                    let result = match self.result {
+                        Some(r) => r,
+                        None => self.stored_result().await,
+                    };
                     return Some((Ok(end_event(result)), self));
                 }
             }
@@ -100,11 +105,10 @@ impl StepFollower {
                     return Some((Ok(log_event(&text)), self));
                 }
                 Ok(LogEvent::End(result)) => {
+                    // Anything stored but not yet sent goes first, then this result.
                     self.live = None;
                     self.catching_up = true;
-                    // Anything stored but not yet sent goes first; then the stored result,
-                    // which is this one.
-                    let _ = result;
+                    self.result = Some(result.name());
                 }
                 Err(RecvError::Lagged(_)) => self.catching_up = true,
                 Err(RecvError::Closed) => {
@@ -150,6 +154,7 @@ pub async fn step_stream(
         next_seq: q.from.unwrap_or(0).max(0),
         live,
         catching_up: true,
+        result: None,
         done: false,
     };
     sse(stream::unfold(follower, StepFollower::next))

@@ -90,7 +90,12 @@ fn pages(extents: &[crate::store::web_queries::ChunkExtent]) -> Vec<(i64, i64)> 
         }
     }
     if let (Some(first), Some(last)) = (start, extents.last()) {
-        pages.push((first, last.seq));
+        match pages.last_mut() {
+            // A short end (typically the command's closing lines) joins the page before it,
+            // so the last page shows the end of the output too.
+            Some(previous) if size < LOG_PAGE_BYTES / 4 => previous.1 = last.seq,
+            _ => pages.push((first, last.seq)),
+        }
     }
     pages
 }
@@ -341,4 +346,27 @@ pub async fn byte_range(
         out = out.into_iter().skip(skip).take(take).collect();
     }
     Ok((out, size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::web_queries::ChunkExtent;
+
+    #[test]
+    fn pages_hold_whole_chunks_of_about_a_page_of_text() {
+        let extent = |seq, raw_size| ChunkExtent { seq, raw_size };
+        assert!(pages(&[]).is_empty());
+        let small: Vec<_> = (0..5).map(|s| extent(s, 100)).collect();
+        assert_eq!(pages(&small), [(0, 4)]);
+        let big = [
+            extent(0, LOG_PAGE_BYTES - 1),
+            extent(1, 1),
+            extent(2, LOG_PAGE_BYTES * 3),
+            extent(3, 10),
+        ];
+        assert_eq!(pages(&big), [(0, 1), (2, 3)]);
+        let ends_big = [extent(0, LOG_PAGE_BYTES), extent(1, LOG_PAGE_BYTES / 2)];
+        assert_eq!(pages(&ends_big), [(0, 0), (1, 1)]);
+    }
 }
