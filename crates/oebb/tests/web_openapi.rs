@@ -62,6 +62,9 @@ fn fill(path: &str, ids: &Ids, action: Option<&str>, missing: bool) -> String {
                     "0".to_string()
                 }
             }
+            // A step's logs: `stdio` always exists.
+            ("logs", _, true) => "no-such-log".to_string(),
+            ("logs", _, false) => "stdio".to_string(),
             ("workers", _, true) => "no-such-worker".to_string(),
             ("workers", _, false) => web_common::WORKER.to_string(),
             _ => panic!(
