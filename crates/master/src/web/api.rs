@@ -3,8 +3,9 @@
 //! `openapi.json` beside this file, served at `/api/openapi.json`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -50,13 +51,34 @@ fn refused(r: Refusal) -> Response {
     error(r.status, r.message)
 }
 
-/// A JSON body, or the empty object for an empty body.
-fn body<T: serde::de::DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, Response> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+/// The user an API action acts as (see [`api_user`]); a 401 answer when there is none.
+struct ApiUser(String);
+
+impl FromRequestParts<Web> for ApiUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, Response> {
+        api_user(web, &parts.headers).await.map(ApiUser)
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+}
+
+/// A JSON body, or the empty object for an empty body; a 400 answer when it is not JSON.
+struct JsonBody<T>(T);
+
+impl<T: serde::de::DeserializeOwned + Default> FromRequest<Web> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, web: &Web) -> Result<Self, Response> {
+        let bytes = Bytes::from_request(request, web)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonBody(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+    }
 }
 
 async fn openapi() -> Response {
@@ -145,17 +167,9 @@ struct ForceBody {
 async fn force(
     State(web): State<Web>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiUser(user): ApiUser,
+    JsonBody(body): JsonBody<ForceBody>,
 ) -> Response {
-    let user = match api_user(&web, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let body: ForceBody = match body(&bytes) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
     let reason = body.reason.unwrap_or_else(|| "forced".to_string());
     match actions::force(&web, &name, &reason, body.properties, &user).await {
         Ok(id) => (StatusCode::CREATED, Json(json!({ "request": id }))).into_response(),
@@ -183,10 +197,7 @@ async fn build_request(State(web): State<Web>, Path(id): Path<i64>) -> Response 
     }
 }
 
-async fn cancel(State(web): State<Web>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
-    if let Err(r) = api_user(&web, &headers).await {
-        return r;
-    }
+async fn cancel(State(web): State<Web>, Path(id): Path<i64>, _: ApiUser) -> Response {
     match actions::cancel(&web, BuildRequestId(id)).await {
         Ok(()) => Json(json!({ "cancelled": id })).into_response(),
         Err(r) => refused(r),
@@ -250,17 +261,9 @@ struct StopBody {
 async fn stop(
     State(web): State<Web>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiUser(user): ApiUser,
+    JsonBody(body): JsonBody<StopBody>,
 ) -> Response {
-    let user = match api_user(&web, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let body: StopBody = match body(&bytes) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
     let reason = body
         .reason
         .unwrap_or_else(|| format!("stopped through the API by {user}"));
@@ -270,11 +273,7 @@ async fn stop(
     }
 }
 
-async fn rebuild(State(web): State<Web>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
-    let user = match api_user(&web, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+async fn rebuild(State(web): State<Web>, Path(id): Path<i64>, ApiUser(user): ApiUser) -> Response {
     match actions::rebuild(&web, BuildId(id), &user).await {
         Ok(request) => (StatusCode::CREATED, Json(json!({ "request": request }))).into_response(),
         Err(r) => refused(r),
