@@ -167,6 +167,16 @@ async fn odoo_builds_of_a_standalone_buildout() {
                 .ends_with("Hit CTRL-C again or send a second signal to force the shutdown. \n"),
         "the log file is kept with the step: {test_log}"
     );
+    let number = STEPS.iter().position(|s| *s == "test").unwrap();
+    let page = common::browser::Browser::new(t.master.web_address())
+        .get(&format!("/builds/{build}"))
+        .await;
+    let link = format!("href=\"/api/builds/{build}/steps/{number}/logs/test\">test</a>");
+    assert!(
+        page.body.contains(&link),
+        "the build page links the log: {}",
+        page.body
+    );
     let analyze = t.log(build, "analyze").await;
     assert!(analyze.contains("PASS"), "{analyze}");
     let fetched = t.path(&format!("builds/{build}/analyze/test.log"));

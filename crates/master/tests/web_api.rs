@@ -44,8 +44,13 @@ async fn reads_cancel_rebuild_and_paged_logs(db: Db) {
         .await;
     assert_eq!(forced.status, 201, "{}", forced.body);
     let queued_id = json(&forced.body)["request"].as_i64().unwrap();
-    for body in [r#"{"properties":{"buildnumber":7}}"#, r#"{"properties":{"a b":1}}"#] {
-        let refused = api.request("POST", "/api/builders/b/force", &auth, body).await;
+    for body in [
+        r#"{"properties":{"buildnumber":7}}"#,
+        r#"{"properties":{"a b":1}}"#,
+    ] {
+        let refused = api
+            .request("POST", "/api/builders/b/force", &auth, body)
+            .await;
         assert_eq!(refused.status, 400, "{body}: {}", refused.body);
     }
     let queued = json(&api.get("/api/buildrequests").await.body);

@@ -36,7 +36,13 @@ fn refusal(status: StatusCode, message: impl ToString) -> Refusal {
 }
 
 /// Properties the master sets on every build; a force may not change them.
-const RESERVED: &[&str] = &["buildername", "workername", "buildnumber", "reason", "owner"];
+const RESERVED: &[&str] = &[
+    "buildername",
+    "workername",
+    "buildnumber",
+    "reason",
+    "owner",
+];
 
 /// Build properties a force may set: names of letters, digits, `-`, `_`, `.`.
 fn valid_property_name(name: &str) -> bool {

@@ -84,6 +84,8 @@ struct StepView {
     truncated: bool,
     running: bool,
     has_file: bool,
+    /// The files the step kept as logs of their own (the Odoo server's `--logfile` as `test`).
+    named_logs: Vec<String>,
 }
 
 #[derive(Template)]
@@ -145,6 +147,10 @@ pub async fn page(
             Ok(t) => t,
             Err(e) => return store_failed(layout, e),
         };
+        let named_logs = match web.store.log_names(s.id).await {
+            Ok(names) => names,
+            Err(e) => return store_failed(layout, e),
+        };
         views.push(StepView {
             number: s.number,
             name: s.name.clone(),
@@ -156,6 +162,7 @@ pub async fn page(
             truncated: tail.truncated,
             running: s.finished_at.is_none(),
             has_file: log_file::fetched_file_path(&web.config.dir, id, &s.name).is_some(),
+            named_logs,
         });
     }
     let findings = findings(id, &properties, &steps);
