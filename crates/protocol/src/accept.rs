@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::auth::{parse_basic_authorization, AuthError, Credentials};
 use crate::connection::{Connection, IncomingRequest, Side};
+use crate::quick_ack::QuickAck;
 
 /// How long the WebSocket upgrade may take, so a silent peer cannot hold a task forever.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,7 +60,8 @@ pub struct Accepted {
 /// Upgrades a TCP connection from a worker, checking its Basic credentials with `check`
 /// (true to accept). Refusals answer 401 (missing, unknown, wrong) or 400 (malformed) and are
 /// logged here. `check` is `Unpin` because tungstenite keeps the callback in its future;
-/// closures and `fn`s are. Sets TCP_NODELAY: commands are small request/response exchanges.
+/// closures and `fn`s are. Sets TCP_NODELAY and acknowledges reads at once ([`QuickAck`]):
+/// commands are small request/response exchanges.
 pub async fn accept_worker<F>(stream: TcpStream, check: F) -> Result<Accepted, HandshakeError>
 where
     F: FnOnce(&Credentials) -> bool + Unpin,
@@ -93,8 +95,11 @@ where
         outcome = Some(checked);
         result
     };
-    let upgrade =
-        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(websocket_config()));
+    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
+        QuickAck::new(stream),
+        callback,
+        Some(websocket_config()),
+    );
     let upgraded = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade).await;
     match (upgraded, outcome) {
         (Err(_), _) => {
@@ -155,8 +160,11 @@ pub async fn connect_to_master(
     request
         .headers_mut()
         .insert(header::AUTHORIZATION, authorization);
-    let handshake =
-        tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()));
+    let handshake = tokio_tungstenite::client_async_with_config(
+        request,
+        QuickAck::new(stream),
+        Some(websocket_config()),
+    );
     let (websocket, _) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
         Err(_) => return Err(HandshakeError::Timeout),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {

@@ -12,6 +12,7 @@ mod connection;
 mod fields;
 mod frame;
 mod message;
+mod quick_ack;
 mod sequence;
 mod update;
 mod worker_info;
