@@ -181,10 +181,12 @@ async fn interrupt_kills_the_whole_process_group() {
     let run = master.wait(&id).await;
     assert_eq!(run.rc(), Some(-1), "{run:?}");
 
-    // The master's interruptSignal is the one sent: this script traps it and exits 5.
+    // The master's interruptSignal is the one sent: this script traps it and exits 5. The
+    // shell waits in short foreground sleeps, so the signal is never pending on a `wait` that
+    // has not begun (which under load left the trap unrun until the kill).
     let mut polite = script(
         &workdir,
-        "trap 'echo got INT; exit 5' INT; echo started; sleep 300 & wait",
+        "trap 'echo got INT; exit 5' INT; echo started; while :; do sleep 1; done",
     );
     polite.interrupt_signal = Some("INT".into());
     let id = master.start(polite.into()).await;
