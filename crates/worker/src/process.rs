@@ -172,6 +172,20 @@ async fn at(deadline: Option<Instant>) {
     }
 }
 
+/// Sets every signal back to its default action in a command about to exec. Signals the worker
+/// inherited as ignored (SIGINT and SIGQUIT when a shell started it in the background, SIGHUP
+/// under nohup) stay ignored through exec, and a shell cannot even trap a signal ignored on
+/// entry: a step would then never see the master's `interruptSignal`. The stock worker
+/// (Twisted) resets them too.
+fn default_signal_dispositions() {
+    for signal in 1..32 {
+        if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+            // SAFETY: signal(2) with SIG_DFL is async-signal-safe and has no memory effects.
+            unsafe { libc::signal(signal, libc::SIG_DFL) };
+        }
+    }
+}
+
 /// Runs the process to its end; returns its rc (-1 when killed). The caller sends the rc.
 pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut Interrupt) -> i64 {
     let started = Instant::now();
@@ -193,6 +207,14 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // SAFETY: between fork and exec only async-signal-safe calls are allowed; signal(2) is one,
+    // and the closure touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            default_signal_dispositions();
+            Ok(())
+        });
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
