@@ -160,7 +160,7 @@ fn drop_databases_of_finished_runs(url: &str) {
         return; // psql missing: the test itself reports it
     };
     for name in String::from_utf8_lossy(&listed.stdout).lines() {
-        let pid = name.rsplitn(4, '_').nth(2).unwrap_or_default();
+        let pid = name.rsplit('_').nth(2).unwrap_or_default();
         if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
             let _ = psql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
         }
@@ -179,6 +179,67 @@ pub fn unique_database_name(prefix: &str) -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A free TCP port on the loopback address, for a program the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free loopback port")
+        .port()
+}
+
+/// A child process killed (SIGKILL) when dropped, on every path; when the test panics, the
+/// log file it wrote is printed.
+pub struct Killed {
+    child: Child,
+    what: &'static str,
+    log: Option<PathBuf>,
+}
+
+impl Killed {
+    /// Guards `child`, described as `what`, whose log goes to `log`.
+    pub fn new(child: Child, what: &'static str, log: Option<PathBuf>) -> Killed {
+        Killed { child, what, log }
+    }
+
+    /// Sends SIGTERM, as a service manager stopping it would, and waits up to `within` for
+    /// the exit; panics when the process outlives it.
+    pub fn terminate(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid} failed");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the child") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} still runs {within:?} after SIGTERM",
+                self.what
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process at once, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            if let Some(log) = &self.log {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                eprintln!("--- log of {} ---\n{text}", self.what);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -240,66 +301,5 @@ mod tests {
             database_url("postgresql://u@h/db?a=b", "t3"),
             "postgresql://u@h/t3?a=b"
         );
-    }
-}
-
-/// A free TCP port on the loopback address, for a program the test starts.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free loopback port")
-        .port()
-}
-
-/// A child process killed (SIGKILL) when dropped, on every path; when the test panics, the
-/// log file it wrote is printed.
-pub struct Killed {
-    child: Child,
-    what: &'static str,
-    log: Option<PathBuf>,
-}
-
-impl Killed {
-    /// Guards `child`, described as `what`, whose log goes to `log`.
-    pub fn new(child: Child, what: &'static str, log: Option<PathBuf>) -> Killed {
-        Killed { child, what, log }
-    }
-
-    /// Sends SIGTERM, as a service manager stopping it would, and waits up to `within` for
-    /// the exit; panics when the process outlives it.
-    pub fn terminate(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid} failed");
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for the child") {
-                return status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{} still runs {within:?} after SIGTERM",
-                self.what
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-
-    /// Kills the process at once, as a crash would.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            if let Some(log) = &self.log {
-                let text = std::fs::read_to_string(log).unwrap_or_default();
-                eprintln!("--- log of {} ---\n{text}", self.what);
-            }
-        }
     }
 }
