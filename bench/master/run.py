@@ -100,7 +100,10 @@ def end_everything():
 
 def on_signal(signum, _frame):
     end_everything()
-    sys.exit(128 + signum)
+    # Not sys.exit: its SystemExit could be replaced on the way up by the error of a `finally`
+    # (a phase waiting for the workers just ended), which `phase` catches, and the run went on.
+    log(f"stopped by signal {signum}; the work directory is left in place")
+    os._exit(128 + signum)
 
 
 atexit.register(end_everything)
