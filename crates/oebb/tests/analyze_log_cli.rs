@@ -1,8 +1,7 @@
 //! `oebb analyze-log` as users run it: exit codes, human and JSON output, ignore files.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 /// The project's shared reference files: `$OEBB_REFERENCE`, set by scripts/test, or
 /// `../shared/reference` beside the repository.
@@ -160,19 +159,10 @@ fn ignore_file_in_checklog_format() {
 
 #[test]
 fn reads_standard_input() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(["analyze-log", "-", "--excerpt"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"2024-01-01 10:00:00,000 7 ERROR db odoo.x: boom\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = oebb_testkit::output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_oebb")).args(["analyze-log", "-", "--excerpt"]),
+        b"2024-01-01 10:00:00,000 7 ERROR db odoo.x: boom\n",
+    );
     assert_eq!(code(&o), 1);
     assert!(stdout(&o).starts_with("<stdin>: FAIL"), "{}", stdout(&o));
 }
@@ -290,16 +280,10 @@ fn large_file_reads_like_standard_input_across_window_edges() {
     assert_eq!(lines, error_lines);
     assert_eq!(v["logs"][0]["counts"]["error-record"], 9);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(["analyze-log", "-", "--excerpt", "--json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(log.as_bytes()).unwrap());
-    let streamed = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    let streamed = oebb_testkit::output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_oebb")).args(["analyze-log", "-", "--excerpt", "--json"]),
+        log.as_bytes(),
+    );
     let mut s: serde_json::Value = serde_json::from_str(&stdout(&streamed)).unwrap();
     s["logs"][0]["file"] = v["logs"][0]["file"].clone();
     assert_eq!(s, v);

@@ -1,7 +1,7 @@
 //! `oebb master DIR --local-worker`: one command gives a master and a worker that builds.
 
 use oebb_testkit::{free_port, Killed};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn oebb(args: &[&str]) -> Output {
@@ -36,16 +36,10 @@ fn a_master_with_its_local_worker_builds_a_forced_builder() {
     std::fs::write(d.join("steps/x.sh"), "echo built in $(pwd)\n").unwrap();
     let dir_arg = d.to_str().unwrap();
     let log = d.join("master.log");
-    let _master = Killed::new(
-        Command::new(env!("CARGO_BIN_EXE_oebb"))
-            .args(["master", dir_arg, "--local-worker"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
+    let _master = Killed::spawn(
+        Command::new(env!("CARGO_BIN_EXE_oebb")).args(["master", dir_arg, "--local-worker"]),
         "oebb master --local-worker",
-        Some(log.clone()),
+        log.clone(),
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     let out = loop {

@@ -3,7 +3,7 @@
 //! `oebb builds` and `oebb log` as a user would.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use oebb_testkit::{free_port, Killed, StockWorker};
@@ -20,17 +20,14 @@ fn stdout(out: &Output) -> String {
 }
 
 fn start_master(dir: &Path, run: u32) -> Killed {
-    let log = dir.join(format!("master-{run}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .arg("master")
-        .arg(dir)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    Killed::new(child, "oebb master", Some(log))
+    Killed::spawn(
+        Command::new(env!("CARGO_BIN_EXE_oebb"))
+            .arg("master")
+            .arg(dir)
+            .env("RUST_LOG", "info"),
+        "oebb master",
+        dir.join(format!("master-{run}.log")),
+    )
 }
 
 /// Polls `oebb builds` until `done` accepts its output.

@@ -1,9 +1,8 @@
 //! `oebb passwd DIR USER` puts an argon2 hash into `[users]` of a created master directory,
 //! which `oebb check` accepts; a password in clear is an error that names the command.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn oebb(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_oebb"))
@@ -13,22 +12,13 @@ fn oebb(args: &[&str]) -> std::process::Output {
 }
 
 fn passwd(dir: &Path, user: &str, password: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .arg("passwd")
-        .arg(dir)
-        .arg(user)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    oebb_testkit::output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_oebb"))
+            .arg("passwd")
+            .arg(dir)
+            .arg(user),
+        format!("{password}\n").as_bytes(),
+    )
 }
 
 #[test]

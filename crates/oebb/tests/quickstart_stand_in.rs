@@ -5,7 +5,7 @@
 
 use oebb_testkit::Killed;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn oebb(args: &[&str]) -> Output {
@@ -40,16 +40,10 @@ fn the_stand_in_quickstart_builds_green() {
     assert_eq!(builder, "standin-pg15");
 
     let log = scratch.path().join("master.log");
-    let _master = Killed::new(
-        Command::new(env!("CARGO_BIN_EXE_oebb"))
-            .args(["master", dir_arg, "--local-worker"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
+    let _master = Killed::spawn(
+        Command::new(env!("CARGO_BIN_EXE_oebb")).args(["master", dir_arg, "--local-worker"]),
         "oebb master --local-worker",
-        Some(log.clone()),
+        log.clone(),
     );
     // The master takes a moment to listen: retry until it has queued the request.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -181,6 +181,27 @@ pub fn unique_database_name(prefix: &str) -> String {
     )
 }
 
+/// Runs `command` with `input` on its standard input (written from another thread, so a large
+/// input cannot block against a full output pipe) and collects its output.
+pub fn output_with_stdin(command: &mut Command, input: &[u8]) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the command");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        // The command may exit without reading it all; that is its answer, not ours.
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().expect("waiting for the command");
+    writer.join().expect("the stdin writer");
+    output
+}
+
 /// A free TCP port on the loopback address, for a program the test starts.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -201,6 +222,17 @@ impl Killed {
     /// Guards `child`, described as `what`, whose log goes to `log`.
     pub fn new(child: Child, what: &'static str, log: Option<PathBuf>) -> Killed {
         Killed { child, what, log }
+    }
+
+    /// Starts `command` without input, its standard error in the file `log`, and guards it.
+    pub fn spawn(command: &mut Command, what: &'static str, log: PathBuf) -> Killed {
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("creating the log file"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        Killed::new(child, what, Some(log))
     }
 
     /// Sends SIGTERM, as a service manager stopping it would, and waits up to `within` for

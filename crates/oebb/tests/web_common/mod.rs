@@ -7,10 +7,9 @@ pub mod browser;
 pub mod http;
 pub mod schema;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use oebb_testkit::{free_port, Killed};
@@ -106,22 +105,13 @@ pub fn master_dir(
 
 /// Runs `oebb passwd DIR USER` with the password on stdin, as an administrator would.
 pub fn set_password(dir: &Path, user: &str, password: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .arg("passwd")
-        .arg(dir)
-        .arg(user)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = oebb_testkit::output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_oebb"))
+            .arg("passwd")
+            .arg(dir)
+            .arg(user),
+        format!("{password}\n").as_bytes(),
+    );
     assert!(
         out.status.success(),
         "oebb passwd failed: {}{}",
@@ -171,18 +161,13 @@ impl TestMaster {
     pub fn start_with_workers(buildouts: &[Buildout], extra_workers: &str) -> TestMaster {
         let (dir, web, worker_address) = master_dir(buildouts, extra_workers);
         let log = dir.path().join("master.log");
-        let master = Killed::new(
+        let master = Killed::spawn(
             Command::new(env!("CARGO_BIN_EXE_oebb"))
                 .arg("master")
                 .arg(dir.path())
-                .env("RUST_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .unwrap(),
+                .env("RUST_LOG", "info"),
             "oebb master",
-            Some(log),
+            log,
         );
         let mut m = TestMaster {
             dir,
@@ -213,7 +198,7 @@ impl TestMaster {
         let d = self.dir.path();
         std::fs::write(d.join("worker-password"), "pw1\n").unwrap();
         let log = d.join("worker.log");
-        self.worker = Some(Killed::new(
+        self.worker = Some(Killed::spawn(
             Command::new(env!("CARGO_BIN_EXE_oebb"))
                 .arg("worker")
                 .arg("--master")
@@ -221,14 +206,9 @@ impl TestMaster {
                 .args(["--name", WORKER, "--password-file"])
                 .arg(d.join("worker-password"))
                 .arg("--basedir")
-                .arg(d.join("worker"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .unwrap(),
+                .arg(d.join("worker")),
             "oebb worker",
-            Some(log),
+            log,
         ));
     }
 
