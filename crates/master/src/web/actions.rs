@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
@@ -221,9 +221,36 @@ pub async fn force_route(
 
 /// A form with only its CSRF token.
 #[derive(serde::Deserialize, Default)]
-pub struct CsrfOnly {
+struct CsrfOnly {
     #[serde(default)]
     csrf: String,
+}
+
+/// The logged-in user posting a form that holds only its CSRF token; otherwise the refusal
+/// page, whose login link leads back to the page the form was on (the action's path without
+/// its last segment: `/builds/7/stop` was on `/builds/7`).
+pub struct FormUser(String);
+
+impl FromRequest<Web> for FormUser {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, web: &Web) -> Result<Self, Response> {
+        let session = request
+            .extensions()
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response())?;
+        let path = request.uri().path();
+        let here = path
+            .rsplit_once('/')
+            .map_or(path, |(page, _)| page)
+            .to_string();
+        let form = Form::<CsrfOnly>::from_request(request, web)
+            .await
+            .map(|f| f.0)
+            .unwrap_or_default();
+        form_user(web, &session, &form.csrf, &here).map(FormUser)
+    }
 }
 
 /// `POST /builds/{id}/stop`.
@@ -231,16 +258,10 @@ pub async fn stop_route(
     State(web): State<Web>,
     Extension(session): Extension<Session>,
     Path(id): Path<i64>,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    FormUser(user): FormUser,
 ) -> Response {
-    let form = form.map(|f| f.0).unwrap_or_default();
-    let here = format!("/builds/{id}");
-    let user = match form_user(&web, &session, &form.csrf, &here) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     match stop(&web, BuildId(id), &format!("stopped by {user}")).await {
-        Ok(()) => see_other(&here),
+        Ok(()) => see_other(&format!("/builds/{id}")),
         Err(r) => refused_page(&web, &session, r),
     }
 }
@@ -250,13 +271,8 @@ pub async fn rebuild_route(
     State(web): State<Web>,
     Extension(session): Extension<Session>,
     Path(id): Path<i64>,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    FormUser(user): FormUser,
 ) -> Response {
-    let form = form.map(|f| f.0).unwrap_or_default();
-    let user = match form_user(&web, &session, &form.csrf, &format!("/builds/{id}")) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     match rebuild(&web, BuildId(id), &user).await {
         Ok(request) => see_other(&format!("/buildrequests/{request}")),
         Err(r) => refused_page(&web, &session, r),
@@ -268,15 +284,10 @@ pub async fn cancel_route(
     State(web): State<Web>,
     Extension(session): Extension<Session>,
     Path(id): Path<i64>,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    _: FormUser,
 ) -> Response {
-    let form = form.map(|f| f.0).unwrap_or_default();
-    let here = format!("/buildrequests/{id}");
-    if let Err(r) = form_user(&web, &session, &form.csrf, &here) {
-        return r;
-    }
     match cancel(&web, BuildRequestId(id)).await {
-        Ok(()) => see_other(&here),
+        Ok(()) => see_other(&format!("/buildrequests/{id}")),
         Err(r) => refused_page(&web, &session, r),
     }
 }
