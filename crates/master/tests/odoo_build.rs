@@ -127,6 +127,16 @@ fn expected(failed: &[(&str, Results)]) -> Vec<(String, Option<Results>)> {
         .collect()
 }
 
+/// Forces `builder` and checks that its build failed in the steps `failed` (the others green);
+/// returns the log of its `analyze` step.
+async fn failed_build(t: &MasterTester, builder: &str, failed: &[(&str, Results)]) -> String {
+    let (request, builds) = t.force_and_wait_for(builder, ODOO_BUILD_TIMEOUT).await;
+    let build = builds[0].id;
+    assert_eq!(results(t, build).await, expected(failed), "{builder}");
+    assert_eq!(request.result, Some(Results::Failure), "{builder}");
+    t.log(build, "analyze").await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odoo_builds_of_a_standalone_buildout() {
     let t = master().await;
@@ -196,16 +206,7 @@ async fn odoo_builds_of_a_standalone_buildout() {
     );
 
     // Odoo 16 exits 0 with a failed test: the analysis fails the build.
-    let (request, builds) = t
-        .force_and_wait_for("failing-pg15", ODOO_BUILD_TIMEOUT)
-        .await;
-    let build = builds[0].id;
-    assert_eq!(
-        results(&t, build).await,
-        expected(&[("analyze", Results::Failure)])
-    );
-    assert_eq!(request.result, Some(Results::Failure));
-    let analyze = t.log(build, "analyze").await;
+    let analyze = failed_build(&t, "failing-pg15", &[("analyze", Results::Failure)]).await;
     assert!(
         analyze.contains("FAIL") && analyze.contains("test_fails_on_purpose"),
         "{analyze}"
@@ -213,32 +214,16 @@ async fn odoo_builds_of_a_standalone_buildout() {
 
     // An install error stops Odoo with a non-zero status: the test step fails, the analysis
     // still judges the log, and the database is dropped.
-    let (request, builds) = t
-        .force_and_wait_for("broken-pg15", ODOO_BUILD_TIMEOUT)
-        .await;
-    let build = builds[0].id;
-    assert_eq!(
-        results(&t, build).await,
-        expected(&[("test", Results::Failure), ("analyze", Results::Failure)])
+    let in_test_and_analyze = [("test", Results::Failure), ("analyze", Results::Failure)];
+    let analyze = failed_build(&t, "broken-pg15", &in_test_and_analyze).await;
+    assert!(
+        analyze.contains("Failed to initialize database"),
+        "{analyze}"
     );
-    assert_eq!(request.result, Some(Results::Failure));
-    assert!(t
-        .log(build, "analyze")
-        .await
-        .contains("Failed to initialize database"));
 
     // The server exits 1 after a clean log: the analysis judges the log with the exit status
     // of the step that wrote it, and fails.
-    let (request, builds) = t
-        .force_and_wait_for("badexit-pg15", ODOO_BUILD_TIMEOUT)
-        .await;
-    let build = builds[0].id;
-    assert_eq!(
-        results(&t, build).await,
-        expected(&[("test", Results::Failure), ("analyze", Results::Failure)])
-    );
-    assert_eq!(request.result, Some(Results::Failure));
-    let analyze = t.log(build, "analyze").await;
+    let analyze = failed_build(&t, "badexit-pg15", &in_test_and_analyze).await;
     assert!(
         analyze.contains("exit status of step test: 1") && analyze.contains("exit-status"),
         "{analyze}"
