@@ -9,35 +9,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::databases::Db;
 use common::odoo::{self, Cluster, ODOO_BUILD_TIMEOUT};
 use common::tester::MasterTester;
 use oebb_master::Results;
-
-/// Runs a VCS command in `dir`; a missing tool fails with how to install it.
-fn run(dir: &Path, program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .env("BRZ_EMAIL", "oebb test <t@example.com>")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {program} ({e}): run scripts/install-test-deps (git, mercurial, brz)"
-            )
-        });
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use oebb_testkit::run_vcs as run;
 
 /// Writes the stand-in's buildout into `dir`, developing `dir/fake_odoo` (relative path).
 fn write_buildout(dir: &Path) {

@@ -11,6 +11,7 @@ use oebb_config::ini::Ini;
 use oebb_config::worker::parse_workers;
 use oebb_recipe::step::StepCommand;
 use oebb_recipe::{build_steps, BuildInput};
+use oebb_testkit::run_vcs as run;
 use std::path::Path;
 use std::process::Command;
 
@@ -22,24 +23,6 @@ fn need(tool: &str, package: &str) {
     assert!(
         found,
         "`{tool}` is needed by this test; install it (Debian: apt-get install {package})"
-    );
-}
-
-fn run(dir: &Path, program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .env("BRZ_EMAIL", "oebb test <t@example.com>")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
     );
 }
 

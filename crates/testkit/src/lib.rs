@@ -181,6 +181,30 @@ pub fn unique_database_name(prefix: &str) -> String {
     )
 }
 
+/// Runs a version-control command (git, hg, brz) in `dir` as a test author; a missing tool
+/// fails with how to install it, a failing command with its error output.
+pub fn run_vcs(dir: &Path, program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("BRZ_EMAIL", "oebb test <t@example.com>")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {program} ({e}): run scripts/install-test-deps (git, mercurial, brz)"
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `command` with `input` on its standard input (written from another thread, so a large
 /// input cannot block against a full output pipe) and collects its output.
 pub fn output_with_stdin(command: &mut Command, input: &[u8]) -> std::process::Output {
