@@ -154,6 +154,7 @@ impl Scheduler {
     /// mistaken for a stale one.
     pub async fn recover(store: &Store) -> Result<Vec<BuildRequestRecord>, StoreError> {
         let builds = store.recover_interrupted().await?;
+        store.refresh_builder_last_builds().await?;
         if !builds.is_empty() {
             tracing::warn!(
                 ?builds,

@@ -258,6 +258,12 @@ impl Store {
         Ok(builds)
     }
 
+    /// Rebuilds each builder's last build from the builds table (done once at start).
+    pub async fn refresh_builder_last_builds(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        queries::refresh_builder_last_builds(&mut conn).await
+    }
+
     /// Sets a build property (value as JSON text), replacing an earlier value.
     pub async fn set_build_property(
         &self,

@@ -279,8 +279,12 @@ pub async fn recover_interrupted(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    // Builds stored by other means (an import, a benchmark's seed) count too; one pass over
-    // the builder index at start.
+    Ok(builds)
+}
+
+/// Sets each builder's last build from the builds table, so builds stored by other means (an
+/// import, a benchmark's seed) count too; one pass over the builder index.
+pub async fn refresh_builder_last_builds(conn: &mut AnyConnection) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO builder_last_builds (builder, build_id) \
          SELECT builder, MAX(id) FROM builds WHERE true GROUP BY builder \
@@ -288,7 +292,7 @@ pub async fn recover_interrupted(
     )
     .execute(&mut *conn)
     .await?;
-    Ok(builds)
+    Ok(())
 }
 
 /// Upserts a build property.
