@@ -123,6 +123,17 @@ impl Store {
         &self.live
     }
 
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so it waits for another writer: a deferred one that reads first fails at its first write,
+    /// without waiting, with SQLITE_BUSY_SNAPSHOT when another connection wrote in between (a
+    /// stopping master's recovery met a running build's log write that way).
+    async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -140,7 +151,7 @@ impl Store {
         peer: &str,
         info_json: &str,
     ) -> Result<ConnectionId, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let id = queries::worker_connected(&mut tx, worker, peer, info_json, now_millis()).await?;
         tx.commit().await?;
         Ok(id)
@@ -164,7 +175,7 @@ impl Store {
 
     /// Stores a change seen in a repository.
     pub async fn add_change(&self, change: &NewChange) -> Result<ChangeId, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let id = queries::add_change(&mut tx, change, now_millis()).await?;
         tx.commit().await?;
         Ok(id)
@@ -191,7 +202,7 @@ impl Store {
     ) -> Result<BuildRequestId, StoreError> {
         let json = (!properties.is_empty())
             .then(|| serde_json::Value::from(properties.clone()).to_string());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let id = queries::add_build_request(
             &mut tx,
             builder,
@@ -227,7 +238,7 @@ impl Store {
         builder: &str,
         worker: &str,
     ) -> Result<BuildId, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let id = queries::start_build(&mut tx, request, builder, worker, now_millis()).await?;
         tx.commit().await?;
         self.live.build_started(id);
@@ -241,7 +252,7 @@ impl Store {
         result: Results,
         state_text: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         queries::finish_build(&mut tx, build, result, state_text, now_millis()).await?;
         tx.commit().await?;
         self.live.build_finished(build, result);
@@ -252,7 +263,7 @@ impl Store {
     /// steps as exceptions, queues their requests again and closes stale worker connections.
     /// Returns the builds marked.
     pub async fn recover_interrupted(&self) -> Result<Vec<BuildId>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let builds = queries::recover_interrupted(&mut tx, now_millis()).await?;
         tx.commit().await?;
         Ok(builds)
@@ -272,7 +283,7 @@ impl Store {
         value_json: &str,
         source: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         queries::set_build_property(&mut tx, build, name, value_json, source).await?;
         tx.commit().await?;
         Ok(())
@@ -294,7 +305,7 @@ impl Store {
         number: i64,
         name: &str,
     ) -> Result<StepId, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let id = queries::start_step(&mut tx, build, number, name, now_millis()).await?;
         tx.commit().await?;
         self.live.step_started(build, id, number, name);
