@@ -1,6 +1,7 @@
 //! `oebb`: one binary for the master, the worker and the offline tools.
 
 mod cmd;
+mod resident;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

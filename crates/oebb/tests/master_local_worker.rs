@@ -1,6 +1,7 @@
 //! `oebb master DIR --local-worker`: one command gives a master and a worker that builds.
 
 use oebb_testkit::{free_port, Killed};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -11,10 +12,9 @@ fn oebb(args: &[&str]) -> Output {
         .unwrap()
 }
 
-#[test]
-fn a_master_with_its_local_worker_builds_a_forced_builder() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// A master directory with one worker, `local`, and one builder, `x`, whose step prints its
+/// working directory.
+fn master_dir(d: &Path) {
     let (worker_port, web_port) = (free_port(), free_port());
     std::fs::write(
         d.join("oebb.cfg"),
@@ -34,13 +34,12 @@ fn a_master_with_its_local_worker_builds_a_forced_builder() {
     std::fs::write(d.join("buildouts/x.cfg"), "[buildout]\nparts =\n").unwrap();
     std::fs::create_dir_all(d.join("steps")).unwrap();
     std::fs::write(d.join("steps/x.sh"), "echo built in $(pwd)\n").unwrap();
+}
+
+/// Forces `x` until the master answers, waits for the build and checks it succeeded and that
+/// build `build`'s step printed the worker's directory.
+fn force_and_check(d: &Path, build: u32, master_log: &Path) {
     let dir_arg = d.to_str().unwrap();
-    let log = d.join("master.log");
-    let _master = Killed::spawn(
-        Command::new(env!("CARGO_BIN_EXE_oebb")).args(["master", dir_arg, "--local-worker"]),
-        "oebb master --local-worker",
-        log.clone(),
-    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let out = loop {
         let out = oebb(&["force", dir_arg, "x", "--wait", "--timeout", "30"]);
@@ -49,20 +48,76 @@ fn a_master_with_its_local_worker_builds_a_forced_builder() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let master_log = std::fs::read_to_string(&log).unwrap_or_default();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{text}\n{}\n--- master ---\n{master_log}",
-        String::from_utf8_lossy(&out.stderr)
+        "{text}\n{}\n--- master ---\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(master_log).unwrap_or_default()
     );
     assert!(text.contains("on local: success"), "{text}");
-    let log = oebb(&["log", dir_arg, "1", "0"]);
+    let log = oebb(&["log", dir_arg, &build.to_string(), "0"]);
     let printed = String::from_utf8_lossy(&log.stdout);
     let workdir = d.join("workers/local/x/build").canonicalize().unwrap();
     assert!(
         printed.contains(&format!("built in {}", workdir.display())),
         "{printed}"
     );
+}
+
+#[test]
+fn a_master_with_its_local_worker_builds_a_forced_builder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    master_dir(d);
+    let log = d.join("master.log");
+    let _master = Killed::spawn(
+        Command::new(env!("CARGO_BIN_EXE_oebb")).args([
+            "master",
+            d.to_str().unwrap(),
+            "--local-worker",
+        ]),
+        "oebb master --local-worker",
+        log.clone(),
+    );
+    force_and_check(d, 1, &log);
+}
+
+/// Dropping the code pages of the running process (see `resident.rs`) must leave a master that
+/// goes on building: the pages come back from the file.
+#[test]
+fn a_master_builds_again_after_giving_back_its_idle_memory() {
+    const RELEASED: &str = "idle: code pages and free heap released";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    master_dir(d);
+    let log = d.join("master.log");
+    let _master = Killed::spawn(
+        Command::new(env!("CARGO_BIN_EXE_oebb"))
+            .args(["master", d.to_str().unwrap(), "--local-worker"])
+            .args(["--release-memory-after", "1"])
+            .env("RUST_LOG", "info,oebb=debug"),
+        "oebb master --local-worker",
+        log.clone(),
+    );
+    let releases = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches(RELEASED)
+            .count()
+    };
+    for build in 1..=2 {
+        force_and_check(d, build, &log);
+        let before = releases();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while releases() == before {
+            assert!(
+                Instant::now() < deadline,
+                "no `{RELEASED}` after build {build}:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! `oebb master`: run the master of a master directory.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -16,6 +17,10 @@ pub struct MasterArgs {
     /// named `local` in slaves.cfg, or as the only worker when there is one.
     #[arg(long)]
     local_worker: bool,
+    /// Every SECONDS, when no build is running, the master gives back the code pages and free
+    /// heap its last work touched; they come back from the page cache when needed (0: never).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    release_memory_after: u64,
 }
 
 /// Loads a master directory's configuration, or fails with every error, one per line.
@@ -42,6 +47,8 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Runs the command.
 pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
+    crate::resident::fewer_heap_arenas();
+    let code_pages = crate::resident::CodePages::of_this_process();
     super::init_logging();
     let config = load_config(&args.dir)?;
     for warning in &config.warnings {
@@ -67,6 +74,19 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
                 }
             });
         }
+        let every = Duration::from_secs(args.release_memory_after);
+        match code_pages {
+            Ok(_) if every.is_zero() => {}
+            Ok(pages) => {
+                tracing::debug!(bytes = pages.bytes(), "code pages released when idle");
+                tokio::spawn(release_memory_when_idle(
+                    master.store().clone(),
+                    pages,
+                    every,
+                ));
+            }
+            Err(e) => tracing::warn!("the master will keep its code pages resident: {e}"),
+        }
         tokio::select! {
             () = super::stop_signal() => {
                 tracing::info!("stopping: SIGTERM or SIGINT received");
@@ -77,6 +97,29 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
         anyhow::Ok(())
     })?;
     Ok(0)
+}
+
+/// At each tick of `every` when no build runs, drops the master's resident code pages and free
+/// heap (see [`crate::resident`]): an idle master then holds what keeping workers alive needs.
+async fn release_memory_when_idle(
+    store: oebb_master::Store,
+    pages: crate::resident::CodePages,
+    every: Duration,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match store.running_builds().await {
+            Ok(running) if running.is_empty() => {
+                pages.release();
+                tracing::debug!("idle: code pages and free heap released");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!("no memory release at this tick: {e}"),
+        }
+    }
 }
 
 /// The name and password the local worker logs in with.
