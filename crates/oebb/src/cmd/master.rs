@@ -17,8 +17,9 @@ pub struct MasterArgs {
     /// named `local` in slaves.cfg, or as the only worker when there is one.
     #[arg(long)]
     local_worker: bool,
-    /// Every SECONDS, when no build is running, the master gives back the code pages and free
-    /// heap its last work touched; they come back from the page cache when needed (0: never).
+    /// Once started, and then every SECONDS when no build is running, the master gives back the
+    /// code pages and free heap its work touched; they come back from the page cache when
+    /// needed (0: never).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     release_memory_after: u64,
 }
@@ -99,16 +100,16 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// At each tick of `every` when no build runs, drops the master's resident code pages and free
+/// Right after start-up, then at each tick of `every` when no build runs, drops the master's resident code pages and free
 /// heap (see [`crate::resident`]): an idle master then holds what keeping workers alive needs.
 async fn release_memory_when_idle(
     store: oebb_master::Store,
     pages: crate::resident::CodePages,
     every: Duration,
 ) {
+    // The first tick is now: what start-up touched (migrations, recovery) is not needed again.
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
     loop {
         ticks.tick().await;
         match store.running_builds().await {
