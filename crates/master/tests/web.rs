@@ -491,7 +491,70 @@ async fn a_session_outlives_its_master(db: Db) {
     assert!(page.cookie_was_set(), "it gets a fresh anonymous session");
 }
 
+/// After five wrong passwords in a row for one name, the next attempt waits, even with the
+/// right password, in the form and in the API; other names are not affected; a right password
+/// after the wait clears the record.
+async fn password_guessing_is_slowed_per_user_name(db: Db) {
+    let t = master(db).await;
+    let mut guesser = Browser::new(t.master.web_address());
+    let csrf = guesser.get("/login").await.csrf();
+    let session = guesser.cookie.clone();
+    let attempt = |user: &'static str, password: &'static str| {
+        let (csrf, cookie) = (csrf.clone(), session.clone());
+        let address = t.master.web_address();
+        async move {
+            let mut browser = Browser::new(address);
+            browser.cookie = cookie;
+            browser
+                .post_form(
+                    "/login",
+                    &[("user", user), ("password", password), ("csrf", &csrf)],
+                )
+                .await
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("alice", "guess").await.status, 401);
+    }
+    let refused = attempt("alice", "s3cret").await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(refused.body.contains("try again in"), "{}", refused.body);
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&wait), "Retry-After: {wait}");
+    let basic = format!(
+        "Authorization: Basic {}\r\nContent-Type: application/json\r\n",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:s3cret")
+    );
+    let api = guesser
+        .request("POST", "/api/builders/good/force", &basic, "{}")
+        .await;
+    assert_eq!(api.status, 429, "{}", api.body);
+    assert!(api.header("retry-after").is_some());
+    assert_eq!(
+        attempt("bob", "guess").await.status,
+        401,
+        "bob is not alice"
+    );
+    assert!(
+        t.store()
+            .build_request(BuildRequestId(1))
+            .await
+            .unwrap()
+            .is_none(),
+        "the refused API call forced nothing"
+    );
+
+    tokio::time::sleep(Duration::from_secs(wait) + Duration::from_millis(100)).await;
+    assert_eq!(attempt("alice", "s3cret").await.status, 303);
+    assert_eq!(
+        attempt("alice", "guess").await.status,
+        401,
+        "the right password cleared alice's record"
+    );
+}
+
 crate::both_databases!(
+    password_guessing_is_slowed_per_user_name,
     a_session_outlives_its_master,
     log_text_is_escaped_everywhere,
     anonymous_users_and_forms_without_csrf_are_refused,

@@ -12,6 +12,7 @@ use axum::{Extension, Form};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
+use std::time::{Duration, Instant};
 
 use super::session::Session;
 use super::view::Layout;
@@ -25,9 +26,24 @@ const UNKNOWN_USER_HASH: &str =
 /// The user name the API token acts as.
 pub const TOKEN_USER: &str = "api-token";
 
-/// Whether `password` is the password of web user `user`; the hash check runs off the async
-/// threads (argon2 is slow on purpose).
-pub async fn check_password(web: &Web, user: &str, password: &str) -> bool {
+/// What a login attempt gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    /// The user's password.
+    Right,
+    /// Not the password, or no such user.
+    Wrong,
+    /// Too many wrong passwords for this name in a row: retry after this long; the password was
+    /// not checked.
+    TooSoon(Duration),
+}
+
+/// Checks `password` for web user `user`, throttled per name (see [`super::throttle`]); the hash
+/// check runs off the async threads (argon2 is slow on purpose).
+pub async fn check_password(web: &Web, user: &str, password: &str) -> PasswordCheck {
+    if let Err(wait) = web.login_throttle.check(user, Instant::now()) {
+        return PasswordCheck::TooSoon(wait);
+    }
     let known = web
         .config
         .settings
@@ -50,7 +66,18 @@ pub async fn check_password(web: &Web, user: &str, password: &str) -> bool {
     })
     .await
     .unwrap_or(false);
-    matches && known.is_some()
+    if matches && known.is_some() {
+        web.login_throttle.succeeded(user);
+        PasswordCheck::Right
+    } else {
+        web.login_throttle.failed(user, Instant::now());
+        PasswordCheck::Wrong
+    }
+}
+
+/// The `Retry-After` value of a wait: whole seconds, rounded up.
+pub fn retry_after(wait: Duration) -> String {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).to_string()
 }
 
 /// The user a form acts as: logged in, with the session's CSRF token; else a 403 page.
@@ -116,8 +143,22 @@ pub async fn api_user(web: &Web, headers: &HeaderMap) -> Result<String, Response
             .ok()
             .and_then(|d| String::from_utf8(d).ok());
         if let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
-            if check_password(web, user, password).await {
-                return Ok(user.to_string());
+            match check_password(web, user, password).await {
+                PasswordCheck::Right => return Ok(user.to_string()),
+                PasswordCheck::Wrong => {}
+                PasswordCheck::TooSoon(wait) => {
+                    let why = format!(
+                        "too many wrong passwords for {user}: retry in {} s",
+                        retry_after(wait)
+                    );
+                    let mut response = refused(&why);
+                    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                    response.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        retry_after(wait).parse().expect("digits"),
+                    );
+                    return Err(response);
+                }
             }
         }
         return Err(refused("wrong user or password"));
@@ -192,15 +233,37 @@ pub async fn login(
         );
     }
     let next = safe_next(form.next.as_deref());
-    if !check_password(&web, &form.user, &form.password).await {
-        tracing::warn!(user = %form.user, "web login refused");
+    let (status, error, wait) = match check_password(&web, &form.user, &form.password).await {
+        PasswordCheck::Right => (StatusCode::OK, String::new(), None),
+        PasswordCheck::Wrong => (
+            StatusCode::UNAUTHORIZED,
+            "Wrong user or password.".to_string(),
+            None,
+        ),
+        PasswordCheck::TooSoon(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many wrong passwords for this user: try again in {} s.",
+                retry_after(wait)
+            ),
+            Some(wait),
+        ),
+    };
+    if status != StatusCode::OK {
+        tracing::warn!(user = %form.user, %status, "web login refused");
         let page = LoginPage {
             layout,
             next,
-            error: Some("Wrong user or password.".into()),
+            error: Some(error),
         };
         let mut response = render(&page);
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        *response.status_mut() = status;
+        if let Some(wait) = wait {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                retry_after(wait).parse().expect("digits"),
+            );
+        }
         return response;
     }
     tracing::info!(user = %form.user, "web login");

@@ -26,6 +26,7 @@ pub mod logs;
 pub mod metrics;
 pub mod secrets;
 pub mod session;
+pub mod throttle;
 pub mod view;
 pub mod waterfall;
 pub mod workers;
@@ -55,6 +56,8 @@ pub struct Web {
     pub session_key: Arc<[u8]>,
     /// Bearer token of the API for the master's own machine.
     pub api_token: Arc<str>,
+    /// Slows down password guessing, per user name.
+    pub login_throttle: Arc<throttle::LoginThrottle>,
 }
 
 impl Web {
@@ -73,6 +76,7 @@ impl Web {
             config: Arc::new(config.clone()),
             session_key: Arc::from(key.into_bytes()),
             api_token: Arc::from(token),
+            login_throttle: Arc::default(),
         })
     }
 }
