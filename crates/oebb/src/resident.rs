@@ -4,7 +4,8 @@
 //! that start-up, a burst of builds or a web page touched once, which the kernel then keeps
 //! mapped (fault-around maps 64 KiB per fault). They are clean copies of the files, so the
 //! process can let go of them and fault them back from the page cache when it runs that code
-//! again. Freed heap is returned the same way with `malloc_trim`.
+//! again, exactly as after the kernel reclaimed them under memory pressure. Freed heap is
+//! returned with `malloc_trim`.
 
 use std::ops::Range;
 
