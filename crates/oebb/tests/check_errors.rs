@@ -206,3 +206,47 @@ fn a_bad_analyze_ignore_file_is_reported_with_its_line() {
     write(d, "buildouts/missing.cfg", "[checklog-odoo]\nignore =\n");
     assert_eq!(check(d, &[]).status.code(), Some(0));
 }
+
+/// What only the recipe sees (an option value it cannot use) is an error of `check`, once per
+/// buildout however many builders share it; a step oebb does not make yet is a warning.
+#[test]
+fn recipe_errors_are_found_by_check_once_per_buildout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "slaves.cfg",
+        "[w]\npassword = s\ncapability = postgresql 12\n    postgresql 13\n",
+    );
+    write(
+        d,
+        "buildouts/MANIFEST.cfg",
+        "[a]\nbuildout = standalone a.cfg\nodoo.version = banana\nbuild-for = postgresql >= 9.6\n",
+    );
+    write(d, "buildouts/a.cfg", "[buildout]\nparts =\n");
+    let out = check(d, &[]);
+    let manifest = d.join("buildouts/MANIFEST.cfg").display().to_string();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr_lines(&out), [
+        format!("{manifest}:3: [a] option `odoo.version` = `banana`: expected an Odoo series such as 7.0 or 16.0"),
+        "oebb check: 1 error".to_string(),
+    ]);
+
+    write(
+        d,
+        "buildouts/MANIFEST.cfg",
+        "[r]\nbuildout = hgtag https://example.org/r release.cfg\npost-dl-steps = packaging\n\
+         build-for = postgresql == 13\npackaging.root-dir = /srv\npackaging.upload-dir = r\n\
+         packaging.prefix = r\npackaging.parts = odoo\n",
+    );
+    let out = check(d, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{:?}", stderr_lines(&out));
+    assert!(
+        stdout.contains(&format!(
+            "{manifest}:1: warning: [r]: `post-dl-steps = packaging`"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 builders, 1 warnings"), "{stdout}");
+}

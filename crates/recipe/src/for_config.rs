@@ -5,7 +5,7 @@
 use crate::context::{BuildInput, RecipeError};
 use crate::step::Step;
 use crate::{build_steps, extends};
-use oebb_config::{BuildoutSource, MasterConfig};
+use oebb_config::{Buildout, BuildoutSource, MasterConfig};
 use std::path::Path;
 
 /// The steps of `builder` on `worker` (None: the builder's first worker); `read` gives the text
@@ -45,28 +45,33 @@ pub fn steps_for(
             buildout: b.buildout.clone(),
         });
     };
-    let files = match &buildout.source {
-        Some(BuildoutSource::Standalone { path }) => {
-            let file = buildout
-                .manifest
-                .parent()
-                .unwrap_or(Path::new(""))
-                .join(path);
-            let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
-            let name = file
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            let mut read = read;
-            extends::standalone_files(&name, |p| read(&dir.join(p)))
-        }
-        _ => Vec::new(),
-    };
     build_steps(&BuildInput {
         buildout,
         builder: b,
         worker: w,
-        extends: &files,
+        extends: &extended_files(buildout, read),
     })
+}
+
+/// The texts of the files a standalone buildout's file extends, read with `read`, which gives
+/// the text of a file on the master (None when it cannot be read); none for other sources.
+pub fn extended_files(
+    buildout: &Buildout,
+    mut read: impl FnMut(&Path) -> Option<String>,
+) -> Vec<String> {
+    let Some(BuildoutSource::Standalone { path }) = &buildout.source else {
+        return Vec::new();
+    };
+    let file = buildout
+        .manifest
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(path);
+    let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+    let name = file
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    extends::standalone_files(&name, |p| read(&dir.join(p)))
 }
 
 #[cfg(test)]

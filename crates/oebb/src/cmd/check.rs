@@ -4,11 +4,12 @@
 mod steps;
 
 use clap::Args;
-use oebb_config::{load, MasterConfig, Overrides, PropertyValue, Worker};
+use oebb_config::{load, Buildout, MasterConfig, Overrides, PropertyValue, Warning, Worker};
+use oebb_recipe::{build_steps, extended_files, BuildInput, RecipeError};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `oebb check`.
 #[derive(Args)]
@@ -41,8 +42,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     };
     let loaded = load(&args.dir, &overrides)
         .map_err(|errors| errors.iter().map(ToString::to_string).collect())
-        .and_then(|config| {
-            let errors = ignore_file_errors(&config);
+        .and_then(|mut config| {
+            let mut errors = ignore_file_errors(&config);
+            errors.extend(check_recipes(&mut config));
             if errors.is_empty() {
                 Ok(config)
             } else {
@@ -103,6 +105,64 @@ fn ignore_file_errors(config: &MasterConfig) -> Vec<String> {
             )),
         }
     }
+    errors
+}
+
+/// Makes the steps of one builder of every buildout, on its first worker, now: an option the
+/// recipe cannot use (a bad `odoo.version`, a missing `packaging.*`) is then an error of `check`
+/// rather than of a build's first step; a step oebb does not make yet is a warning, as the build
+/// will say. One builder per buildout, because making the steps of all 2,500 builders × 50
+/// workers of bench/check took 2.2 s and of each builder's first worker 50 ms, against 10 ms;
+/// what differs between builders and workers (capabilities) was matched when the matrix was made.
+fn check_recipes(config: &mut MasterConfig) -> Vec<String> {
+    let read = |p: &Path| std::fs::read_to_string(p).ok();
+    let buildouts: HashMap<&str, (&Buildout, Vec<String>)> = config
+        .buildouts
+        .iter()
+        .map(|b| (b.name.as_str(), (b, extended_files(b, read))))
+        .collect();
+    let workers: HashMap<&str, &Worker> = config
+        .workers
+        .iter()
+        .map(|w| (w.name.as_str(), w))
+        .collect();
+    let mut checked = HashSet::new();
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    for builder in &config.matrix.builders {
+        let Some((buildout, extends)) = buildouts.get(builder.buildout.as_str()) else {
+            continue;
+        };
+        let Some(worker) = builder
+            .workers
+            .first()
+            .and_then(|w| workers.get(w.as_str()))
+        else {
+            continue;
+        };
+        if !checked.insert(builder.buildout.as_str()) {
+            continue;
+        }
+        let input = BuildInput {
+            buildout,
+            builder,
+            worker,
+            extends,
+        };
+        let Err(e) = build_steps(&input) else {
+            continue;
+        };
+        let file = &buildout.manifest;
+        let line = match &e {
+            RecipeError::BadOption { option, .. } => buildout.line_of(option),
+            _ => buildout.line,
+        };
+        if matches!(e, RecipeError::Unsupported { .. }) {
+            warnings.push(Warning::new(file, line, e.to_string()));
+        } else {
+            errors.push(format!("{}:{line}: {e}", file.display()));
+        }
+    }
+    config.warnings.extend(warnings);
     errors
 }
 
