@@ -76,8 +76,18 @@ pub async fn check_password(web: &Web, user: &str, password: &str) -> PasswordCh
 }
 
 /// The `Retry-After` value of a wait: whole seconds, rounded up.
-pub fn retry_after(wait: Duration) -> String {
+fn retry_after(wait: Duration) -> String {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).to_string()
+}
+
+/// `response` as a 429 that says when to try again.
+fn try_again_after(mut response: Response, wait: Duration) -> Response {
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    let seconds = retry_after(wait)
+        .parse()
+        .expect("digits make a header value");
+    response.headers_mut().insert(header::RETRY_AFTER, seconds);
+    response
 }
 
 /// The user a form acts as: logged in, with the session's CSRF token; else a 403 page.
@@ -151,13 +161,7 @@ pub async fn api_user(web: &Web, headers: &HeaderMap) -> Result<String, Response
                         "too many wrong passwords for {user}: retry in {} s",
                         retry_after(wait)
                     );
-                    let mut response = refused(&why);
-                    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-                    response.headers_mut().insert(
-                        header::RETRY_AFTER,
-                        retry_after(wait).parse().expect("digits"),
-                    );
-                    return Err(response);
+                    return Err(try_again_after(refused(&why), wait));
                 }
             }
         }
@@ -258,13 +262,10 @@ pub async fn login(
         };
         let mut response = render(&page);
         *response.status_mut() = status;
-        if let Some(wait) = wait {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                retry_after(wait).parse().expect("digits"),
-            );
-        }
-        return response;
+        return match wait {
+            Some(wait) => try_again_after(response, wait),
+            None => response,
+        };
     }
     tracing::info!(user = %form.user, "web login");
     let fresh = Session::new(Some(form.user));

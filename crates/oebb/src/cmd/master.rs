@@ -79,7 +79,8 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
         match code_pages {
             Ok(_) if every.is_zero() => {}
             Ok(pages) => {
-                tracing::debug!(bytes = pages.bytes(), "code pages released when idle");
+                let bytes = pages.bytes();
+                tracing::debug!(bytes, ?every, "code mappings to release when idle");
                 tokio::spawn(release_memory_when_idle(
                     master.store().clone(),
                     pages,
@@ -100,8 +101,9 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Right after start-up, then at each tick of `every` when no build runs, drops the master's resident code pages and free
-/// heap (see [`crate::resident`]): an idle master then holds what keeping workers alive needs.
+/// Right after start-up, then at each tick of `every` when no build runs, drops the master's
+/// resident code pages and free heap (see [`crate::resident`]): an idle master then holds what
+/// keeping its workers connected needs.
 async fn release_memory_when_idle(
     store: oebb_master::Store,
     pages: crate::resident::CodePages,
