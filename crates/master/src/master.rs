@@ -201,7 +201,18 @@ impl Master {
 
     /// Stores a build request for `builder`; it runs when a worker of the builder is free.
     pub async fn force(&self, builder: &str, reason: &str) -> Result<BuildRequestId, ForceError> {
-        force(&self.events, builder, reason, serde_json::Map::new()).await
+        self.force_with(builder, reason, serde_json::Map::new())
+            .await
+    }
+
+    /// Stores a build request for `builder` whose build gets `properties` (e.g. `buildout-tag`).
+    pub async fn force_with(
+        &self,
+        builder: &str,
+        reason: &str,
+        properties: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<BuildRequestId, ForceError> {
+        force(&self.events, builder, reason, properties).await
     }
 
     /// Asks a running build to stop; false if it was not running.

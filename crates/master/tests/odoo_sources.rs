@@ -1,5 +1,5 @@
-//! Buildouts fetched from real repositories through the master: git (plain and `subdir=`),
-//! Mercurial and Breezy repositories made by the test on local paths, each holding the
+//! Buildouts fetched from real repositories through the master: git (plain, `subdir=` and a tag
+//! given by the force's `buildout-tag`), Mercurial and Breezy repositories made by the test on local paths, each holding the
 //! stand-in Odoo as a develop egg; every build goes green end to end on the first test cluster.
 //! (Updates of existing checkouts, with upstream commits and local changes, are tested on the
 //! checkout scripts themselves: crates/recipe/tests/checkout_scripts.rs.)
@@ -56,24 +56,57 @@ fn repositories(root: &Path) -> String {
     run(&bzr, "brz", &["add", "-q"]);
     run(&bzr, "brz", &["commit", "-q", "-m", "the buildout"]);
 
+    // A tag whose buildout works, then a commit on the branch whose buildout cannot run: the
+    // build of the tag goes green only if it checked the tag out.
+    let tagged = root.join("git-tag-repo");
+    std::fs::create_dir_all(&tagged).unwrap();
+    write_buildout(&tagged);
+    std::fs::write(tagged.join(".gitignore"), IGNORED).unwrap();
+    run(&tagged, "git", &["init", "-q", "-b", "main"]);
+    run(&tagged, "git", &["add", "."]);
+    run(&tagged, "git", &["commit", "-q", "-m", "release 1"]);
+    run(&tagged, "git", &["tag", "v1"]);
+    std::fs::write(
+        tagged.join("buildout.cfg"),
+        "[buildout]\nparts = broken\n[broken]\nrecipe = no.such.recipe\n",
+    )
+    .unwrap();
+    run(
+        &tagged,
+        "git",
+        &["commit", "-q", "-a", "-m", "work in progress"],
+    );
+
     let common = "build-for = postgresql == 15\nopenerp-addons = passing\nodoo.version = 16.0\n";
     format!(
         "[src-git]\nbuildout = git file://{git} main buildout.cfg\n{common}\
          [src-git-subdir]\nbuildout = git {git} main buildout.cfg subdir=deploy\n{common}\
+         [src-gittag]\nbuildout = gittag {tagged} buildout.cfg\n{common}\
          [src-hg]\nbuildout = hg {hg} default buildout.cfg\n{common}\
          [src-bzr]\nbuildout = bzr {bzr} buildout.cfg\n{common}",
         git = git.display(),
+        tagged = tagged.display(),
         hg = hg.display(),
         bzr = bzr.display(),
     )
 }
 
-const BUILDERS: [&str; 4] = [
+const BUILDERS: [&str; 5] = [
     "src-git-pg15",
     "src-git-subdir-pg15",
+    "src-gittag-pg15",
     "src-hg-pg15",
     "src-bzr-pg15",
 ];
+
+/// What a force of `builder` sets: the tag to build for the gittag buildout.
+fn properties(builder: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut properties = serde_json::Map::new();
+    if builder == "src-gittag-pg15" {
+        properties.insert("buildout-tag".into(), "v1".into());
+    }
+    properties
+}
 
 /// The steps of a VCS buildout with the default post-buildout step.
 const STEPS: [&str; 12] = [
@@ -96,7 +129,8 @@ const STEPS: [&str; 12] = [
 async fn build_green(t: &MasterTester, cluster: &Cluster, builders: &[&str]) {
     let mut requests = Vec::new();
     for builder in builders {
-        requests.push(t.master.force(builder, "test").await.unwrap());
+        let forced = t.master.force_with(builder, "test", properties(builder));
+        requests.push(forced.await.unwrap());
     }
     for (request, builder) in requests.into_iter().zip(builders.iter().copied()) {
         let done = t
@@ -138,7 +172,7 @@ async fn git_hg_and_bzr_buildouts_go_green() {
         std::fs::write(
             dir.join("slaves.cfg"),
             format!(
-                "[ow]\npassword = pw\nmax_builds = 4\ncapability = postgresql 15 {}\n",
+                "[ow]\npassword = pw\nmax_builds = 5\ncapability = postgresql 15 {}\n",
                 cluster.capability_options()
             ),
         )
@@ -158,9 +192,23 @@ async fn git_hg_and_bzr_buildouts_go_green() {
         ("src-hg-pg15/build/.hg", true),
         ("src-bzr-pg15/build/.bzr", true),
         ("src-git-subdir-pg15/git_buildout_repo/.git", true),
+        ("src-gittag-pg15/build/.git", true),
     ] {
         assert_eq!(worker.join(builder).is_dir(), metadata, "{builder}");
     }
+    let head = |dir: &Path, rev: &str| {
+        let out = std::process::Command::new("git")
+            .args(["rev-parse", rev])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        head(&worker.join("src-gittag-pg15/build"), "HEAD"),
+        head(&repos.path().join("git-tag-repo"), "v1^{commit}"),
+        "the gittag build checked out the tag v1"
+    );
     let link = std::fs::read_link(worker.join("src-git-subdir-pg15/build")).unwrap();
     assert_eq!(link, Path::new("git_buildout_repo/deploy"));
     assert!(worker
