@@ -1,5 +1,5 @@
 //! Buildouts fetched from real repositories through the master: git (plain, `subdir=` and a tag
-//! given by the force's `buildout-tag`), Mercurial and Breezy repositories made by the test on local paths, each holding the
+//! given by the force's `buildout-tag`), Mercurial (a branch and a tag) and Breezy repositories made by the test on local paths, each holding the
 //! stand-in Odoo as a develop egg; every build goes green end to end on the first test cluster.
 //! (Updates of existing checkouts, with upstream commits and local changes, are tested on the
 //! checkout scripts themselves: crates/recipe/tests/checkout_scripts.rs.)
@@ -77,32 +77,58 @@ fn repositories(root: &Path) -> String {
         &["commit", "-q", "-a", "-m", "work in progress"],
     );
 
+    // The same with Mercurial, whose tag is a commit of its own (.hgtags) after the tagged one.
+    let hg_tagged = root.join("hg-tag-repo");
+    std::fs::create_dir_all(&hg_tagged).unwrap();
+    write_buildout(&hg_tagged);
+    std::fs::write(
+        hg_tagged.join(".hgignore"),
+        format!("syntax: glob\n{IGNORED}"),
+    )
+    .unwrap();
+    let hg_commit = |message: &str| {
+        run(
+            &hg_tagged,
+            "hg",
+            &["commit", "-q", "-u", "oebb test", "-m", message],
+        );
+    };
+    run(&hg_tagged, "hg", &["init"]);
+    run(&hg_tagged, "hg", &["add", "-q"]);
+    hg_commit("release 1");
+    run(&hg_tagged, "hg", &["tag", "-u", "oebb test", "v1"]);
+    std::fs::copy(tagged.join("buildout.cfg"), hg_tagged.join("buildout.cfg")).unwrap();
+    hg_commit("work in progress");
+
     let common = "build-for = postgresql == 15\nopenerp-addons = passing\nodoo.version = 16.0\n";
     format!(
         "[src-git]\nbuildout = git file://{git} main buildout.cfg\n{common}\
          [src-git-subdir]\nbuildout = git {git} main buildout.cfg subdir=deploy\n{common}\
          [src-gittag]\nbuildout = gittag {tagged} buildout.cfg\n{common}\
          [src-hg]\nbuildout = hg {hg} default buildout.cfg\n{common}\
+         [src-hgtag]\nbuildout = hgtag {hg_tagged} buildout.cfg\n{common}\
          [src-bzr]\nbuildout = bzr {bzr} buildout.cfg\n{common}",
         git = git.display(),
         tagged = tagged.display(),
         hg = hg.display(),
+        hg_tagged = hg_tagged.display(),
         bzr = bzr.display(),
     )
 }
 
-const BUILDERS: [&str; 5] = [
+const BUILDERS: [&str; 6] = [
     "src-git-pg15",
     "src-git-subdir-pg15",
     "src-gittag-pg15",
     "src-hg-pg15",
+    "src-hgtag-pg15",
     "src-bzr-pg15",
 ];
 
-/// What a force of `builder` sets: the tag to build for the gittag buildout.
+/// What a force of `builder` sets: the tag to build for the gittag and hgtag buildouts.
 fn properties(builder: &str) -> serde_json::Map<String, serde_json::Value> {
     let mut properties = serde_json::Map::new();
-    if builder == "src-gittag-pg15" {
+    if builder.contains("tag") {
         properties.insert("buildout-tag".into(), "v1".into());
     }
     properties
@@ -172,7 +198,7 @@ async fn git_hg_and_bzr_buildouts_go_green() {
         std::fs::write(
             dir.join("slaves.cfg"),
             format!(
-                "[ow]\npassword = pw\nmax_builds = 5\ncapability = postgresql 15 {}\n",
+                "[ow]\npassword = pw\nmax_builds = 6\ncapability = postgresql 15 {}\n",
                 cluster.capability_options()
             ),
         )
@@ -208,6 +234,19 @@ async fn git_hg_and_bzr_buildouts_go_green() {
         head(&worker.join("src-gittag-pg15/build"), "HEAD"),
         head(&repos.path().join("git-tag-repo"), "v1^{commit}"),
         "the gittag build checked out the tag v1"
+    );
+    let hg_head = |dir: &Path, rev: &str| {
+        let out = std::process::Command::new("hg")
+            .args(["log", "-r", rev, "--template", "{node}"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        hg_head(&worker.join("src-hgtag-pg15/build"), "."),
+        hg_head(&repos.path().join("hg-tag-repo"), "v1"),
+        "the hgtag build checked out the tag v1"
     );
     let link = std::fs::read_link(worker.join("src-git-subdir-pg15/build")).unwrap();
     assert_eq!(link, Path::new("git_buildout_repo/deploy"));
