@@ -1,4 +1,4 @@
-//! Buildouts fetched from real repositories through the master: git (plain, `subdir=` and a tag
+//! Buildouts fetched from real repositories through the master: git (plain, `subdir=`, shallow and a tag
 //! given by the force's `buildout-tag`), Mercurial (a branch and a tag) and Breezy repositories made by the test on local paths, each holding the
 //! stand-in Odoo as a develop egg; every build goes green end to end on the first test cluster.
 //! (Updates of existing checkouts, with upstream commits and local changes, are tested on the
@@ -35,6 +35,10 @@ fn repositories(root: &Path) -> String {
     run(&git, "git", &["init", "-q", "-b", "main"]);
     run(&git, "git", &["add", "."]);
     run(&git, "git", &["commit", "-q", "-m", "the buildout"]);
+    // A second commit, so a shallow clone has history to leave out.
+    std::fs::write(git.join("README"), "the buildout of the tests\n").unwrap();
+    run(&git, "git", &["add", "README"]);
+    run(&git, "git", &["commit", "-q", "-m", "a readme"]);
 
     let hg = root.join("hg-repo");
     std::fs::create_dir_all(&hg).unwrap();
@@ -104,6 +108,7 @@ fn repositories(root: &Path) -> String {
     format!(
         "[src-git]\nbuildout = git file://{git} main buildout.cfg\n{common}\
          [src-git-subdir]\nbuildout = git {git} main buildout.cfg subdir=deploy\n{common}\
+         [src-git-shallow]\nbuildout = git file://{git} main buildout.cfg\ngit-shallow = true\n{common}\
          [src-gittag]\nbuildout = gittag {tagged} buildout.cfg\n{common}\
          [src-hg]\nbuildout = hg {hg} default buildout.cfg\n{common}\
          [src-hgtag]\nbuildout = hgtag {hg_tagged} buildout.cfg\n{common}\
@@ -116,9 +121,10 @@ fn repositories(root: &Path) -> String {
     )
 }
 
-const BUILDERS: [&str; 6] = [
+const BUILDERS: [&str; 7] = [
     "src-git-pg15",
     "src-git-subdir-pg15",
+    "src-git-shallow-pg15",
     "src-gittag-pg15",
     "src-hg-pg15",
     "src-hgtag-pg15",
@@ -198,7 +204,7 @@ async fn git_hg_and_bzr_buildouts_go_green() {
         std::fs::write(
             dir.join("slaves.cfg"),
             format!(
-                "[ow]\npassword = pw\nmax_builds = 6\ncapability = postgresql 15 {}\n",
+                "[ow]\npassword = pw\nmax_builds = 7\ncapability = postgresql 15 {}\n",
                 cluster.capability_options()
             ),
         )
@@ -222,7 +228,7 @@ async fn git_hg_and_bzr_buildouts_go_green() {
     ] {
         assert_eq!(worker.join(builder).is_dir(), metadata, "{builder}");
     }
-    let head = |dir: &Path, rev: &str| {
+    let rev_parse = |dir: &Path, rev: &str| {
         let out = std::process::Command::new("git")
             .args(["rev-parse", rev])
             .current_dir(dir)
@@ -230,9 +236,22 @@ async fn git_hg_and_bzr_buildouts_go_green() {
             .unwrap();
         String::from_utf8(out.stdout).unwrap()
     };
+    let shallow = worker.join("src-git-shallow-pg15/build");
+    assert_eq!(rev_parse(&shallow, "--is-shallow-repository"), "true\n");
     assert_eq!(
-        head(&worker.join("src-gittag-pg15/build"), "HEAD"),
-        head(&repos.path().join("git-tag-repo"), "v1^{commit}"),
+        rev_parse(&shallow, "HEAD"),
+        rev_parse(&repos.path().join("git-repo"), "main")
+    );
+    assert_eq!(
+        rev_parse(
+            &worker.join("src-git-pg15/build"),
+            "--is-shallow-repository"
+        ),
+        "false\n"
+    );
+    assert_eq!(
+        rev_parse(&worker.join("src-gittag-pg15/build"), "HEAD"),
+        rev_parse(&repos.path().join("git-tag-repo"), "v1^{commit}"),
         "the gittag build checked out the tag v1"
     );
     let hg_head = |dir: &Path, rev: &str| {
