@@ -41,6 +41,7 @@ impl CodePages {
             }
         }
         // SAFETY: malloc_trim has no precondition; it only gives free heap pages back.
+        #[cfg(target_env = "gnu")]
         unsafe {
             libc::malloc_trim(0);
         }
@@ -60,6 +61,7 @@ impl CodePages {
 pub fn fewer_heap_arenas() {
     // SAFETY: mallopt only changes glibc's allocation policy; it is called before other threads
     // allocate.
+    #[cfg(target_env = "gnu")]
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
