@@ -121,3 +121,22 @@ fn a_master_builds_again_after_giving_back_its_idle_memory() {
         }
     }
 }
+
+#[test]
+fn a_release_interval_beyond_a_day_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    master_dir(dir.path());
+    let out = oebb(&[
+        "master",
+        dir.path().to_str().unwrap(),
+        "--release-memory-after",
+        "99999999",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("99999999 is not in 0..=86400"), "{stderr}");
+    assert!(
+        !dir.path().join("state.sqlite").exists(),
+        "no store was made"
+    );
+}

@@ -20,7 +20,8 @@ pub struct MasterArgs {
     /// Once started, and then every SECONDS when no build is running, the master gives back the
     /// code pages and free heap its work touched; they come back from the page cache when
     /// needed (0: never).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_RELEASE_INTERVAL))]
     release_memory_after: u64,
 }
 
@@ -100,6 +101,9 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
     })?;
     Ok(0)
 }
+
+/// The longest `--release-memory-after`: a day (a timer much further away overflows).
+const MAX_RELEASE_INTERVAL: u64 = 24 * 60 * 60;
 
 /// Right after start-up, then at each tick of `every` when no build runs, drops the master's
 /// resident code pages and free heap (see [`crate::resident`]): an idle master then holds what
