@@ -26,6 +26,9 @@ with open(os.path.join(out, "slaves.cfg"), "w") as f:
         f.write("capability = " + "\n    ".join(lines) + "\n")
         f.write(f"max_builds = {1 + w % 4}\ndb_prefix = ci{w}\nnotify_on_missing = ops@example.com\n\n")
 
+with open(os.path.join(out, "buildouts", "base.cfg"), "w") as f:
+    f.write("[buildout]\nparts = odoo\n[odoo]\nrecipe = anybox.recipe.odoo:server\nversion = git https://github.com/odoo/odoo.git odoo 16.0\n")
+
 with open(os.path.join(out, "buildouts", "MANIFEST.cfg"), "w") as f:
     f.write("[DEFAULT]\nbootstrap-version = 2.13.8\nrepo = https://git.example.com/customers\n\n")
     for b in range(buildouts):
@@ -39,6 +42,9 @@ with open(os.path.join(out, "buildouts", "MANIFEST.cfg"), "w") as f:
             f.write(f"buildout = git %(repo)s/c{b}.git main buildout.cfg\n")
         elif kind == 1:
             f.write(f"buildout = standalone c{b}.cfg\n")
+            # the file and the one it extends, which `check` reads (a missing one is a warning)
+            with open(os.path.join(out, "buildouts", f"c{b}.cfg"), "w") as c:
+                c.write("[buildout]\nextends = base.cfg\n[odoo]\naddons = local addons\n")
         else:
             f.write(f"buildout = hg https://hg.example.com/c{b} default buildout.cfg\n")
         f.write(f"watch = git %(repo)s/addons-{b}.git 16.0\n    git https://github.com/odoo/odoo 16.0\n")

@@ -4,7 +4,9 @@
 mod steps;
 
 use clap::Args;
-use oebb_config::{load, Buildout, MasterConfig, Overrides, PropertyValue, Warning, Worker};
+use oebb_config::{
+    load, Buildout, BuildoutSource, MasterConfig, Overrides, PropertyValue, Warning, Worker,
+};
 use oebb_recipe::{build_steps, extended_files, BuildInput, RecipeError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -141,6 +143,25 @@ fn check_recipes(config: &mut MasterConfig) -> Vec<String> {
         };
         if !checked.insert(builder.buildout.as_str()) {
             continue;
+        }
+        if let Some(BuildoutSource::Standalone { path }) = &buildout.source {
+            let file = buildout
+                .manifest
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(path);
+            if !file.is_file() {
+                warnings.push(Warning::new(
+                    &buildout.manifest,
+                    buildout.line_of("buildout"),
+                    format!(
+                        "the buildout file of [{}] is missing ({}); its builds will fail in \
+                         their `download` step until it is there",
+                        buildout.name,
+                        file.display()
+                    ),
+                ));
+            }
         }
         let input = BuildInput {
             buildout,
