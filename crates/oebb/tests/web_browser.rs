@@ -104,9 +104,25 @@ async fn a_user_logs_in_forces_a_build_watches_its_log_grow_and_sees_the_result_
         Some("running"),
         "the build ended before its gate opened"
     );
+    b.js("window.__sameDocument = true; return null").await;
     m.open_gate("gate-2");
     b.wait_attr("#build-result", "data-result", "success").await;
     wait_log(&b, "line three").await;
+    // What the server renders from the ended build (the summary) comes in without a reload.
+    let summary = poll(
+        "the build summary after the end, without a reload",
+        || async {
+            let text = b.text("#build-summary").await.unwrap_or_default();
+            (!text.starts_with("building"), text)
+        },
+    )
+    .await;
+    assert!(summary.contains("on "), "{summary}");
+    assert_eq!(
+        b.js("return window.__sameDocument === true").await,
+        serde_json::Value::Bool(true),
+        "the page was reloaded"
+    );
     assert_eq!(
         b.attr("tr[data-step=\"script\"]", "data-result")
             .await

@@ -53,6 +53,30 @@
     follow(pre);
   }
 
+  // What steps store besides their logs (the summary, durations, properties, the analyzer's
+  // findings) is rendered by the server: after each step and at the end the page is fetched
+  // again and those parts are swapped in, so nothing is rendered twice. Logs stay as they are.
+  // Answers may come back out of order: only the latest request's is used.
+  var latest = 0;
+  function refresh() {
+    var mine = ++latest;
+    fetch(location.pathname, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        if (mine !== latest) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        ["build-summary", "findings-section", "properties-section"].forEach(function (id) {
+          var old = document.getElementById(id);
+          var now = fresh.getElementById(id);
+          if (old && now) old.replaceWith(document.importNode(now, true));
+        });
+        var rows = fresh.querySelector("#steps tbody");
+        var body = document.querySelector("#steps tbody");
+        if (rows && body) body.replaceWith(document.importNode(rows, true));
+      })
+      .catch(function () {});
+  }
+
   document.querySelectorAll('pre.log[data-running="true"]').forEach(follow);
   var events = new EventSource("/builds/" + build + "/stream");
   events.addEventListener("step", function (e) {
@@ -66,6 +90,7 @@
     row.dataset.result = d.result;
     var cell = row.querySelector(".result");
     if (cell) cell.textContent = d.result;
+    refresh();
   });
   events.addEventListener("end", function (e) {
     var d = JSON.parse(e.data);
@@ -75,5 +100,6 @@
     result.textContent = d.result;
     var stop = document.getElementById("stop");
     if (stop) stop.remove();
+    refresh();
   });
 })();
