@@ -553,7 +553,47 @@ async fn password_guessing_is_slowed_per_user_name(db: Db) {
     );
 }
 
+/// Behind a TLS proxy that says so, the session cookie is `Secure`, at the first page and at the
+/// login; over plain HTTP it is not (the browser would drop it).
+async fn the_session_cookie_is_secure_behind_an_https_proxy(db: Db) {
+    let t = master(db).await;
+    let session_cookie = |answer: &common::browser::Answer| {
+        answer
+            .headers
+            .iter()
+            .find(|(n, v)| n == "set-cookie" && v.starts_with("oebb_session="))
+            .map(|(_, v)| v.clone())
+            .expect("a session cookie")
+    };
+    let mut plain = Browser::new(t.master.web_address());
+    let page = plain.get("/login").await;
+    assert!(
+        !session_cookie(&page).contains("Secure"),
+        "{:?}",
+        page.headers
+    );
+
+    let https = "X-Forwarded-Proto: https\r\n";
+    let mut proxied = Browser::new(t.master.web_address());
+    let page = proxied.request("GET", "/login", https, "").await;
+    assert!(
+        session_cookie(&page).ends_with("; Secure"),
+        "{:?}",
+        page.headers
+    );
+    let body = format!("user=alice&password=s3cret&csrf={}", page.csrf());
+    let headers = format!("{https}Content-Type: application/x-www-form-urlencoded\r\n");
+    let login = proxied.request("POST", "/login", &headers, &body).await;
+    assert_eq!(login.status, 303, "{}", login.body);
+    assert!(
+        session_cookie(&login).ends_with("; Secure"),
+        "{:?}",
+        login.headers
+    );
+}
+
 crate::both_databases!(
+    the_session_cookie_is_secure_behind_an_https_proxy,
     password_guessing_is_slowed_per_user_name,
     a_session_outlives_its_master,
     log_text_is_escaped_everywhere,

@@ -112,6 +112,7 @@ pub fn from_headers(headers: &axum::http::HeaderMap, key: &[u8]) -> Option<Sessi
 /// Gives every request its session (a new anonymous one when it has none) as an extension,
 /// and sets the cookie of a new session unless the handler set one itself (login, logout).
 pub async fn layer(State(web): State<Web>, mut request: Request, next: Next) -> Response {
+    let https = came_over_https(request.headers());
     let key = web.session_key.clone();
     let existing = from_headers(request.headers(), &key);
     let is_new = existing.is_none();
@@ -134,12 +135,83 @@ pub async fn layer(State(web): State<Web>, mut request: Request, next: Next) -> 
             .headers_mut()
             .append(SET_COOKIE, session.set_cookie(&key));
     }
+    if https {
+        secure_session_cookie(response.headers_mut());
+    }
     response
+}
+
+/// Whether the TLS proxy in front of the master says the browser used HTTPS
+/// (`X-Forwarded-Proto: https` or `Forwarded: …proto=https`). A client that claims it falsely
+/// only gets a cookie its browser will not send back over plain HTTP.
+fn came_over_https(headers: &axum::http::HeaderMap) -> bool {
+    let values = |name: &'static str| {
+        headers
+            .get_all(name)
+            .into_iter()
+            .filter_map(|v| v.to_str().ok())
+    };
+    let https = |p: &str| p.trim().trim_matches('"').eq_ignore_ascii_case("https");
+    values("x-forwarded-proto").any(|v| v.split(',').next().is_some_and(https))
+        || values("forwarded").any(|v| {
+            v.split([';', ','])
+                .filter_map(|pair| pair.split_once('='))
+                .any(|(key, proto)| key.trim().eq_ignore_ascii_case("proto") && https(proto))
+        })
+}
+
+/// Marks the session cookie of a response `Secure`, so browsers send it over HTTPS only.
+fn secure_session_cookie(headers: &mut axum::http::HeaderMap) {
+    let cookies: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
+    if !cookies
+        .iter()
+        .any(|c| c.as_bytes().starts_with(COOKIE_NAME.as_bytes()))
+    {
+        return;
+    }
+    headers.remove(SET_COOKIE);
+    for cookie in cookies {
+        let value = if cookie.as_bytes().starts_with(COOKIE_NAME.as_bytes()) {
+            let mut text = cookie.as_bytes().to_vec();
+            text.extend_from_slice(b"; Secure");
+            HeaderValue::from_bytes(&text).expect("a cookie with `; Secure` is a valid header")
+        } else {
+            cookie
+        };
+        headers.append(SET_COOKIE, value);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn https_is_what_the_proxy_says() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = axum::http::HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(*k, HeaderValue::from_static(v));
+            }
+            h
+        };
+        assert!(came_over_https(&headers(&[("x-forwarded-proto", "https")])));
+        assert!(came_over_https(&headers(&[(
+            "x-forwarded-proto",
+            "HTTPS, http"
+        )])));
+        assert!(came_over_https(&headers(&[(
+            "forwarded",
+            "for=1.2.3.4;proto=https;by=x"
+        )])));
+        assert!(came_over_https(&headers(&[(
+            "forwarded",
+            "proto=\"https\""
+        )])));
+        assert!(!came_over_https(&headers(&[("x-forwarded-proto", "http")])));
+        assert!(!came_over_https(&headers(&[("forwarded", "for=https")])));
+        assert!(!came_over_https(&headers(&[])));
+    }
 
     #[test]
     fn a_signed_session_comes_back_and_a_forged_one_does_not() {
