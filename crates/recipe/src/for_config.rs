@@ -6,7 +6,7 @@ use crate::context::{BuildInput, RecipeError};
 use crate::step::Step;
 use crate::{build_steps, extends};
 use oebb_config::{Buildout, BuildoutSource, MasterConfig};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The steps of `builder` on `worker` (None: the builder's first worker); `read` gives the text
 /// of a file on the master (None when it cannot be read).
@@ -53,20 +53,29 @@ pub fn steps_for(
     })
 }
 
+/// Where a standalone buildout's file is on the master: its path is relative to the manifest.
+pub fn standalone_file(buildout: &Buildout) -> Option<PathBuf> {
+    let Some(BuildoutSource::Standalone { path }) = &buildout.source else {
+        return None;
+    };
+    Some(
+        buildout
+            .manifest
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(path),
+    )
+}
+
 /// The texts of the files a standalone buildout's file extends, read with `read`, which gives
 /// the text of a file on the master (None when it cannot be read); none for other sources.
 pub fn extended_files(
     buildout: &Buildout,
     mut read: impl FnMut(&Path) -> Option<String>,
 ) -> Vec<String> {
-    let Some(BuildoutSource::Standalone { path }) = &buildout.source else {
+    let Some(file) = standalone_file(buildout) else {
         return Vec::new();
     };
-    let file = buildout
-        .manifest
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join(path);
     let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
     let name = file
         .file_name()

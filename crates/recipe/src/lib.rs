@@ -45,7 +45,7 @@ mod source;
 pub mod step;
 
 pub use context::{BuildInput, OdooSeries, RecipeError};
-pub use for_config::{extended_files, steps_for};
+pub use for_config::{extended_files, standalone_file, steps_for};
 
 use step::Step;
 

@@ -4,10 +4,8 @@
 mod steps;
 
 use clap::Args;
-use oebb_config::{
-    load, Buildout, BuildoutSource, MasterConfig, Overrides, PropertyValue, Warning, Worker,
-};
-use oebb_recipe::{build_steps, extended_files, BuildInput, RecipeError};
+use oebb_config::{load, Buildout, MasterConfig, Overrides, PropertyValue, Warning, Worker};
+use oebb_recipe::{build_steps, extended_files, standalone_file, BuildInput, RecipeError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufWriter, Write};
@@ -144,12 +142,7 @@ fn check_recipes(config: &mut MasterConfig) -> Vec<String> {
         if !checked.insert(builder.buildout.as_str()) {
             continue;
         }
-        if let Some(BuildoutSource::Standalone { path }) = &buildout.source {
-            let file = buildout
-                .manifest
-                .parent()
-                .unwrap_or(Path::new(""))
-                .join(path);
+        if let Some(file) = standalone_file(buildout) {
             if !file.is_file() {
                 warnings.push(Warning::new(
                     &buildout.manifest,
