@@ -7,7 +7,56 @@
 //! again, exactly as after the kernel reclaimed them under memory pressure. Freed heap is
 //! returned with `malloc_trim`.
 
+use std::future::Future;
 use std::ops::Range;
+use std::time::Duration;
+
+/// `--release-memory-after` of the long-running commands.
+#[derive(clap::Args)]
+pub struct ReleaseArgs {
+    /// Once started, and then every SECONDS (a master: when no build runs), give back the code
+    /// pages and free heap the process's work touched; they come back from the page cache when
+    /// needed (0: never; at most a day, as a timer much further away overflows).
+    #[arg(long = "release-memory-after", value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=24 * 60 * 60))]
+    seconds: u64,
+}
+
+/// Starts the release of `pages` on the current runtime, right away and then at each tick of
+/// `args`' period when `idle` answers true; nothing when the period is 0 or the pages could not
+/// be listed.
+pub fn spawn_releases<F, Fut>(pages: std::io::Result<CodePages>, args: &ReleaseArgs, mut idle: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let every = Duration::from_secs(args.seconds);
+    let pages = match pages {
+        Ok(_) if every.is_zero() => return,
+        Ok(pages) => pages,
+        Err(e) => {
+            tracing::warn!("the code pages stay resident: /proc/self/smaps: {e}");
+            return;
+        }
+    };
+    tracing::debug!(
+        bytes = pages.bytes(),
+        ?every,
+        "code mappings to release when idle"
+    );
+    tokio::spawn(async move {
+        // The first tick is now: what start-up touched is not needed again.
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if idle().await {
+                pages.release();
+                tracing::debug!("idle: code pages and free heap released");
+            }
+        }
+    });
+}
 
 /// The read-only file mappings of the process that hold no private page: dropping their pages
 /// loses nothing, a later access reads them again from the file.

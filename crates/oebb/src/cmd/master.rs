@@ -1,7 +1,6 @@
 //! `oebb master`: run the master of a master directory.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -17,12 +16,8 @@ pub struct MasterArgs {
     /// named `local` in slaves.cfg, or as the only worker when there is one.
     #[arg(long)]
     local_worker: bool,
-    /// Once started, and then every SECONDS when no build is running, the master gives back the
-    /// code pages and free heap its work touched; they come back from the page cache when
-    /// needed (0: never).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60,
-          value_parser = clap::value_parser!(u64).range(0..=MAX_RELEASE_INTERVAL))]
-    release_memory_after: u64,
+    #[command(flatten)]
+    release: crate::resident::ReleaseArgs,
 }
 
 /// Loads a master directory's configuration, or fails with every error, one per line.
@@ -76,20 +71,19 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
                 }
             });
         }
-        let every = Duration::from_secs(args.release_memory_after);
-        match code_pages {
-            Ok(_) if every.is_zero() => {}
-            Ok(pages) => {
-                let bytes = pages.bytes();
-                tracing::debug!(bytes, ?every, "code mappings to release when idle");
-                tokio::spawn(release_memory_when_idle(
-                    master.store().clone(),
-                    pages,
-                    every,
-                ));
+        let store = master.store().clone();
+        crate::resident::spawn_releases(code_pages, &args.release, move || {
+            let store = store.clone();
+            async move {
+                match store.running_builds().await {
+                    Ok(running) => running.is_empty(),
+                    Err(e) => {
+                        tracing::debug!("no memory release at this tick: {e}");
+                        false
+                    }
+                }
             }
-            Err(e) => tracing::warn!("the master will keep its code pages resident: {e}"),
-        }
+        });
         tokio::select! {
             () = super::stop_signal() => {
                 tracing::info!("stopping: SIGTERM or SIGINT received");
@@ -100,33 +94,6 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
         anyhow::Ok(())
     })?;
     Ok(0)
-}
-
-/// The longest `--release-memory-after`: a day (a timer much further away overflows).
-const MAX_RELEASE_INTERVAL: u64 = 24 * 60 * 60;
-
-/// Right after start-up, then at each tick of `every` when no build runs, drops the master's
-/// resident code pages and free heap (see [`crate::resident`]): an idle master then holds what
-/// keeping its workers connected needs.
-async fn release_memory_when_idle(
-    store: oebb_master::Store,
-    pages: crate::resident::CodePages,
-    every: Duration,
-) {
-    // The first tick is now: what start-up touched (migrations, recovery) is not needed again.
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match store.running_builds().await {
-            Ok(running) if running.is_empty() => {
-                pages.release();
-                tracing::debug!("idle: code pages and free heap released");
-            }
-            Ok(_) => {}
-            Err(e) => tracing::debug!("no memory release at this tick: {e}"),
-        }
-    }
 }
 
 /// The name and password the local worker logs in with.
