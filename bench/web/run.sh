@@ -4,7 +4,9 @@
 #  - p95 latency of the grid, a builder page and a build page with ApacheBench (`ab`);
 #  - resident memory growth of the master while 200 live-log streams (SSE) follow a running
 #    step (bench/web/streams.py).
-# Usage: bench/web/run.sh   (environment: BUILDS, REQUESTS, CONCURRENCY, STREAMS, OEBB_BIN, KEEP)
+# Usage: bench/web/run.sh   (environment: BUILDS, REQUESTS, CONCURRENCY, STREAMS, OEBB_BIN, KEEP,
+#   POSTGRESQL=postgresql://user@host:port/any: the state in a fresh database `oebb_webbench` of
+#   that server, e.g. POSTGRESQL=$(scripts/install-postgresql), instead of SQLite)
 # Prints a Markdown summary; the master directory is removed at the end (KEEP=1 keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,6 +53,16 @@ cat >"$work/oebb.cfg" <<EOF
 worker-address = 127.0.0.1:$worker_port
 web-address = 127.0.0.1:$web_port
 EOF
+seed_to=()
+store=SQLite
+if [ -n "${POSTGRESQL:-}" ]; then
+  database="${POSTGRESQL%/*}/oebb_webbench"
+  psql -q -v ON_ERROR_STOP=1 "$POSTGRESQL" -c 'DROP DATABASE IF EXISTS oebb_webbench' \
+    -c 'CREATE DATABASE oebb_webbench'
+  echo "database = $database" >>"$work/oebb.cfg"
+  seed_to=(--postgresql "$database")
+  store=PostgreSQL
+fi
 cat >"$work/slaves.cfg" <<EOF
 [w1]
 password = pw1
@@ -94,7 +106,7 @@ first=$!
 wait_web ""
 kill -TERM "$first"
 wait "$first" || true
-python3 "$here/seed.py" "$work" --builds "$BUILDS" --oebb "$oebb"
+python3 "$here/seed.py" "$work" --builds "$BUILDS" --oebb "$oebb" "${seed_to[@]}"
 
 # 3. The master on the seeded state, with a worker in its own process.
 RUST_LOG=warn "$oebb" master "$work" 2>>"$work/master.log" &
@@ -123,7 +135,7 @@ builder=$(curl -fsS "$web/api/builds/$middle" | python3 -c 'import json,sys; pri
 # The three pages of the target, then two more for information.
 pages=("/" "/builders/$builder" "/builds/$middle" "/waterfall" "/api/builds/$middle")
 
-echo "## oebb web pages: $BUILDS builds, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), oebb $(git rev-parse --short HEAD)"
+echo "## oebb web pages: $BUILDS builds in $store, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), oebb $(git rev-parse --short HEAD)"
 echo
 echo "| page | bytes | mean ms | p50 ms | p95 ms | p99 ms | requests/s |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"

@@ -4,6 +4,7 @@ years: build requests, builds, steps, properties and small compressed logs.
 
 Run it on a master directory after `oebb master` created the schema and stopped:
     seed.py DIR --builds 100000
+    seed.py DIR --builds 100000 --postgresql postgresql://user@host:port/db   (its `database`)
 Builders are taken from `oebb check --json DIR`, builds spread evenly over them, newest last.
 Each build has 5 steps; the install-and-test step's log has about 200 lines (20 KB).
 """
@@ -53,6 +54,8 @@ def main() -> int:
     p.add_argument("--builds", type=int, default=100_000)
     p.add_argument("--oebb", default="oebb", help="the oebb binary, for `oebb check --json`")
     p.add_argument("--worker", default="w1")
+    p.add_argument("--postgresql", metavar="URL",
+                   help="fill this PostgreSQL database (through psql) instead of DIR/state.sqlite")
     args = p.parse_args()
 
     check = subprocess.run([args.oebb, "check", "--json", args.dir],
@@ -61,13 +64,10 @@ def main() -> int:
     if not builders:
         sys.exit(f"seed.py: {args.dir} has no builders")
 
-    db = sqlite3.connect(f"{args.dir}/state.sqlite")
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=OFF")
-    (tables,) = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'builds'").fetchone()
-    if not tables:
+    db = Postgres(args.postgresql) if args.postgresql else Sqlite(f"{args.dir}/state.sqlite")
+    if not db.columns("builds"):
         sys.exit("seed.py: no builds table; start `oebb master DIR` once to create the schema")
-    (existing,) = db.execute("SELECT count(*) FROM builds").fetchone()
+    existing = db.count("builds")
     if existing:
         sys.exit(f"seed.py: {args.dir} already holds {existing} builds")
 
@@ -77,10 +77,10 @@ def main() -> int:
     # One build every ~10 minutes going back, newest last.
     first_ms = now_ms - args.builds * 600_000
     # Columns the web helper's migrations may add (build_requests.properties) are optional.
-    request_columns = {r[1] for r in db.execute("PRAGMA table_info(build_requests)")}
-    with_properties = "properties" in request_columns
-    db.execute("INSERT OR IGNORE INTO workers (name, info, first_seen_at, last_seen_at) "
-               "VALUES (?, ?, ?, ?)", (args.worker, "{}", first_ms, now_ms))
+    with_properties = "properties" in db.columns("build_requests")
+    if not db.count("workers"):
+        db.insert("workers", ["name", "info", "first_seen_at", "last_seen_at"],
+                  [(args.worker, "{}", first_ms, now_ms)])
 
     requests, builds, steps, chunks, props = [], [], [], [], []
     step_id = 0
@@ -118,34 +118,106 @@ def main() -> int:
         if len(builds) >= 10_000:
             flush(db, requests, builds, steps, chunks, props, with_properties)
     flush(db, requests, builds, steps, chunks, props, with_properties)
-    db.execute("UPDATE id_sequences SET next_id = ? WHERE name IN ('build_requests', 'builds')",
-               (args.builds + 1,))
-    db.execute("UPDATE id_sequences SET next_id = ? WHERE name = 'steps'", (step_id + 1,))
-    db.commit()
-    db.execute("ANALYZE")
-    db.commit()
-    db.close()
+    db.finish(f"UPDATE id_sequences SET next_id = {args.builds + 1} "
+              "WHERE name IN ('build_requests', 'builds')",
+              f"UPDATE id_sequences SET next_id = {step_id + 1} WHERE name = 'steps'")
     print(f"seeded {args.builds} builds, {step_id} steps over {len(builders)} builders "
           f"in {time.time() - start:.1f} s", file=sys.stderr)
     return 0
 
 
 def flush(db, requests, builds, steps, chunks, props, with_properties):
-    marks = ",".join("?" * (9 if with_properties else 8))
-    db.executemany(f"INSERT INTO build_requests (id, builder, reason, change_id, submitted_at, "
-                   f"claimed_by, complete_at, result{', properties' if with_properties else ''}) "
-                   f"VALUES ({marks})", requests)
-    db.executemany("INSERT INTO builds (id, request_id, builder, worker, started_at, finished_at, "
-                   "result, state_text) VALUES (?,?,?,?,?,?,?,?)", builds)
-    db.executemany("INSERT INTO build_properties (build_id, name, value, source) "
-                   "VALUES (?,?,?,?)", props)
-    db.executemany("INSERT INTO steps (id, build_id, number, name, started_at, finished_at, "
-                   "result, state_text) VALUES (?,?,?,?,?,?,?,?)", steps)
-    db.executemany("INSERT INTO log_chunks (step_id, seq, raw_size, data) VALUES (?,?,?,?)",
-                   chunks)
+    db.insert("build_requests", ["id", "builder", "reason", "change_id", "submitted_at",
+                                 "claimed_by", "complete_at", "result"]
+              + (["properties"] if with_properties else []), requests)
+    db.insert("builds", ["id", "request_id", "builder", "worker", "started_at", "finished_at",
+                         "result", "state_text"], builds)
+    db.insert("build_properties", ["build_id", "name", "value", "source"], props)
+    db.insert("steps", ["id", "build_id", "number", "name", "started_at", "finished_at",
+                        "result", "state_text"], steps)
+    db.insert("log_chunks", ["step_id", "seq", "raw_size", "data"], chunks)
     db.commit()
     for batch in (requests, builds, steps, chunks, props):
         batch.clear()
+
+
+class Sqlite:
+    """The master's SQLite file."""
+
+    def __init__(self, path):
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=OFF")
+
+    def columns(self, table):
+        return {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+
+    def count(self, table):
+        return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    def insert(self, table, columns, rows):
+        marks = ",".join("?" * len(columns))
+        self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def commit(self):
+        self.db.commit()
+
+    def finish(self, *statements):
+        for statement in statements:
+            self.db.execute(statement)
+        self.db.commit()
+        self.db.execute("ANALYZE")
+        self.db.commit()
+        self.db.close()
+
+
+class Postgres:
+    """A PostgreSQL database, filled with COPY through one long-running psql."""
+
+    def __init__(self, url):
+        self.url = url
+        self.psql = subprocess.Popen(["psql", "-q", "-v", "ON_ERROR_STOP=1", url],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+
+    def query(self, sql):
+        out = subprocess.run(["psql", "-At", "-v", "ON_ERROR_STOP=1", self.url, "-c", sql],
+                             check=True, capture_output=True, text=True).stdout
+        return out.split()
+
+    def columns(self, table):
+        return set(self.query("SELECT column_name FROM information_schema.columns "
+                              f"WHERE table_name = '{table}'"))
+
+    def count(self, table):
+        return int(self.query(f"SELECT count(*) FROM {table}")[0])
+
+    def insert(self, table, columns, rows):
+        out = [f"COPY {table} ({', '.join(columns)}) FROM STDIN;\n".encode()]
+        for row in rows:
+            out.append(b"\t".join(copy_field(v) for v in row) + b"\n")
+        out.append(b"\\.\n")
+        self.psql.stdin.write(b"".join(out))
+
+    def commit(self):
+        self.psql.stdin.flush()
+
+    def finish(self, *statements):
+        self.psql.stdin.write(("".join(f"{s};\n" for s in statements) + "ANALYZE;\n").encode())
+        self.psql.stdin.close()
+        if self.psql.wait() != 0:
+            sys.exit("seed.py: psql failed")
+
+
+def copy_field(value) -> bytes:
+    """One field of COPY's text format."""
+    if value is None:
+        return b"\\N"
+    if isinstance(value, bytes):
+        return b"\\\\x" + value.hex().encode()
+    text = str(value)
+    for a, b in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        text = text.replace(a, b)
+    return text.encode()
 
 
 if __name__ == "__main__":
