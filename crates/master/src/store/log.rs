@@ -56,15 +56,11 @@ fn decompress_page(
 impl Store {
     /// Appends `text` to a step's log as chunk `seq` (numbered from 0 by the caller).
     pub async fn append_log(&self, step: StepId, seq: i64, text: &[u8]) -> Result<(), StoreError> {
-        let data = compress(text)?;
-        let mut conn = self.pool.acquire().await?;
-        queries::insert_log_chunk(&mut conn, step, seq, text.len() as i64, data).await?;
-        self.live.log_appended(step, seq, text);
-        Ok(())
+        self.append_named_log(step, STDIO, seq, text).await
     }
 
-    /// Appends `text` to the step's log `name` (not `stdio`: that is [`Store::append_log`]) as
-    /// its chunk `seq`, numbered from 0 by the caller.
+    /// Appends `text` to the step's log `name` as its chunk `seq`, numbered from 0 by the
+    /// caller; followers of the step are told about `stdio` chunks.
     pub async fn append_named_log(
         &self,
         step: StepId,
@@ -74,7 +70,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         let data = compress(text)?;
         let mut conn = self.pool.acquire().await?;
-        queries::insert_named_log_chunk(&mut conn, step, name, seq, text.len() as i64, data).await
+        queries::insert_log_chunk(&mut conn, step, name, seq, text.len() as i64, data).await?;
+        if name == STDIO {
+            self.live.log_appended(step, seq, text);
+        }
+        Ok(())
     }
 
     /// The names of a step's logs besides `stdio`, sorted.
@@ -90,14 +90,8 @@ impl Store {
         name: &str,
         from_seq: i64,
     ) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
-        if name == STDIO {
-            return self.read_log_page(step, from_seq).await;
-        }
-        let page = {
-            let mut conn = self.pool.acquire().await?;
-            queries::named_log_chunks(&mut conn, step, name, from_seq, LOG_PAGE).await?
-        };
-        decompress_page(step, from_seq, page)
+        self.read_named_log_chunks(step, name, from_seq, LOG_PAGE)
+            .await
     }
 
     /// Like [`Store::read_log`], for the step's log `name`; `stdio` is its main log.
@@ -149,9 +143,22 @@ impl Store {
         from_seq: i64,
         limit: i64,
     ) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
+        self.read_named_log_chunks(step, STDIO, from_seq, limit)
+            .await
+    }
+
+    /// At most `limit` decompressed chunks of the step's log `name` from `from_seq` on, and the
+    /// chunk number to ask for next.
+    async fn read_named_log_chunks(
+        &self,
+        step: StepId,
+        name: &str,
+        from_seq: i64,
+        limit: i64,
+    ) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
         let page = {
             let mut conn = self.pool.acquire().await?;
-            queries::log_chunks(&mut conn, step, from_seq, limit).await?
+            queries::log_chunks(&mut conn, step, name, from_seq, limit).await?
         };
         decompress_page(step, from_seq, page)
     }

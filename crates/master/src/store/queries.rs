@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::log::STDIO;
 use super::records::{BuildRecord, BuildRequestRecord, NewChange, PropertyRecord, StepRecord};
 use super::{result_of, StoreError};
 use crate::ids::{BuildId, BuildRequestId, ChangeId, ConnectionId, StepId};
@@ -473,39 +474,59 @@ pub async fn steps(
         .collect()
 }
 
-/// Inserts one compressed log chunk.
+/// Inserts one compressed chunk of a step's log `name`. `stdio` has its own table, written most
+/// and read most; the other logs (files a step keeps) share `step_logs`.
 pub async fn insert_log_chunk(
     conn: &mut AnyConnection,
     step: StepId,
+    name: &str,
     seq: i64,
     raw_size: i64,
     data: Vec<u8>,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO log_chunks (step_id, seq, raw_size, data) VALUES ($1, $2, $3, $4)")
+    let mut query = if name == STDIO {
+        sqlx::query("INSERT INTO log_chunks (step_id, seq, raw_size, data) VALUES ($1, $2, $3, $4)")
+            .bind(step.0)
+    } else {
+        sqlx::query(
+            "INSERT INTO step_logs (step_id, name, seq, raw_size, data) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
         .bind(step.0)
-        .bind(seq)
-        .bind(raw_size)
-        .bind(data)
-        .execute(&mut *conn)
-        .await?;
+        .bind(name)
+    };
+    query = query.bind(seq).bind(raw_size).bind(data);
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 
-/// Up to `limit` compressed chunks of a step's log from `from_seq` on, as (seq, data).
+/// Up to `limit` compressed chunks of a step's log `name` from `from_seq` on, as (seq, data).
 pub async fn log_chunks(
     conn: &mut AnyConnection,
     step: StepId,
+    name: &str,
     from_seq: i64,
     limit: i64,
 ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT seq, data FROM log_chunks WHERE step_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-    )
-    .bind(step.0)
-    .bind(from_seq)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+    let query = if name == STDIO {
+        sqlx::query(
+            "SELECT seq, data FROM log_chunks WHERE step_id = $1 AND seq >= $2 \
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(step.0)
+    } else {
+        sqlx::query(
+            "SELECT seq, data FROM step_logs WHERE step_id = $1 AND name = $2 AND seq >= $3 \
+             ORDER BY seq LIMIT $4",
+        )
+        .bind(step.0)
+        .bind(name)
+    };
+    let rows = query
+        .bind(from_seq)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
@@ -518,51 +539,6 @@ pub async fn next_log_seq(conn: &mut AnyConnection, step: StepId) -> Result<i64,
         .fetch_one(&mut *conn)
         .await?;
     Ok(row.try_get(0)?)
-}
-
-/// Inserts one compressed chunk of a step's named log.
-pub async fn insert_named_log_chunk(
-    conn: &mut AnyConnection,
-    step: StepId,
-    name: &str,
-    seq: i64,
-    raw_size: i64,
-    data: Vec<u8>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO step_logs (step_id, name, seq, raw_size, data) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(step.0)
-    .bind(name)
-    .bind(seq)
-    .bind(raw_size)
-    .bind(data)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Up to `limit` compressed chunks of a step's named log from `from_seq` on, as (seq, data).
-pub async fn named_log_chunks(
-    conn: &mut AnyConnection,
-    step: StepId,
-    name: &str,
-    from_seq: i64,
-    limit: i64,
-) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT seq, data FROM step_logs WHERE step_id = $1 AND name = $2 AND seq >= $3 \
-         ORDER BY seq LIMIT $4",
-    )
-    .bind(step.0)
-    .bind(name)
-    .bind(from_seq)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect()
 }
 
 /// The names of a step's named logs, sorted.
