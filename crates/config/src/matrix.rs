@@ -62,6 +62,13 @@ pub struct Matrix {
     pub warnings: Vec<Warning>,
 }
 
+impl Matrix {
+    /// The builder named `name`.
+    pub fn builder(&self, name: &str) -> Option<&Builder> {
+        self.builders.iter().find(|b| b.name.as_str() == name)
+    }
+}
+
 /// Short name of a capability in builder names (`-pg9.1`, `-py2.7`); others use their name.
 pub fn abbreviation(capability: &str) -> &str {
     match capability {

@@ -16,12 +16,7 @@ pub fn steps_for(
     worker: Option<&str>,
     read: impl FnMut(&Path) -> Option<String>,
 ) -> Result<Vec<Step>, RecipeError> {
-    let Some(b) = config
-        .matrix
-        .builders
-        .iter()
-        .find(|b| b.name.as_str() == builder)
-    else {
+    let Some(b) = config.matrix.builder(builder) else {
         let names: Vec<&str> = config
             .matrix
             .builders

@@ -57,9 +57,7 @@ impl Fixture {
     ) -> Result<Vec<Step>, RecipeError> {
         let builder = self
             .matrix
-            .builders
-            .iter()
-            .find(|b| b.name.as_str() == builder)
+            .builder(builder)
             .unwrap_or_else(|| panic!("no builder {builder}: {:?}", self.matrix));
         let buildout = self
             .buildouts

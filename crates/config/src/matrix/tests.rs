@@ -32,11 +32,7 @@ fn summary(m: &Matrix) -> Vec<String> {
 }
 
 fn env(m: &Matrix, builder: &str, worker: &str) -> Vec<(String, String)> {
-    let b = m
-        .builders
-        .iter()
-        .find(|b| b.name.as_str() == builder)
-        .unwrap_or_else(|| panic!("no {builder}"));
+    let b = m.builder(builder).unwrap_or_else(|| panic!("no {builder}"));
     b.env[worker]
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -44,12 +40,7 @@ fn env(m: &Matrix, builder: &str, worker: &str) -> Vec<(String, String)> {
 }
 
 fn prop(m: &Matrix, builder: &str, name: &str) -> Option<PropertyValue> {
-    m.builders
-        .iter()
-        .find(|b| b.name.as_str() == builder)?
-        .properties
-        .get(name)
-        .cloned()
+    m.builder(builder)?.properties.get(name).cloned()
 }
 
 fn text(s: &str) -> Option<PropertyValue> {

@@ -135,13 +135,7 @@ async fn builders(State(web): State<Web>) -> Response {
 }
 
 async fn builder(State(web): State<Web>, Path(name): Path<String>) -> Response {
-    let Some(b) = web
-        .config
-        .matrix
-        .builders
-        .iter()
-        .find(|b| b.name.as_str() == name)
-    else {
+    let Some(b) = web.config.matrix.builder(&name) else {
         return error(StatusCode::NOT_FOUND, format!("no builder named {name:?}"));
     };
     let (builds, queued) = match tokio::try_join!(

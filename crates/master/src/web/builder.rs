@@ -49,13 +49,7 @@ pub async fn page(
 ) -> Response {
     let here = format!("/builders/{}", view::url_segment(&name));
     let layout = Layout::new(&web, &session, &here);
-    let Some(builder) = web
-        .config
-        .matrix
-        .builders
-        .iter()
-        .find(|b| b.name.as_str() == name)
-    else {
+    let Some(builder) = web.config.matrix.builder(&name) else {
         return message(
             StatusCode::NOT_FOUND,
             layout,

@@ -28,9 +28,7 @@ pub fn run(
     // steps_for succeeded, so the builder and the worker exist.
     let b = config
         .matrix
-        .builders
-        .iter()
-        .find(|b| b.name.as_str() == builder)
+        .builder(builder)
         .expect("builder found by steps_for");
     let worker = worker.unwrap_or_else(|| b.workers[0].as_str());
     writeln!(
