@@ -5,69 +5,30 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::Duration;
-
 use common::databases::Db;
+use common::odoo::{self, Cluster, ODOO_BUILD_TIMEOUT};
 use common::tester::MasterTester;
-use oebb_master::{BuildId, Results};
-
-/// Bootstrap (a virtualenv and zc.buildout from PyPI) and buildout take a while.
-const ODOO_BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+use oebb_master::Results;
 
 /// The steps of a standalone buildout with the default post-buildout step.
-const STEPS: [&str; 12] = [
-    "builddir",
-    "clean_logs",
-    "download",
-    "props_postgresql",
-    "pg_cluster_props",
-    "bootstrap",
-    "buildout",
-    "dropdb",
-    "createdb",
-    "test",
-    "analyze",
-    "final_dropdb",
-];
-
-/// The test cluster: (user, host, port) of `OEBB_TEST_PG_URL`.
-fn cluster() -> (String, String, String) {
-    let url = oebb_testkit::postgres_url();
-    let rest = url.split_once("://").map_or_else(
-        || panic!("OEBB_TEST_PG_URL is not a URL: {url:?}"),
-        |(_, r)| r,
-    );
-    let (user, rest) = rest.split_once('@').expect("OEBB_TEST_PG_URL names a user");
-    let user = user.split(':').next().unwrap().to_string();
-    let address = rest.split('/').next().unwrap();
-    let (host, port) = address.split_once(':').unwrap_or((address, "5432"));
-    (user, host.to_string(), port.to_string())
-}
+const STEPS: [&str; 12] = odoo::default_steps("download");
 
 /// A master whose buildouts `[passing]`, `[failing]`, `[broken]`, `[unimportable]` and `[badexit]` install these modules of
 /// the stand-in Odoo on PostgreSQL 15, and the one oebb worker having that capability.
 async fn master() -> MasterTester {
-    let (user, host, port) = cluster();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_odoo");
+    let cluster = Cluster::first();
     let mut t = MasterTester::start_with_recipe(Db::Sqlite, |dir| {
         std::fs::write(
             dir.join("slaves.cfg"),
             format!(
-                "[ow]\npassword = pw\n\
-                 capability = postgresql 15 port={port} host={host} user={user}\n"
+                "[ow]\npassword = pw\ncapability = postgresql 15 {}\n",
+                cluster.capability_options()
             ),
         )
         .unwrap();
-        // A develop install writes its egg-info beside setup.py: give it a copy.
         let source = dir.join("fake_odoo");
-        std::fs::create_dir_all(&source).unwrap();
-        for file in ["setup.py", "fake_odoo.py"] {
-            std::fs::copy(fixture.join(file), source.join(file)).unwrap();
-        }
-        let buildout = std::fs::read_to_string(fixture.join("buildout.cfg"))
-            .unwrap()
-            .replace("@FAKE_ODOO@", source.to_str().unwrap());
+        odoo::copy_sources(&source);
+        let buildout = odoo::buildout_cfg(source.to_str().unwrap());
         std::fs::create_dir_all(dir.join("buildouts")).unwrap();
         std::fs::write(dir.join("buildouts/buildout.cfg"), buildout).unwrap();
         let mut manifest = String::new();
@@ -92,26 +53,12 @@ async fn master() -> MasterTester {
 
 /// Databases of the cluster whose name starts with `oebb-`.
 fn test_databases() -> String {
-    let (user, host, port) = cluster();
-    let out = std::process::Command::new("psql")
-        .args([
-            "-X", "-A", "-t", "-h", &host, "-p", &port, "-U", &user, "-d", "postgres",
-        ])
-        .args([
-            "-c",
+    Cluster::first()
+        .psql(
+            "postgres",
             "SELECT datname FROM pg_database WHERE datname LIKE 'oebb-%'",
-        ])
-        .output()
-        .expect("psql runs (install the PostgreSQL client)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-async fn results(t: &MasterTester, build: BuildId) -> Vec<(String, Option<Results>)> {
-    t.steps(build)
-        .await
-        .into_iter()
-        .map(|(name, result, _)| (name, result))
-        .collect()
+        )
+        .unwrap()
 }
 
 fn expected(failed: &[(&str, Results)]) -> Vec<(String, Option<Results>)> {
@@ -132,7 +79,7 @@ fn expected(failed: &[(&str, Results)]) -> Vec<(String, Option<Results>)> {
 async fn failed_build(t: &MasterTester, builder: &str, failed: &[(&str, Results)]) -> String {
     let (request, builds) = t.force_and_wait_for(builder, ODOO_BUILD_TIMEOUT).await;
     let build = builds[0].id;
-    assert_eq!(results(t, build).await, expected(failed), "{builder}");
+    assert_eq!(odoo::results(t, build).await, expected(failed), "{builder}");
     assert_eq!(request.result, Some(Results::Failure), "{builder}");
     t.log(build, "analyze").await
 }
@@ -147,7 +94,7 @@ async fn odoo_builds_of_a_standalone_buildout() {
         .await;
     let build = builds[0].id;
     assert_eq!(
-        results(&t, build).await,
+        odoo::results(&t, build).await,
         expected(&[]),
         "{:?}\n--- bin/test_openerp ---\n{}\n--- buildout ---\n{}\n--- test ---\n{}",
         t.steps(build).await,
@@ -161,7 +108,7 @@ async fn odoo_builds_of_a_standalone_buildout() {
         t.log(build, "test").await
     );
     assert_eq!(request.result, Some(Results::Success));
-    let (_, _, port) = cluster();
+    let port = Cluster::first().port;
     let stdio = t.log(build, "test").await;
     assert!(
         stdio.contains(&format!(

@@ -140,22 +140,6 @@ fn properties(builder: &str) -> serde_json::Map<String, serde_json::Value> {
     properties
 }
 
-/// The steps of a VCS buildout with the default post-buildout step.
-const STEPS: [&str; 12] = [
-    "builddir",
-    "clean_logs",
-    "checkout",
-    "props_postgresql",
-    "pg_cluster_props",
-    "bootstrap",
-    "buildout",
-    "dropdb",
-    "createdb",
-    "test",
-    "analyze",
-    "final_dropdb",
-];
-
 /// Forces `builders` at once and checks that each goes green through every step, with the
 /// stand-in's table in its own test database.
 async fn build_green(t: &MasterTester, cluster: &Cluster, builders: &[&str]) {
@@ -172,7 +156,7 @@ async fn build_green(t: &MasterTester, cluster: &Cluster, builders: &[&str]) {
             .unwrap()
             .unwrap_or_else(|| panic!("{builder} did not complete"));
         let build = t.store().builds_of_request(request).await.unwrap()[0].id;
-        let expected: Vec<_> = STEPS
+        let expected: Vec<_> = odoo::default_steps("checkout")
             .iter()
             .map(|s| (s.to_string(), Some(Results::Success)))
             .collect();

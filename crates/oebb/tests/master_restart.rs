@@ -48,23 +48,6 @@ fn wait_builds(dir: &Path, what: &str, done: impl Fn(&str) -> bool) -> String {
     }
 }
 
-/// A fresh database on the test PostgreSQL server (made with `psql`); its URL.
-fn fresh_postgres() -> String {
-    let url = oebb_testkit::postgres_url();
-    let name = oebb_testkit::unique_database_name("oebb_restart");
-    let out = Command::new("psql")
-        .args([url.as_str(), "-v", "ON_ERROR_STOP=1", "-c"])
-        .arg(format!("CREATE DATABASE {name}"))
-        .output()
-        .expect("psql (from scripts/install-postgresql) runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    oebb_testkit::database_url(&url, &name)
-}
-
 /// How the first master ends.
 #[derive(Clone, Copy, PartialEq)]
 enum Stop {
@@ -81,7 +64,10 @@ fn a_master_killed_mid_build_requeues_and_completes_after_restart_on_sqlite() {
 
 #[test]
 fn a_master_killed_mid_build_requeues_and_completes_after_restart_on_postgresql() {
-    stopped_master_recovers(Some(fresh_postgres()), Stop::Kill);
+    stopped_master_recovers(
+        Some(oebb_testkit::fresh_database("oebb_restart")),
+        Stop::Kill,
+    );
 }
 
 #[test]

@@ -130,6 +130,24 @@ pub fn postgres_url() -> String {
     }
 }
 
+/// A new empty database on the test server, made with `psql` and named by
+/// [`unique_database_name`]; its URL.
+pub fn fresh_database(prefix: &str) -> String {
+    let url = postgres_url();
+    let name = unique_database_name(prefix);
+    let out = Command::new("psql")
+        .args([url.as_str(), "-X", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()
+        .expect("psql (from scripts/install-postgresql) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    database_url(&url, &name)
+}
+
 /// `server_url` with its database replaced by `database`, query string kept.
 pub fn database_url(server_url: &str, database: &str) -> String {
     let (base, query) = match server_url.split_once('?') {

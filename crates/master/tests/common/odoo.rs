@@ -10,6 +10,25 @@ use super::tester::MasterTester;
 /// Bootstrap (a virtualenv and zc.buildout from PyPI) and buildout take a while.
 pub const ODOO_BUILD_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// The steps of a buildout with the default post-buildout step; `fetch` is the step that puts
+/// the buildout in place (`download` for a standalone one, `checkout` from a repository).
+pub const fn default_steps(fetch: &'static str) -> [&'static str; 12] {
+    [
+        "builddir",
+        "clean_logs",
+        fetch,
+        "props_postgresql",
+        "pg_cluster_props",
+        "bootstrap",
+        "buildout",
+        "dropdb",
+        "createdb",
+        "test",
+        "analyze",
+        "final_dropdb",
+    ]
+}
+
 /// A PostgreSQL cluster of the tests: user, host, port.
 #[derive(Clone, Debug)]
 pub struct Cluster {

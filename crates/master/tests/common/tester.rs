@@ -296,21 +296,7 @@ impl MasterTester {
 
     /// A step's whole log (tests only look at small ones).
     pub async fn log(&self, build: BuildId, step: &str) -> String {
-        let step = self
-            .store()
-            .find_step(build, step)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("build {build} has no step {step}"));
-        let mut text = Vec::new();
-        self.store()
-            .read_log(step.id, |chunk| {
-                text.extend_from_slice(chunk);
-                true
-            })
-            .await
-            .unwrap();
-        String::from_utf8_lossy(&text).into_owned()
+        self.named_log(build, step, oebb_master::store::STDIO).await
     }
 
     /// A step's log `name` (`stdio` is [`MasterTester::log`]).
