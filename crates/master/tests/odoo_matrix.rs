@@ -88,13 +88,8 @@ async fn two_clusters_one_worker_one_buildout_at_a_time() {
     }
     let mut builds: Vec<BuildId> = Vec::new();
     for (request, (builder, _)) in requests.into_iter().zip(builders()) {
-        let done = t
-            .master
-            .wait_for_request(request, ODOO_BUILD_TIMEOUT)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("{builder} did not complete"));
-        let build = t.store().builds_of_request(request).await.unwrap()[0].id;
+        let (done, done_builds) = t.wait_for(request, ODOO_BUILD_TIMEOUT).await;
+        let build = done_builds[0].id;
         assert_eq!(
             done.result,
             Some(Results::Success),

@@ -149,13 +149,8 @@ async fn build_green(t: &MasterTester, cluster: &Cluster, builders: &[&str]) {
         requests.push(forced.await.unwrap());
     }
     for (request, builder) in requests.into_iter().zip(builders.iter().copied()) {
-        let done = t
-            .master
-            .wait_for_request(request, ODOO_BUILD_TIMEOUT)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("{builder} did not complete"));
-        let build = t.store().builds_of_request(request).await.unwrap()[0].id;
+        let (done, builds) = t.wait_for(request, ODOO_BUILD_TIMEOUT).await;
+        let build = builds[0].id;
         let expected: Vec<_> = odoo::default_steps("checkout")
             .iter()
             .map(|s| (s.to_string(), Some(Results::Success)))

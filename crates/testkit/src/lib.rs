@@ -135,9 +135,15 @@ pub fn postgres_url() -> String {
 pub fn fresh_database(prefix: &str) -> String {
     let url = postgres_url();
     let name = unique_database_name(prefix);
+    psql(&url, &format!("CREATE DATABASE {name}"));
+    database_url(&url, &name)
+}
+
+/// Runs `sql` on the server of `url` with psql; its unaligned output. Fails the test with
+/// psql's error.
+fn psql(url: &str, sql: &str) -> String {
     let out = Command::new("psql")
-        .args([url.as_str(), "-X", "-v", "ON_ERROR_STOP=1", "-c"])
-        .arg(format!("CREATE DATABASE {name}"))
+        .args([url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()
         .expect("psql (from scripts/install-postgresql) runs");
     assert!(
@@ -145,7 +151,7 @@ pub fn fresh_database(prefix: &str) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    database_url(&url, &name)
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// `server_url` with its database replaced by `database`, query string kept.
@@ -318,33 +324,12 @@ impl Drop for Killed {
 
 #[cfg(test)]
 mod tests {
-    use super::{database_url, drop_databases_of_finished_runs, postgres_url};
-    use std::process::Command;
+    use super::{database_url, drop_databases_of_finished_runs, postgres_url, psql};
 
     #[test]
     fn databases_of_ended_processes_are_dropped_and_live_ones_kept() {
         let url = postgres_url();
-        let psql = |sql: &str| {
-            let out = Command::new("psql")
-                .args([
-                    url.as_str(),
-                    "-X",
-                    "-A",
-                    "-t",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-c",
-                    sql,
-                ])
-                .output()
-                .expect("psql (from scripts/install-postgresql) runs");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
+        let psql = |sql: &str| psql(&url, sql);
         let dead_pid = (1_000_000..4_000_000u32)
             .find(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
             .unwrap();

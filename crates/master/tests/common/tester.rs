@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oebb_master::store::{BuildRecord, BuildRequestRecord};
-use oebb_master::{BuildId, Master, MasterOptions, Results, Step, Store};
+use oebb_master::{BuildId, BuildRequestId, Master, MasterOptions, Results, Step, Store};
 
 use super::databases::Db;
 use oebb_testkit::StockWorker;
@@ -273,12 +273,21 @@ impl MasterTester {
         timeout: Duration,
     ) -> (BuildRequestRecord, Vec<BuildRecord>) {
         let id = self.master.force(builder, "test").await.unwrap();
+        self.wait_for(id, timeout).await
+    }
+
+    /// Waits at most `timeout` for request `id` to complete; returns it with its builds.
+    pub async fn wait_for(
+        &self,
+        id: BuildRequestId,
+        timeout: Duration,
+    ) -> (BuildRequestRecord, Vec<BuildRecord>) {
         let request = self
             .master
             .wait_for_request(id, timeout)
             .await
             .unwrap()
-            .unwrap_or_else(|| panic!("build request {id} of {builder} did not complete"));
+            .unwrap_or_else(|| panic!("build request {id} did not complete"));
         let builds = self.store().builds_of_request(id).await.unwrap();
         (request, builds)
     }
