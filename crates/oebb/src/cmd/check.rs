@@ -115,11 +115,10 @@ fn ignore_file_errors(config: &MasterConfig) -> Vec<String> {
 /// workers of bench/check took 2.2 s and of each builder's first worker 50 ms, against 10 ms;
 /// what differs between builders and workers (capabilities) was matched when the matrix was made.
 fn check_recipes(config: &mut MasterConfig) -> Vec<String> {
-    let read = |p: &Path| std::fs::read_to_string(p).ok();
-    let buildouts: HashMap<&str, (&Buildout, Vec<String>)> = config
+    let buildouts: HashMap<&str, &Buildout> = config
         .buildouts
         .iter()
-        .map(|b| (b.name.as_str(), (b, extended_files(b, read))))
+        .map(|b| (b.name.as_str(), b))
         .collect();
     let workers: HashMap<&str, &Worker> = config
         .workers
@@ -129,7 +128,7 @@ fn check_recipes(config: &mut MasterConfig) -> Vec<String> {
     let mut checked = HashSet::new();
     let (mut errors, mut warnings) = (Vec::new(), Vec::new());
     for builder in &config.matrix.builders {
-        let Some((buildout, extends)) = buildouts.get(builder.buildout.as_str()) else {
+        let Some(&buildout) = buildouts.get(builder.buildout.as_str()) else {
             continue;
         };
         let Some(worker) = builder
@@ -156,11 +155,13 @@ fn check_recipes(config: &mut MasterConfig) -> Vec<String> {
                 ));
             }
         }
+        // Read now, for the one builder of the buildout that is checked.
+        let extends = extended_files(buildout, |p: &Path| std::fs::read_to_string(p).ok());
         let input = BuildInput {
             buildout,
             builder,
             worker,
-            extends,
+            extends: &extends,
         };
         let Err(e) = build_steps(&input) else {
             continue;
