@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Writes a large Odoo log made of the public sample logs, repeated.
+"""Writes a large Odoo log made of sample logs, repeated.
 
 usage: make_log.py SAMPLES_DIR OUTPUT SIZE_MB [NAME_FILTER]
 
-Each sample's first line (the `#### SOURCE:` header) is stripped; the bodies are
-concatenated in name order, then repeated until the file reaches SIZE_MB mebibytes
-(cut at a line boundary). With NAME_FILTER, only the samples whose name contains it.
+The samples are the project's fixture logs (fixtures/odoo-logs) or any directory of logs,
+such as the reference corpus, whose first line (a `#### SOURCE:` header) is stripped. The
+bodies are concatenated in name order, then repeated until the file reaches SIZE_MB
+mebibytes (cut at a line boundary). With NAME_FILTER, only the samples whose name contains it.
 """
 import os
 import sys
@@ -18,7 +19,9 @@ def unit(samples_dir, name_filter=""):
             continue
         with open(os.path.join(samples_dir, name), "rb") as f:
             raw = f.read()
-        body = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
+        body = raw
+        if raw.startswith(b"#### SOURCE:"):
+            body = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
         if body and not body.endswith(b"\n"):
             body += b"\n"
         parts.append(body)

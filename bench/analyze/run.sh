@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of `oebb analyze-log`: throughput (one core) and peak memory on a ~1 GB log built
-# from the public sample logs, compared in the same run with checklog-odoo from PyPI.
+# from the project's fixture logs, compared in the same run with checklog-odoo from PyPI.
 #
 #   bench/analyze/run.sh                 # 1 GiB log; checklog-odoo on the same file
 #   SIZE_MB=2048 CHECKLOG_MB=100 bench/analyze/run.sh   # checklog-odoo on a 100 MiB log, extrapolated
@@ -11,13 +11,14 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${BENCH_OUT:-$ROOT/bench/out/analyze}
-SAMPLES=${SAMPLES:-$ROOT/../shared/reference/odoo-logs}
+# SAMPLES=../shared/reference/odoo-logs measures on the reference corpus instead.
+SAMPLES=${SAMPLES:-$ROOT/fixtures/odoo-logs}
 SIZE_MB=${SIZE_MB:-1024}
 SMALL_MB=${SMALL_MB:-100}
 CHECKLOG_MB=${CHECKLOG_MB:-$SIZE_MB}
 RUNS=${RUNS:-5}
 # A second, realistic case: a passing Odoo 14 run (mostly INFO records), repeated.
-PASS_SAMPLE=${PASS_SAMPLE:-ringace+odoo-14}
+PASS_SAMPLE=${PASS_SAMPLE:-odoo-14.0-pass}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$OUT/target}
 mkdir -p "$OUT"
 

@@ -1,19 +1,16 @@
-//! In-memory throughput of the analyzer on a log made of the public sample logs repeated
-//! (`../shared/reference/odoo-logs`, header lines stripped). No I/O is measured: see
+//! In-memory throughput of the analyzer on a log made of the project's fixture logs repeated
+//! (`fixtures/odoo-logs`, every version's grammar). No I/O is measured: see
 //! `bench/analyze/run.sh` for the end-to-end figure and the comparison with checklog-odoo.
 //!
-//! `cargo bench -p oebb-analyze` (env `BENCH_MB`, default 256; `SAMPLES` for another dir).
+//! `cargo bench -p oebb-analyze` (env `BENCH_MB`, default 256; `SAMPLES` for another dir, such
+//! as the reference corpus's `odoo-logs`, whose `#### SOURCE:` header lines are stripped).
 
 use oebb_analyze::{Analyzer, Options};
 use std::time::Instant;
 
 fn main() {
     let dir = std::env::var("SAMPLES").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/reference/odoo-logs"
-        )
-        .to_string()
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/odoo-logs").to_string()
     });
     let mb: usize = std::env::var("BENCH_MB")
         .ok()
@@ -27,8 +24,12 @@ fn main() {
     let mut unit = Vec::new();
     for p in names {
         let raw = std::fs::read(&p).unwrap();
-        if let Some(i) = raw.iter().position(|&b| b == b'\n') {
-            unit.extend_from_slice(&raw[i + 1..]);
+        let body = match raw.iter().position(|&b| b == b'\n') {
+            Some(i) if raw.starts_with(b"#### SOURCE:") => &raw[i + 1..],
+            _ => &raw[..],
+        };
+        if !body.is_empty() {
+            unit.extend_from_slice(body);
             if unit.last() != Some(&b'\n') {
                 unit.push(b'\n');
             }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{sample, sample_names};
+use common::{fixture, fixture_names};
 use oebb_analyze::{analyze, analyze_reader, Analyzer, Options, Report, TestsExpectation};
 use proptest::prelude::*;
 
@@ -27,9 +27,9 @@ fn options() -> Options {
 }
 
 #[test]
-fn every_sample_split_at_every_byte_gives_the_same_report() {
-    for name in sample_names() {
-        let log = sample(&name);
+fn every_fixture_split_at_every_byte_gives_the_same_report() {
+    for name in fixture_names() {
+        let log = fixture(&name);
         let whole = analyze(&log, &options());
         for cut in 0..=log.len() {
             assert_eq!(
@@ -42,9 +42,9 @@ fn every_sample_split_at_every_byte_gives_the_same_report() {
 }
 
 #[test]
-fn every_sample_fed_byte_by_byte_gives_the_same_report() {
-    for name in sample_names() {
-        let log = sample(&name);
+fn every_fixture_fed_byte_by_byte_gives_the_same_report() {
+    for name in fixture_names() {
+        let log = fixture(&name);
         let cuts: Vec<usize> = (0..log.len()).collect();
         assert_eq!(
             chunked(&log, &cuts, &options()),
@@ -56,9 +56,7 @@ fn every_sample_fed_byte_by_byte_gives_the_same_report() {
 
 #[test]
 fn reader_gives_the_same_report_as_memory() {
-    let log = sample(
-        "lepistone+odoo-testing-on-steroids__steroids_slides.md__L159-220_odoo8_test_failure.log",
-    );
+    let log = fixture("odoo-8.0-test-failure.log");
     let from_reader = analyze_reader(&log[..], &options()).unwrap();
     assert_eq!(from_reader, analyze(&log, &options()));
     assert_eq!(from_reader.bytes, log.len() as u64);
@@ -135,5 +133,54 @@ fn lines_longer_than_the_cap_split_anywhere_give_the_same_report() {
     );
     for cut in [1, 100, 65_535, 65_536, 65_537, 150_000, 200_043, 200_044] {
         assert_eq!(chunked(&log, &[cut], &options()), whole, "cut at {cut}");
+    }
+}
+
+/// The same on the public sample logs of the reference corpus (never copied here): an extra
+/// suite that scripts/test runs when `../shared/reference` exists.
+mod reference_corpus {
+    use super::{chunked, options};
+    use crate::common::{reference_sample, reference_sample_names};
+    use oebb_analyze::{analyze, analyze_reader};
+
+    #[test]
+    #[ignore = "reference corpus: scripts/test runs it with --ignored when ../shared/reference exists"]
+    fn every_sample_split_at_every_byte_gives_the_same_report() {
+        for name in reference_sample_names() {
+            let log = reference_sample(&name);
+            let whole = analyze(&log, &options());
+            for cut in 0..=log.len() {
+                assert_eq!(
+                    chunked(&log, &[cut], &options()),
+                    whole,
+                    "{name} cut at {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    #[ignore = "reference corpus: scripts/test runs it with --ignored when ../shared/reference exists"]
+    fn every_sample_fed_byte_by_byte_gives_the_same_report() {
+        for name in reference_sample_names() {
+            let log = reference_sample(&name);
+            let cuts: Vec<usize> = (0..log.len()).collect();
+            assert_eq!(
+                chunked(&log, &cuts, &options()),
+                analyze(&log, &options()),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    #[ignore = "reference corpus: scripts/test runs it with --ignored when ../shared/reference exists"]
+    fn reader_gives_the_same_report_as_memory() {
+        let log = reference_sample(
+            "lepistone+odoo-testing-on-steroids__steroids_slides.md__L159-220_odoo8_test_failure.log",
+        );
+        let from_reader = analyze_reader(&log[..], &options()).unwrap();
+        assert_eq!(from_reader, analyze(&log, &options()));
+        assert_eq!(from_reader.bytes, log.len() as u64);
     }
 }

@@ -6,16 +6,43 @@ use crate::master_settings::{parse_master_settings, MasterSettings};
 use crate::worker::{parse_workers, Worker};
 use std::path::{Path, PathBuf};
 
-/// The project's shared reference files: `$OEBB_REFERENCE`, set by scripts/test, or
-/// `../shared/reference` beside the repository.
-fn reference_root() -> PathBuf {
-    std::env::var_os("OEBB_REFERENCE").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference"),
-        PathBuf::from,
-    )
+/// The project's own configuration cases (`fixtures/config-cases`): manifests and workers
+/// files written for these tests, one per feature of the format.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/config-cases")
+        .join(name)
 }
 
-/// The reference files of anybox.buildbot.openerp.
+/// The text of a configuration case.
+pub fn fixture_text(name: &str) -> String {
+    let path = fixture(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Reads a configuration case as INI, panicking on syntax errors.
+pub fn fixture_ini(name: &str) -> Ini {
+    read_ini(&fixture(name))
+}
+
+/// The shared reference corpus: `$OEBB_REFERENCE`, else `../shared/reference` beside the
+/// repository. Only the `reference_corpus` tests read it; they are ignored unless asked for
+/// (scripts/test asks when the corpus is there), so a missing corpus is the asker's error.
+fn reference_root() -> PathBuf {
+    let root = std::env::var_os("OEBB_REFERENCE").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference"),
+        PathBuf::from,
+    );
+    assert!(
+        root.is_dir(),
+        "the reference corpus is not at {}: set OEBB_REFERENCE to its directory, or run the \
+         tests without --ignored (the project's own fixtures need no corpus)",
+        root.display()
+    );
+    root
+}
+
+/// A configuration file of anybox.buildbot.openerp's test suite, in the reference corpus.
 pub fn reference(name: &str) -> PathBuf {
     reference_root().join("anybox-config-cases").join(name)
 }
@@ -68,11 +95,14 @@ pub fn settings(text: &str) -> (MasterSettings, Vec<String>) {
     (s, strings(&errors))
 }
 
-/// Reads a reference file as INI.
+/// Reads a file of the reference corpus as INI.
 pub fn reference_ini(name: &str) -> Ini {
-    let path = reference(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let (ini, errors) = Ini::parse_bytes(&path, &bytes);
+    read_ini(&reference(name))
+}
+
+fn read_ini(path: &Path) -> Ini {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (ini, errors) = Ini::parse_bytes(path, &bytes);
     assert_eq!(strings(&errors), Vec::<String>::new());
     ini
 }

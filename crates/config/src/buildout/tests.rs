@@ -1,6 +1,6 @@
 use super::*;
 use crate::requirement::Criteria;
-use crate::testutil::{buildouts, manifest_errors, reference_ini};
+use crate::testutil::{buildouts, fixture_ini, fixture_text, manifest_errors};
 
 fn one(text: &str) -> Buildout {
     let mut b = buildouts(text);
@@ -241,16 +241,14 @@ fn every_buildout_type_parses() {
 
 #[test]
 fn inheritance_takes_parent_options_and_keeps_own() {
-    let bs = buildouts(
-        &std::fs::read_to_string(crate::testutil::reference("manifest_inherit.cfg")).unwrap(),
-    );
+    let bs = buildouts(&fixture_text("manifest-inherit.cfg"));
     let inheritor = &bs[1];
-    assert_eq!(inheritor.name, "inheritor");
-    assert_eq!(inheritor.inherit.as_deref(), Some("simple"));
+    assert_eq!(inheritor.name, "with-private");
+    assert_eq!(inheritor.inherit.as_deref(), Some("base-14"));
     assert_eq!(inheritor.source, bs[0].source);
-    assert_eq!(inheritor.addons, ["stock", "crm"]);
+    assert_eq!(inheritor.addons, ["stock", "mrp"]);
     assert_eq!(reqs(&inheritor.build_for), ["postgresql"]);
-    assert_eq!(reqs(&inheritor.build_requires), ["private-code-access"]);
+    assert_eq!(reqs(&inheritor.build_requires), ["private-addons"]);
     assert_eq!(inheritor.watch, bs[0].watch);
     assert!(bs[0].build_requires.is_empty());
 }
@@ -265,64 +263,100 @@ fn inheritance_is_recursive_and_parents_win_over_default() {
 
 #[test]
 fn sections_without_buildout_are_watch_only() {
-    let bs = buildouts(
-        &std::fs::read_to_string(crate::testutil::reference("manifest_watch_nobuildout.cfg"))
-            .unwrap(),
-    );
+    let bs = buildouts(&fixture_text("manifest-watch-only.cfg"));
     assert_eq!(bs[0].source, None);
     assert_eq!(
         bs[0].watch,
         [Watch {
-            vcs: Vcs::Bzr,
-            url: "lp:anybox.buildbot.openerp".into(),
-            branch: None
+            vcs: Vcs::Git,
+            url: "https://git.example/ci/tools.git".into(),
+            branch: Some("main".into())
         }]
     );
 }
 
 #[test]
 fn the_buildout_repository_is_watched_and_wins_over_a_watch_line() {
-    let bs = buildouts(
-        &std::fs::read_to_string(crate::testutil::reference("manifest_auto_watch.cfg")).unwrap(),
-    );
-    let w = bs[2].watched();
+    let bs = buildouts(&fixture_text("manifest-vcs-buildouts.cfg"));
+    let hg = |branch: &str| Watch {
+        vcs: Vcs::Hg,
+        url: "https://hg.example/buildouts".into(),
+        branch: Some(branch.into()),
+    };
+    let addons = Watch {
+        vcs: Vcs::Git,
+        url: "https://git.example/ci/addons.git".into(),
+        branch: Some("14.0".into()),
+    };
+    // The manifest's watch lines, then the buildout's own repository.
+    assert_eq!(bs[0].watched(), [addons.clone(), hg("default")]);
     assert_eq!(
-        w,
+        bs[1].watched(),
+        [
+            addons,
+            Watch {
+                vcs: Vcs::Bzr,
+                url: "lp:~ci/buildouts/14.0".into(),
+                branch: None
+            }
+        ]
+    );
+    assert_eq!(
+        bs[2].watched(),
         [Watch {
-            vcs: Vcs::Hg,
-            url: "http://mercurial.example/buildout".into(),
-            branch: Some("somebranch".into())
+            vcs: Vcs::Git,
+            url: "https://git.example/ci/buildouts.git".into(),
+            branch: Some("main".into())
         }]
     );
-    assert_eq!(bs[0].watched().len(), 2);
-    let hgtag = &bs[3];
-    assert_eq!(hgtag.name, "hgtag_nowatch");
-    assert!(hgtag.watch.is_empty() && hgtag.watched().is_empty());
+    assert_eq!(bs[3].name, "hg-wins");
+    assert_eq!(bs[3].watched(), [hg("default")]);
+    let frozen = &bs[4];
+    assert_eq!(frozen.name, "frozen");
+    assert!(frozen.watch.is_empty() && frozen.watched().is_empty());
     assert_eq!(
-        hgtag.source,
+        frozen.source,
         Some(BuildoutSource::HgTag {
-            url: "http://mercurial.example/buildout".into(),
-            config: "frozen.cfg".into()
+            url: "https://hg.example/buildouts".into(),
+            config: "release.cfg".into()
         })
     );
 }
 
 #[test]
-fn packaging_forces_auto_watch_off_and_default_options_count() {
-    let bs = buildouts(
-        &std::fs::read_to_string(crate::testutil::reference("manifest_packaging.cfg")).unwrap(),
+fn auto_watch_is_read_with_or_without_watch_lines() {
+    let bs = buildouts(&fixture_text("manifest-auto-watch.cfg"));
+    assert!(bs.iter().all(|b| b.auto_watch), "{bs:?}");
+    assert!(
+        bs[0].watched().is_empty(),
+        "the recipe's sources come at build time"
     );
+    assert_eq!(bs[1].watched().len(), 1, "the buildout's repository");
+    assert_eq!(
+        bs[2].watched(),
+        [Watch {
+            vcs: Vcs::Git,
+            url: "git@git.example:ci/vendored.git".into(),
+            branch: Some("develop".into())
+        }]
+    );
+}
+
+#[test]
+fn packaging_forces_auto_watch_off_and_default_options_count() {
+    let bs = buildouts(&fixture_text("manifest-packaging.cfg"));
     let b = &bs[0];
     assert_eq!(b.post_dl_steps, [PostDlStep::Packaging]);
     assert_eq!(b.post_buildout_steps, [PostBuildoutStep::Packaging]);
     assert!(!b.auto_watch);
     assert_eq!(
         b.options.get("packaging.root-dir").map(String::as_str),
-        Some("/path/for/uploads")
+        Some("/srv/ci/uploads/releases"),
+        "interpolated from [DEFAULT]"
     );
     assert_eq!(
         b.options.get("packaging.prefix").map(String::as_str),
-        Some("myproject-oerp")
+        Some("shop-odoo")
     );
 }
 
@@ -335,29 +369,48 @@ fn not_used_and_or_filters_parse() {
 }
 
 #[test]
-fn every_reference_manifest_loads() {
+fn every_manifest_case_loads() {
     for file in [
-        "manifest_1.cfg",
-        "manifest_auto_watch.cfg",
-        "manifest_auto_watch_option.cfg",
-        "manifest_build_for.cfg",
-        "manifest_build_requires.cfg",
-        "manifest_build_requires2.cfg",
-        "manifest_build_requires_pg_not_used.cfg",
-        "manifest_capability.cfg",
-        "manifest_category.cfg",
-        "manifest_double_build_for.cfg",
-        "manifest_inherit.cfg",
-        "manifest_packaging.cfg",
-        "manifest_tree_stable_timer.cfg",
-        "manifest_watch.cfg",
-        "manifest_watch_nobuildout.cfg",
+        "manifest-auto-watch.cfg",
+        "manifest-basic.cfg",
+        "manifest-build-for-double.cfg",
+        "manifest-build-for.cfg",
+        "manifest-build-requires-exact.cfg",
+        "manifest-build-requires.cfg",
+        "manifest-capability.cfg",
+        "manifest-category.cfg",
+        "manifest-inherit.cfg",
+        "manifest-not-used.cfg",
+        "manifest-packaging.cfg",
+        "manifest-tree-stable-timer.cfg",
+        "manifest-vcs-buildouts.cfg",
+        "manifest-watch-only.cfg",
+        "manifest-watch.cfg",
     ] {
-        let (bs, errors, warnings) = parse_manifest(&reference_ini(file));
+        let (bs, errors, warnings) = parse_manifest(&fixture_ini(file));
         assert!(errors.is_empty(), "{file}: {errors:?}");
         assert!(warnings.is_empty(), "{file}: {warnings:?}");
         assert!(!bs.is_empty(), "{file}");
     }
+    let quiet = &buildouts(&fixture_text("manifest-tree-stable-timer.cfg"))[0];
+    assert_eq!(quiet.tree_stable_timer, Some(600));
+    let categories: Vec<String> = buildouts(&fixture_text("manifest-category.cfg"))
+        .into_iter()
+        .map(|b| b.category)
+        .collect();
+    assert_eq!(categories, ["production", "staging"]);
+    let watch = buildouts(&fixture_text("manifest-watch.cfg"));
+    assert_eq!(watch[2].addons, ["stock", "sale"], "the child's own addons");
+    assert_eq!(watch[2].watch, watch[1].watch, "the parent's watch line");
+}
+
+#[test]
+fn each_mistake_of_the_mistakes_case_is_reported_at_its_line() {
+    assert_eq!(manifest_errors(&fixture_text("manifest-mistakes.cfg")), [
+        "t.cfg:4: `build-for` names capability `postgresql` twice; put all its versions on one line, e.g. `postgresql >= 9.1 OR == 8.4`",
+        "t.cfg:9: `postgresql not-used` in `build-requires`: `not-used` only makes sense in `build-for`",
+        "t.cfg:12: `inherit = no-such-section` names no section of this manifest; fix the name",
+    ]);
 }
 
 #[test]
@@ -468,4 +521,114 @@ fn analyze_options_resolve_the_ignore_file_beside_the_manifest() {
         (d.analyze_ignore_file, d.analyze_warnings_fail),
         (None, false)
     );
+}
+
+/// The same on the manifests of anybox.buildbot.openerp's test suite (reference corpus, never
+/// copied here): an extra suite that scripts/test runs when `../shared/reference` exists.
+mod reference_corpus {
+    use super::*;
+    use crate::testutil::{reference, reference_ini};
+
+    #[test]
+    #[ignore = "reference corpus: scripts/test runs it with --ignored when ../shared/reference exists"]
+    fn inheritance_takes_parent_options_and_keeps_own() {
+        let bs = buildouts(&std::fs::read_to_string(reference("manifest_inherit.cfg")).unwrap());
+        let inheritor = &bs[1];
+        assert_eq!(inheritor.name, "inheritor");
+        assert_eq!(inheritor.inherit.as_deref(), Some("simple"));
+        assert_eq!(inheritor.source, bs[0].source);
+        assert_eq!(inheritor.addons, ["stock", "crm"]);
+        assert_eq!(reqs(&inheritor.build_for), ["postgresql"]);
+        assert_eq!(reqs(&inheritor.build_requires), ["private-code-access"]);
+        assert_eq!(inheritor.watch, bs[0].watch);
+        assert!(bs[0].build_requires.is_empty());
+    }
+
+    #[test]
+    #[ignore = "reference corpus: scripts/test runs it with --ignored when ../shared/reference exists"]
+    fn sections_without_buildout_are_watch_only() {
+        let bs = buildouts(
+            &std::fs::read_to_string(reference("manifest_watch_nobuildout.cfg")).unwrap(),
+        );
+        assert_eq!(bs[0].source, None);
+        assert_eq!(
+            bs[0].watch,
+            [Watch {
+                vcs: Vcs::Bzr,
+                url: "lp:anybox.buildbot.openerp".into(),
+                branch: None
+            }]
+        );
+    }
+
+    #[test]
+    #[ignore = "reference corpus: scripts/test runs it with --ignored when ../shared/reference exists"]
+    fn the_buildout_repository_is_watched_and_wins_over_a_watch_line() {
+        let bs = buildouts(&std::fs::read_to_string(reference("manifest_auto_watch.cfg")).unwrap());
+        let w = bs[2].watched();
+        assert_eq!(
+            w,
+            [Watch {
+                vcs: Vcs::Hg,
+                url: "http://mercurial.example/buildout".into(),
+                branch: Some("somebranch".into())
+            }]
+        );
+        assert_eq!(bs[0].watched().len(), 2);
+        let hgtag = &bs[3];
+        assert_eq!(hgtag.name, "hgtag_nowatch");
+        assert!(hgtag.watch.is_empty() && hgtag.watched().is_empty());
+        assert_eq!(
+            hgtag.source,
+            Some(BuildoutSource::HgTag {
+                url: "http://mercurial.example/buildout".into(),
+                config: "frozen.cfg".into()
+            })
+        );
+    }
+
+    #[test]
+    #[ignore = "reference corpus: scripts/test runs it with --ignored when ../shared/reference exists"]
+    fn packaging_forces_auto_watch_off_and_default_options_count() {
+        let bs = buildouts(&std::fs::read_to_string(reference("manifest_packaging.cfg")).unwrap());
+        let b = &bs[0];
+        assert_eq!(b.post_dl_steps, [PostDlStep::Packaging]);
+        assert_eq!(b.post_buildout_steps, [PostBuildoutStep::Packaging]);
+        assert!(!b.auto_watch);
+        assert_eq!(
+            b.options.get("packaging.root-dir").map(String::as_str),
+            Some("/path/for/uploads")
+        );
+        assert_eq!(
+            b.options.get("packaging.prefix").map(String::as_str),
+            Some("myproject-oerp")
+        );
+    }
+
+    #[test]
+    #[ignore = "reference corpus: scripts/test runs it with --ignored when ../shared/reference exists"]
+    fn every_reference_manifest_loads() {
+        for file in [
+            "manifest_1.cfg",
+            "manifest_auto_watch.cfg",
+            "manifest_auto_watch_option.cfg",
+            "manifest_build_for.cfg",
+            "manifest_build_requires.cfg",
+            "manifest_build_requires2.cfg",
+            "manifest_build_requires_pg_not_used.cfg",
+            "manifest_capability.cfg",
+            "manifest_category.cfg",
+            "manifest_double_build_for.cfg",
+            "manifest_inherit.cfg",
+            "manifest_packaging.cfg",
+            "manifest_tree_stable_timer.cfg",
+            "manifest_watch.cfg",
+            "manifest_watch_nobuildout.cfg",
+        ] {
+            let (bs, errors, warnings) = parse_manifest(&reference_ini(file));
+            assert!(errors.is_empty(), "{file}: {errors:?}");
+            assert!(warnings.is_empty(), "{file}: {warnings:?}");
+            assert!(!bs.is_empty(), "{file}");
+        }
+    }
 }

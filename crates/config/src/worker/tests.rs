@@ -1,5 +1,5 @@
 use super::*;
-use crate::testutil::{reference_ini, worker_errors, workers};
+use crate::testutil::{fixture_ini, worker_errors, workers};
 
 fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -20,17 +20,17 @@ fn versions(w: &Worker, cap: &str) -> Vec<String> {
 }
 
 #[test]
-fn capability_form_of_the_reference_file_loads() {
-    let (ws, errors) = parse_workers(&reference_ini("slaves_capability.cfg"));
+fn capability_form_with_blank_and_tab_indented_lines_loads() {
+    let (ws, errors) = parse_workers(&fixture_ini("workers-capability.cfg"));
     assert!(errors.is_empty(), "{errors:?}");
     let [w] = ws.as_slice() else {
         panic!("one worker expected, got {}", ws.len())
     };
-    assert_eq!(w.name.as_str(), "two-pg-one-py");
-    assert_eq!(w.password, "secret");
+    assert_eq!(w.name.as_str(), "twin-pg");
+    assert_eq!(w.password, "s3cret");
     assert_eq!(w.max_builds, Some(2));
-    assert_eq!(w.notify_on_missing, ["joe@example.org"]);
-    assert_eq!(versions(w, "postgresql"), ["9.1", "9.2"]);
+    assert_eq!(w.notify_on_missing, ["ci-admins@example.org"]);
+    assert_eq!(versions(w, "postgresql"), ["13", "15"]);
     assert_eq!(
         w.capability("postgresql")[0].options,
         opts(&[("port", "5432")])
@@ -41,42 +41,33 @@ fn capability_form_of_the_reference_file_loads() {
     );
     assert_eq!(
         w.capability("python")[0].options,
-        opts(&[("bin", "python2.6")])
+        opts(&[("bin", "python3.8")])
     );
-    assert_eq!(versions(w, "selenium"), [""]);
+    assert_eq!(versions(w, "selenium"), [""], "a marker after a tab");
     assert!(w.properties.is_empty(), "{:?}", w.properties);
 }
 
 #[test]
-fn every_reference_workers_file_loads() {
+fn every_workers_case_loads() {
     for (file, names) in [
-        ("one_slave.cfg", &["slave"][..]),
-        ("slaves_build_for.cfg", &["sl84", "sl90-91", "sl83"]),
-        ("slaves_build_for2.cfg", &["sl84", "sl90-91", "sl83"]),
+        ("workers-one.cfg", &["solo"][..]),
+        ("workers-split.cfg", &["pg12-py38", "pg14-16", "pg11-py27"]),
         (
-            "slaves_build_requires.cfg",
-            &[
-                "privcode",
-                "privcode-84",
-                "privcode-91",
-                "pg90-91",
-                "rabb284",
-                "rabb18",
-            ],
+            "workers-split-alt.cfg",
+            &["pg14-py311", "pg14-16", "pg11-py27"],
         ),
         (
-            "slaves_build_requires_only_if.cfg",
-            &[
-                "privcode",
-                "privcode-84",
-                "privcode-91",
-                "pg90-91",
-                "rabb284",
-                "rabb18",
-            ],
+            "workers-requires.cfg",
+            &["priv", "priv-12", "priv-16", "pg14-16", "redis7", "redis6"],
         ),
+        (
+            "workers-requires-only-if.cfg",
+            &["priv", "priv-12", "priv-16", "pg14-16", "redis7", "redis6"],
+        ),
+        ("workers-capability.cfg", &["twin-pg"]),
+        ("workers-2012.cfg", &["old-timer", "current"]),
     ] {
-        let (ws, errors) = parse_workers(&reference_ini(file));
+        let (ws, errors) = parse_workers(&fixture_ini(file));
         assert!(errors.is_empty(), "{file}: {errors:?}");
         assert_eq!(
             ws.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(),
@@ -84,17 +75,40 @@ fn every_reference_workers_file_loads() {
             "{file}"
         );
     }
-    let (ws, _) = parse_workers(&reference_ini("slaves_build_requires_only_if.cfg"));
-    assert_eq!(ws[0].build_only_if_requires, ["private-code-access"]);
-    assert_eq!(ws[5].build_only_if_requires, ["rabbitmq"]);
+    let (ws, _) = parse_workers(&fixture_ini("workers-requires-only-if.cfg"));
+    assert_eq!(ws[0].build_only_if_requires, ["private-addons"]);
+    assert!(ws[1].build_only_if_requires.is_empty());
+    assert_eq!(ws[5].build_only_if_requires, ["redis"]);
     assert_eq!(
         ws[0]
             .properties
             .get("build-only-if-requires")
             .map(String::as_str),
-        Some("private-code-access")
+        Some("private-addons")
     );
-    assert_eq!(versions(&ws[0], "postgresql"), ["8.4", "9.1-devel"]);
+    // The tab-indented continuation line is a line of the same value.
+    assert_eq!(versions(&ws[0], "postgresql"), ["12", "16-devel"]);
+    assert_eq!(versions(&ws[0], "private-addons"), [""]);
+    assert_eq!(versions(&ws[4], "redis"), ["7.2.4"]);
+}
+
+#[test]
+fn the_2012_form_sits_beside_the_capability_form() {
+    let (ws, errors) = parse_workers(&fixture_ini("workers-2012.cfg"));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(versions(&ws[0], "postgresql"), ["9.6"]);
+    assert_eq!(
+        ws[0].capability("postgresql")[0].options,
+        opts(&[
+            ("port", "5439"),
+            ("host", "/var/run/postgresql"),
+            ("bin", "/usr/lib/postgresql/9.6/bin"),
+            ("lib", "/usr/lib/postgresql/9.6/lib"),
+        ])
+    );
+    assert_eq!(ws[0].db_prefix, "legacy");
+    assert_eq!(versions(&ws[1], "postgresql"), ["12"]);
+    assert!(ws[1].capability("postgresql")[0].options.is_empty());
 }
 
 #[test]
@@ -238,4 +252,91 @@ fn a_bad_worker_does_not_hide_the_others_or_their_errors() {
         errors.iter().map(|e| e.location.line).collect::<Vec<_>>(),
         [1, 7]
     );
+}
+
+/// The same on the workers files of anybox.buildbot.openerp's test suite (reference corpus,
+/// never copied here): an extra suite that scripts/test runs when `../shared/reference` exists.
+mod reference_corpus {
+    use super::*;
+    use crate::testutil::reference_ini;
+
+    #[test]
+    #[ignore = "reference corpus: scripts/test runs it with --ignored when ../shared/reference exists"]
+    fn capability_form_of_the_reference_file_loads() {
+        let (ws, errors) = parse_workers(&reference_ini("slaves_capability.cfg"));
+        assert!(errors.is_empty(), "{errors:?}");
+        let [w] = ws.as_slice() else {
+            panic!("one worker expected, got {}", ws.len())
+        };
+        assert_eq!(w.name.as_str(), "two-pg-one-py");
+        assert_eq!(w.password, "secret");
+        assert_eq!(w.max_builds, Some(2));
+        assert_eq!(w.notify_on_missing, ["joe@example.org"]);
+        assert_eq!(versions(w, "postgresql"), ["9.1", "9.2"]);
+        assert_eq!(
+            w.capability("postgresql")[0].options,
+            opts(&[("port", "5432")])
+        );
+        assert_eq!(
+            w.capability("postgresql")[1].options,
+            opts(&[("port", "5433")])
+        );
+        assert_eq!(
+            w.capability("python")[0].options,
+            opts(&[("bin", "python2.6")])
+        );
+        assert_eq!(versions(w, "selenium"), [""]);
+        assert!(w.properties.is_empty(), "{:?}", w.properties);
+    }
+
+    #[test]
+    #[ignore = "reference corpus: scripts/test runs it with --ignored when ../shared/reference exists"]
+    fn every_reference_workers_file_loads() {
+        for (file, names) in [
+            ("one_slave.cfg", &["slave"][..]),
+            ("slaves_build_for.cfg", &["sl84", "sl90-91", "sl83"]),
+            ("slaves_build_for2.cfg", &["sl84", "sl90-91", "sl83"]),
+            (
+                "slaves_build_requires.cfg",
+                &[
+                    "privcode",
+                    "privcode-84",
+                    "privcode-91",
+                    "pg90-91",
+                    "rabb284",
+                    "rabb18",
+                ],
+            ),
+            (
+                "slaves_build_requires_only_if.cfg",
+                &[
+                    "privcode",
+                    "privcode-84",
+                    "privcode-91",
+                    "pg90-91",
+                    "rabb284",
+                    "rabb18",
+                ],
+            ),
+        ] {
+            let (ws, errors) = parse_workers(&reference_ini(file));
+            assert!(errors.is_empty(), "{file}: {errors:?}");
+            assert_eq!(
+                ws.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(),
+                names,
+                "{file}"
+            );
+        }
+        let (ws, _) = parse_workers(&reference_ini("slaves_build_requires_only_if.cfg"));
+        assert_eq!(ws[0].build_only_if_requires, ["private-code-access"]);
+        assert_eq!(ws[5].build_only_if_requires, ["rabbitmq"]);
+        assert_eq!(
+            ws[0]
+                .properties
+                .get("build-only-if-requires")
+                .map(String::as_str),
+            Some("private-code-access")
+        );
+        assert_eq!(versions(&ws[0], "postgresql"), ["8.4", "9.1-devel"]);
+    }
 }
