@@ -123,6 +123,7 @@ impl Passwords {
             self.throttle.succeeded(user);
             PasswordCheck::Right
         } else {
+            self.throttle.failed(user, Instant::now());
             PasswordCheck::Wrong
         }
     }

@@ -6,7 +6,8 @@
 //!
 //! An attempt is counted when it starts, before its password is checked (the check takes a
 //! while and runs many at once): so guesses sent together are counted together, and the sixth
-//! one is refused even while the first five are still being checked.
+//! one is refused even while the first five are still being checked. The wait runs from the
+//! last failure, when its check ended.
 //!
 //! Keyed by the name, not the client address: behind the TLS proxy the master is meant to sit
 //! behind, every client has the proxy's address. The price is that someone guessing can make a
@@ -87,6 +88,15 @@ impl LoginThrottle {
         Ok(())
     }
 
+    /// Notes that the attempt `user` reserved was a wrong password, found `now`: the wait
+    /// runs from the last failure, not from when its check started.
+    pub fn failed(&self, user: &str, now: Instant) {
+        let mut failures = self.failures.lock().expect("the throttle's lock");
+        if let Some(f) = failures.get_mut(&key(user)) {
+            f.last = f.last.max(now);
+        }
+    }
+
     /// Clears the record of `user` after a right password.
     pub fn succeeded(&self, user: &str) {
         self.failures
@@ -148,6 +158,22 @@ mod tests {
         let answers: Vec<_> = (0..30).map(|_| t.reserve("admin", now)).collect();
         assert!(answers[..5].iter().all(Result::is_ok), "{answers:?}");
         assert!(answers[5..].iter().all(|a| *a == Err(S)), "{answers:?}");
+    }
+
+    #[test]
+    fn the_wait_runs_from_the_last_failure() {
+        let t = LoginThrottle::default();
+        let start = Instant::now();
+        for _ in 0..FREE_FAILURES {
+            t.reserve("admin", start).unwrap();
+        }
+        // The checks took three seconds.
+        t.failed("admin", start + 3 * S);
+        assert_eq!(t.check("admin", start + 3 * S), Err(S));
+        t.failed("admin", start + 2 * S);
+        assert_eq!(t.check("admin", start + 3 * S), Err(S), "never earlier");
+        t.failed("unknown", start);
+        assert_eq!(t.check("unknown", start), Ok(()), "failed() counts nothing");
     }
 
     #[test]
