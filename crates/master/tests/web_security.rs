@@ -67,7 +67,10 @@ fn replaying(address: std::net::SocketAddr, cookie: &Option<String>) -> Browser 
 /// Forces `good` with `csrf`, the token of the form the session was given.
 async fn force(browser: &mut Browser, csrf: &str) -> Answer {
     browser
-        .post_form("/builders/good/force", &[("csrf", csrf), ("reason", "replay")])
+        .post_form(
+            "/builders/good/force",
+            &[("csrf", csrf), ("reason", "replay")],
+        )
         .await
 }
 
@@ -126,7 +129,11 @@ async fn guesses_sent_together_are_throttled_from_the_sixth() {
     let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
     let checked = statuses.iter().filter(|s| **s == 401).count();
     let throttled: Vec<&Answer> = answers.iter().filter(|a| a.status == 429).collect();
-    assert_eq!((checked, throttled.len()), (5, 25), "statuses: {statuses:?}");
+    assert_eq!(
+        (checked, throttled.len()),
+        (5, 25),
+        "statuses: {statuses:?}"
+    );
     for answer in throttled {
         let wait: u64 = answer.header("retry-after").unwrap().parse().unwrap();
         assert!((1..=900).contains(&wait), "Retry-After: {wait}");
@@ -165,7 +172,11 @@ async fn a_cookie_replayed_after_logout_forces_nothing(db: Db) {
 /// user whose password changed (`oebb passwd`, then a restart) lose theirs, and the new
 /// password logs in.
 async fn sessions_end_with_their_user_or_password_and_survive_a_restart(db: Db) {
-    let mut t = master(db, &[("alice", "s3cret"), ("bob", "b0b"), ("carol", "c4rol")]).await;
+    let mut t = master(
+        db,
+        &[("alice", "s3cret"), ("bob", "b0b"), ("carol", "c4rol")],
+    )
+    .await;
     let address = t.master.web_address();
     let mut sessions = Vec::new();
     for (user, password) in [("alice", "s3cret"), ("bob", "b0b"), ("carol", "c4rol")] {
@@ -231,7 +242,10 @@ async fn the_database_holds_no_live_cookie() {
     let cookie = alice.cookie.clone().unwrap();
     let id = cookie.strip_prefix("oebb_session=").unwrap();
     let stored = rows("SELECT id_hash FROM web_sessions").await;
-    assert_eq!(stored, [URL_SAFE_NO_PAD.encode(Sha256::digest(id.as_bytes()))]);
+    assert_eq!(
+        stored,
+        [URL_SAFE_NO_PAD.encode(Sha256::digest(id.as_bytes()))]
+    );
     let users = rows("SELECT user_name FROM web_sessions").await;
     assert_eq!(users, ["alice"]);
     for file in ["state.sqlite", "state.sqlite-wal"] {
