@@ -11,6 +11,7 @@ use base64::Engine;
 use common::browser::{Answer, Browser};
 use common::databases::Db;
 use common::tester::{MasterTester, WorkerSpec};
+use oebb_master::store::NewWebSession;
 use oebb_master::{Master, MasterOptions, Step};
 use sha2::{Digest, Sha256};
 
@@ -107,11 +108,11 @@ async fn guesses_sent_together_are_throttled_from_the_sixth() {
         "Authorization: Basic {}\r\nContent-Type: application/json\r\n",
         STANDARD.encode("alice:guess")
     );
-    let guesses = (0..30).map(|i| {
+    let guesses = (0..30u32).map(|i| {
         let (csrf, cookie, basic) = (csrf.clone(), cookie.clone(), basic.clone());
         tokio::spawn(async move {
             let mut browser = replaying(address, &cookie);
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 browser
                     .request("POST", "/api/builders/good/force", &basic, "{}")
                     .await
@@ -201,12 +202,18 @@ async fn sessions_end_with_their_user_or_password_and_survive_a_restart(db: Db) 
     let mut alice = replaying(address, alice_cookie);
     assert!(may_force(&mut alice).await, "alice is still logged in");
     assert_eq!(force(&mut alice, alice_csrf).await.status, 303);
-    for (who, (cookie, csrf)) in ["bob", "carol"].iter().zip(&sessions[1..]) {
-        let mut replayed = replaying(address, cookie);
-        assert_eq!(force(&mut replayed, csrf).await.status, 403, "{who}");
-        let mut replayed = replaying(address, cookie);
-        assert!(!may_force(&mut replayed).await, "{who} is logged out");
+    // Both are checked before anything is asserted, so a failure shows each case.
+    let mut seen = Vec::new();
+    for (who, (cookie, csrf)) in ["bob", "carol"].into_iter().zip(&sessions[1..]) {
+        let status = force(&mut replaying(address, cookie), csrf).await.status;
+        let logged_in = may_force(&mut replaying(address, cookie)).await;
+        seen.push((who, status, logged_in));
     }
+    assert_eq!(
+        seen,
+        [("bob", 403, false), ("carol", 403, false)],
+        "(user, status of the replayed force, still logged in)"
+    );
     let queued = t.store().queued_build_requests().await.unwrap();
     assert_eq!(queued.len(), 1, "only alice forced");
     let mut carol = Browser::new(address);
@@ -257,7 +264,53 @@ async fn the_database_holds_no_live_cookie() {
     }
 }
 
+fn session<'a>(id: &'a str, user: &'a str, expires_at: i64) -> NewWebSession<'a> {
+    NewWebSession {
+        id,
+        user,
+        csrf: "token",
+        password_fingerprint: "fingerprint",
+        expires_at,
+    }
+}
+
+/// A user keeps the 50 sessions that last longest; a login drops the expired ones of everybody.
+async fn the_sessions_table_stays_small(db: Db) {
+    let t = master(db, &[("alice", "s3cret")]).await;
+    let store = t.store();
+    let now = oebb_master::store::now_millis();
+    store
+        .add_web_session(&session("expired", "bob", now - 1))
+        .await
+        .unwrap();
+    let ids: Vec<String> = (0..51).map(|i| format!("session-{i}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let expires_at = now + 60_000 + i as i64;
+        store
+            .add_web_session(&session(id, "alice", expires_at))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.web_session(ids[0]).await.unwrap(),
+        None,
+        "the 51st went"
+    );
+    let kept = store.web_session(ids[1]).await.unwrap().unwrap();
+    assert_eq!((kept.user.as_str(), kept.csrf.as_str()), ("alice", "token"));
+    assert!(store.web_session(ids[50]).await.unwrap().is_some());
+    store.end_web_session(ids[50]).await.unwrap();
+    assert_eq!(store.web_session(ids[50]).await.unwrap(), None);
+    // The expired row is gone, not only hidden: the same id can be stored again.
+    store
+        .add_web_session(&session("expired", "bob", now + 60_000))
+        .await
+        .expect("the expired row was deleted");
+}
+
 crate::both_databases!(
+    the_sessions_table_stays_small,
     a_cookie_replayed_after_logout_forces_nothing,
     sessions_end_with_their_user_or_password_and_survive_a_restart,
 );

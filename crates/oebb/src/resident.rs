@@ -121,7 +121,7 @@ pub fn fewer_heap_arenas() {
 /// 32 MiB): after the first password check, argon2's 19 MiB blocks came from the heap, where
 /// small allocations made between two checks kept the freed blocks from being reused or given
 /// back, and 200 clients sending wrong logins for four seconds grew the master to 450 MiB
-/// although no more than two checks ran at once (66 MiB with the fixed threshold;
+/// although no more than two checks ran at once (65 MiB with the fixed threshold;
 /// `crates/oebb/tests/login_memory.rs`). Call before the threads start.
 pub fn map_large_allocations() {
     // SAFETY: as in `fewer_heap_arenas`: only glibc's policy changes, before other threads

@@ -38,7 +38,7 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 /// One wrong login of client `client`'s kind: form or API Basic, a new name each time or the
 /// real user's. Its status, or 0 when the connection failed.
 fn attempt(web: std::net::SocketAddr, client: usize, n: usize, cookie: &str, csrf: &str) -> u16 {
-    let name = if client % 2 == 0 {
+    let name = if client.is_multiple_of(2) {
         format!("intruder-{client}-{n}")
     } else {
         USER.to_string()
