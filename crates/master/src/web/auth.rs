@@ -30,6 +30,16 @@ pub async fn check_password(web: &Web, user: &str, password: &str) -> PasswordCh
     web.passwords.check(user, password).await
 }
 
+/// A user name as the log shows it: escaped (no newline or terminal escape gets through) and
+/// cut after 64 characters, since anyone may send any name.
+fn shown(user: &str) -> String {
+    let mut text: String = user.chars().take(64).flat_map(char::escape_debug).collect();
+    if user.chars().nth(64).is_some() {
+        text.push('…');
+    }
+    text
+}
+
 /// The `Retry-After` value of a wait: whole seconds, rounded up.
 fn retry_after(wait: Duration) -> String {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).to_string()
@@ -213,7 +223,7 @@ pub async fn login(
         )),
     };
     if let Some((status, error, wait)) = refusal {
-        tracing::warn!(user = %form.user.escape_debug(), %status, "web login refused");
+        tracing::warn!(user = %shown(&form.user), %status, "web login refused");
         let page = LoginPage {
             layout,
             next,
@@ -230,7 +240,7 @@ pub async fn login(
         Ok(fresh) => fresh,
         Err(e) => return store_failed(layout, e),
     };
-    tracing::info!(user = %form.user.escape_debug(), "web login");
+    tracing::info!(user = %shown(&form.user), "web login");
     let mut response = Redirect::to(&next).into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
     response
@@ -278,6 +288,14 @@ pub async fn logout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_in_the_log_are_escaped_and_short() {
+        assert_eq!(shown("alice"), "alice");
+        assert_eq!(shown("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
+        let long = shown(&"x".repeat(10_000));
+        assert_eq!(long, format!("{}…", "x".repeat(64)));
+    }
 
     #[test]
     fn the_login_sends_only_to_this_site() {
