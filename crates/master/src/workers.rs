@@ -119,7 +119,7 @@ impl WorkerService {
     async fn handle(self, stream: tokio::net::TcpStream, peer: String) {
         let passwords = self.passwords.clone();
         let accepted = match accept_worker(stream, move |c| {
-            passwords.get(&c.name).is_some_and(|p| *p == c.password)
+            passwords.get(&c.name).is_some_and(|p| c.password_is(p))
         })
         .await
         {

@@ -1,9 +1,12 @@
-//! HTTP Basic authentication of a worker's WebSocket upgrade (worker-protocol.md §1.4).
+//! HTTP Basic authentication (RFC 7617): of a worker's WebSocket upgrade (worker-protocol.md
+//! §1.4), and of the master's JSON API, which reads its `Authorization` header with the same
+//! parser.
 
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use subtle::ConstantTimeEq;
 
 /// A worker's name and password from its `Authorization` header.
 #[derive(Clone, PartialEq, Eq)]
@@ -29,6 +32,12 @@ impl Credentials {
     pub fn to_header_value(&self) -> String {
         let token = STANDARD.encode(format!("{}:{}", self.name, self.password));
         format!("Basic {token}")
+    }
+
+    /// Whether the password given is `expected`, compared in constant time, so the time of a
+    /// refusal does not tell how much of a guess was right.
+    pub fn password_is(&self, expected: &str) -> bool {
+        self.password.as_bytes().ct_eq(expected.as_bytes()).into()
     }
 }
 
@@ -101,6 +110,18 @@ mod tests {
         };
         assert_eq!(header(&sent.to_header_value()), Ok(sent.clone()));
         assert_eq!(header("basic dzE6c2U6Y3JldA=="), Ok(sent));
+    }
+
+    #[test]
+    fn a_password_is_the_same_bytes_only() {
+        let given = Credentials {
+            name: "w1".into(),
+            password: "se:cret".into(),
+        };
+        assert!(given.password_is("se:cret"));
+        for other in ["se:creT", "se:cre", "se:crett", ""] {
+            assert!(!given.password_is(other), "{other}");
+        }
     }
 
     #[test]

@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "step logs",
         include_str!("../../migrations/20261125130000_step_logs.sql"),
     ),
+    (
+        20261202120000,
+        "web sessions",
+        include_str!("../../migrations/20261202120000_web_sessions.sql"),
+    ),
 ];
 
 #[derive(Debug)]

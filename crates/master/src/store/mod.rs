@@ -8,6 +8,7 @@ mod log;
 mod migrations;
 pub mod queries;
 mod records;
+mod sessions;
 pub mod web_queries;
 
 use std::path::Path;
@@ -21,6 +22,7 @@ use crate::live::Live;
 use crate::results::Results;
 pub use log::{LOG_PAGE, STDIO};
 pub use records::{BuildRecord, BuildRequestRecord, NewChange, PropertyRecord, StepRecord};
+pub use sessions::{NewWebSession, WebSessionRecord};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,78 +1,43 @@
 //! Login and who may act: web users of `[users]` (argon2 hashes) log in with a form and get a
-//! session; forms carry the session's CSRF token; the API takes HTTP Basic with a user's
-//! password or the master's bearer token.
+//! stored session; forms carry the session's CSRF token; the API takes HTTP Basic with a
+//! user's password or the master's bearer token. Passwords are checked by
+//! [`super::passwords`], at a bounded cost.
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use oebb_protocol::parse_basic_authorization;
 use serde::Deserialize;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
 
-use super::session::Session;
+pub use super::passwords::PasswordCheck;
+use super::session::{self, Session};
 use super::view::Layout;
-use super::{message, render, Web};
-
-/// Checked for unknown users: an argon2 hash (default parameters) no password matches in
-/// practice.
-const UNKNOWN_USER_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$dW5rbm93bi11c2Vy$k5gVZ0mYyQxh4hJq5M1fJ0sWkG0rQ2c7mV4nZ8t1a3E";
+use super::{message, render, store_failed, Web};
 
 /// The user name the API token acts as.
 pub const TOKEN_USER: &str = "api-token";
 
-/// What a login attempt gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PasswordCheck {
-    /// The user's password.
-    Right,
-    /// Not the password, or no such user.
-    Wrong,
-    /// Too many wrong passwords for this name in a row: retry after this long; the password was
-    /// not checked.
-    TooSoon(Duration),
+/// How long an attempt refused because too many wait should wait ([`PasswordCheck::Busy`]).
+const BUSY_WAIT: Duration = Duration::from_secs(1);
+
+/// Checks `password` for web user `user` (see [`super::passwords::Passwords::check`]).
+pub async fn check_password(web: &Web, user: &str, password: &str) -> PasswordCheck {
+    web.passwords.check(user, password).await
 }
 
-/// Checks `password` for web user `user`, throttled per name (see [`super::throttle`]); the hash
-/// check runs off the async threads (argon2 is slow on purpose).
-pub async fn check_password(web: &Web, user: &str, password: &str) -> PasswordCheck {
-    if let Err(wait) = web.login_throttle.check(user, Instant::now()) {
-        return PasswordCheck::TooSoon(wait);
+/// A user name as the log shows it: escaped (no newline or terminal escape gets through) and
+/// cut after 64 characters, since anyone may send any name.
+fn shown(user: &str) -> String {
+    let mut text: String = user.chars().take(64).flat_map(char::escape_debug).collect();
+    if user.chars().nth(64).is_some() {
+        text.push('…');
     }
-    let known = web
-        .config
-        .settings
-        .users
-        .iter()
-        .find(|u| u.name == user)
-        .map(|u| u.password.clone());
-    // An unknown user costs a hash check too, so the answer's time does not tell whether a
-    // user exists.
-    let hash = known
-        .clone()
-        .unwrap_or_else(|| UNKNOWN_USER_HASH.to_string());
-    let password = password.to_string();
-    let matches = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-    })
-    .await
-    .unwrap_or(false);
-    if matches && known.is_some() {
-        web.login_throttle.succeeded(user);
-        PasswordCheck::Right
-    } else {
-        web.login_throttle.failed(user, Instant::now());
-        PasswordCheck::Wrong
-    }
+    text
 }
 
 /// The `Retry-After` value of a wait: whole seconds, rounded up.
@@ -80,9 +45,9 @@ fn retry_after(wait: Duration) -> String {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).to_string()
 }
 
-/// `response` as a 429 that says when to try again.
-fn try_again_after(mut response: Response, wait: Duration) -> Response {
-    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+/// `response` with `status` (429, 503), saying when to try again.
+fn try_again_after(mut response: Response, status: StatusCode, wait: Duration) -> Response {
+    *response.status_mut() = status;
     let seconds = retry_after(wait)
         .parse()
         .expect("digits make a header value");
@@ -133,43 +98,42 @@ pub async fn api_user(web: &Web, headers: &HeaderMap) -> Result<String, Response
         ));
     };
     if let Some(token) = value.strip_prefix("Bearer ") {
-        let expected = web.api_token.as_bytes();
-        let given = token.trim().as_bytes();
-        let same = expected.len() == given.len()
-            && expected
-                .iter()
-                .zip(given)
-                .fold(0u8, |a, (x, y)| a | (x ^ y))
-                == 0;
+        let same: bool = web
+            .api_token
+            .as_bytes()
+            .ct_eq(token.trim().as_bytes())
+            .into();
         return if same {
             Ok(TOKEN_USER.to_string())
         } else {
             Err(refused("wrong bearer token"))
         };
     }
-    if let Some(encoded) = value.strip_prefix("Basic ") {
-        let decoded = STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|d| String::from_utf8(d).ok());
-        if let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
-            match check_password(web, user, password).await {
-                PasswordCheck::Right => return Ok(user.to_string()),
-                PasswordCheck::Wrong => {}
-                PasswordCheck::TooSoon(wait) => {
-                    let why = format!(
-                        "too many wrong passwords for {user}: retry in {} s",
-                        retry_after(wait)
-                    );
-                    return Err(try_again_after(refused(&why), wait));
-                }
-            }
+    let credentials = match parse_basic_authorization(Some(value.as_bytes())) {
+        Ok(c) => c,
+        Err(e) => {
+            let why = format!("{e}: use Basic with a [users] account, or Bearer");
+            return Err(refused(&why));
         }
-        return Err(refused("wrong user or password"));
+    };
+    let user = credentials.name.as_str();
+    match check_password(web, user, &credentials.password).await {
+        PasswordCheck::Right => Ok(user.to_string()),
+        PasswordCheck::Wrong => Err(refused("wrong user or password")),
+        PasswordCheck::TooSoon(wait) => {
+            let why = format!(
+                "too many wrong passwords for {user:?}: retry in {} s",
+                retry_after(wait)
+            );
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            Err(try_again_after(refused(&why), status, wait))
+        }
+        PasswordCheck::Busy => {
+            let why = "too many logins are being checked: retry in a second";
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            Err(try_again_after(refused(why), status, BUSY_WAIT))
+        }
     }
-    Err(refused(
-        "unsupported Authorization scheme: use Basic or Bearer",
-    ))
 }
 
 #[derive(Template)]
@@ -237,24 +201,29 @@ pub async fn login(
         );
     }
     let next = safe_next(form.next.as_deref());
-    let (status, error, wait) = match check_password(&web, &form.user, &form.password).await {
-        PasswordCheck::Right => (StatusCode::OK, String::new(), None),
-        PasswordCheck::Wrong => (
+    let refusal = match check_password(&web, &form.user, &form.password).await {
+        PasswordCheck::Right => None,
+        PasswordCheck::Wrong => Some((
             StatusCode::UNAUTHORIZED,
             "Wrong user or password.".to_string(),
             None,
-        ),
-        PasswordCheck::TooSoon(wait) => (
+        )),
+        PasswordCheck::TooSoon(wait) => Some((
             StatusCode::TOO_MANY_REQUESTS,
             format!(
                 "Too many wrong passwords for this user: try again in {} s.",
                 retry_after(wait)
             ),
             Some(wait),
-        ),
+        )),
+        PasswordCheck::Busy => Some((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many logins are being checked right now: try again in a second.".to_string(),
+            Some(BUSY_WAIT),
+        )),
     };
-    if status != StatusCode::OK {
-        tracing::warn!(user = %form.user, %status, "web login refused");
+    if let Some((status, error, wait)) = refusal {
+        tracing::warn!(user = %shown(&form.user), %status, "web login refused");
         let page = LoginPage {
             layout,
             next,
@@ -263,12 +232,15 @@ pub async fn login(
         let mut response = render(&page);
         *response.status_mut() = status;
         return match wait {
-            Some(wait) => try_again_after(response, wait),
+            Some(wait) => try_again_after(response, status, wait),
             None => response,
         };
     }
-    tracing::info!(user = %form.user, "web login");
-    let fresh = Session::new(Some(form.user));
+    let fresh = match session::log_in(&web, &form.user).await {
+        Ok(fresh) => fresh,
+        Err(e) => return store_failed(layout, e),
+    };
+    tracing::info!(user = %shown(&form.user), "web login");
     let mut response = Redirect::to(&next).into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
     response
@@ -285,7 +257,7 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
-/// `POST /logout`: an anonymous session replaces the user's.
+/// `POST /logout`: ends the user's stored session; an anonymous one replaces it.
 pub async fn logout(
     State(web): State<Web>,
     Extension(session): Extension<Session>,
@@ -301,11 +273,14 @@ pub async fn logout(
             "Wrong CSRF token.",
         );
     }
+    if let Err(e) = session::log_out(&web, &session).await {
+        return store_failed(Layout::new(&web, &session, "/"), e);
+    }
     let mut response = Redirect::to("/").into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
     response.headers_mut().append(
         header::SET_COOKIE,
-        Session::new(None).set_cookie(&web.session_key),
+        Session::anonymous().set_cookie(&web.session_key),
     );
     response
 }
@@ -315,9 +290,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_unknown_user_hash_is_checked_like_a_real_one() {
-        let parsed = PasswordHash::new(UNKNOWN_USER_HASH).expect("a valid PHC string");
-        assert!(Argon2::default().verify_password(b"", &parsed).is_err());
+    fn names_in_the_log_are_escaped_and_short() {
+        assert_eq!(shown("alice"), "alice");
+        assert_eq!(shown("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
+        let long = shown(&"x".repeat(10_000));
+        assert_eq!(long, format!("{}…", "x".repeat(64)));
+    }
+
+    #[test]
+    fn the_login_sends_only_to_this_site() {
         assert_eq!(safe_next(Some("//evil.example/")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/builds/3")), "/builds/3");

@@ -1,5 +1,5 @@
 //! The web side of the master: server-rendered pages (askama templates, autoescaped), live
-//! logs over Server-Sent Events, login with sessions in signed cookies, the JSON API, metrics
+//! logs over Server-Sent Events, login with sessions kept in the store, the JSON API, metrics
 //! and badges. Routes, element ids and attributes the browser tests rely on are listed in
 //! `README.md` beside this file.
 //!
@@ -24,6 +24,7 @@ pub mod live;
 pub mod log_file;
 pub mod logs;
 pub mod metrics;
+pub mod passwords;
 pub mod secrets;
 pub mod session;
 pub mod throttle;
@@ -56,8 +57,8 @@ pub struct Web {
     pub session_key: Arc<[u8]>,
     /// Bearer token of the API for the master's own machine.
     pub api_token: Arc<str>,
-    /// Slows down password guessing, per user name.
-    pub login_throttle: Arc<throttle::LoginThrottle>,
+    /// The web users' passwords, checked at a bounded cost and throttled per name.
+    pub passwords: Arc<passwords::Passwords>,
 }
 
 impl Web {
@@ -76,7 +77,7 @@ impl Web {
             config: Arc::new(config.clone()),
             session_key: Arc::from(key.into_bytes()),
             api_token: Arc::from(token),
-            login_throttle: Arc::default(),
+            passwords: Arc::new(passwords::Passwords::new(&config.settings.users)),
         })
     }
 }

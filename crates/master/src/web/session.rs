@@ -1,10 +1,17 @@
-//! Sessions in signed cookies: who is logged in and the session's CSRF token, signed with
-//! HMAC-SHA256 under the master's key. Every visitor gets a session (anonymous at first), so
-//! the login form has a CSRF token too.
+//! Sessions: who is logged in and the session's CSRF token.
+//!
+//! - A logged-in session is a row of the store (`web_sessions`), found by the random 256-bit
+//!   id its cookie carries: logging out deletes the row, and a row whose user is no longer in
+//!   `[users]`, or whose password hash changed since the login, is refused (and deleted). The
+//!   id is not signed: 256 random bits cannot be guessed, and the row, not the cookie, says
+//!   who it is; the store keeps only the id's SHA-256.
+//! - An anonymous visitor (who needs a CSRF token for the login form) gets a cookie signed
+//!   with HMAC-SHA256 under the master's key holding just that token and its expiry, and no
+//!   row: page views by anonymous visitors write nothing.
 
 use axum::extract::{Request, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,8 +19,10 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use super::Web;
+use crate::store::{NewWebSession, StoreError};
 
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "oebb_session";
@@ -21,19 +30,29 @@ pub const COOKIE_NAME: &str = "oebb_session";
 const LOGIN_SECONDS: i64 = 7 * 24 * 3600;
 /// How long an anonymous session (its CSRF token) lasts.
 const ANONYMOUS_SECONDS: i64 = 24 * 3600;
+/// Session cookies of one request looked at, at most (a client may send many).
+const MAX_COOKIES: usize = 4;
 
 /// One visitor's session.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Session {
     /// The logged-in user; `None` for an anonymous visitor.
-    #[serde(rename = "u")]
     pub user: Option<String>,
     /// The token every form of this session must carry.
-    #[serde(rename = "c")]
     pub csrf: String,
+    /// The stored session's id (the cookie's value); `None` for an anonymous visitor.
+    id: Option<String>,
     /// Expiry, seconds since the epoch.
-    #[serde(rename = "e")]
     expires: i64,
+}
+
+/// What an anonymous session's cookie holds, signed.
+#[derive(Serialize, Deserialize)]
+struct AnonymousCookie {
+    /// The CSRF token.
+    c: String,
+    /// Expiry, seconds since the epoch.
+    e: i64,
 }
 
 fn now_seconds() -> i64 {
@@ -41,50 +60,43 @@ fn now_seconds() -> i64 {
 }
 
 impl Session {
-    /// A new session for `user` (or an anonymous one) with a fresh CSRF token.
-    pub fn new(user: Option<String>) -> Session {
-        let lifetime = if user.is_some() {
-            LOGIN_SECONDS
-        } else {
-            ANONYMOUS_SECONDS
-        };
+    /// A new anonymous session with a fresh CSRF token.
+    pub fn anonymous() -> Session {
         Session {
-            user,
+            user: None,
             csrf: super::secrets::random_token(),
-            expires: now_seconds() + lifetime,
+            id: None,
+            expires: now_seconds() + ANONYMOUS_SECONDS,
         }
     }
 
     /// Whether `token` is this session's CSRF token (compared in constant time).
     pub fn csrf_matches(&self, token: &str) -> bool {
-        let (a, b) = (self.csrf.as_bytes(), token.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        self.csrf.as_bytes().ct_eq(token.as_bytes()).into()
     }
 
-    /// The cookie value: payload and signature.
-    pub fn encode(&self, key: &[u8]) -> String {
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default());
-        let signature = URL_SAFE_NO_PAD.encode(sign(key, payload.as_bytes()));
-        format!("{payload}.{signature}")
-    }
-
-    /// The session of a cookie value, if its signature is good and it has not expired.
-    pub fn decode(value: &str, key: &[u8]) -> Option<Session> {
-        let (payload, signature) = value.split_once('.')?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
-        mac.update(payload.as_bytes());
-        mac.verify_slice(&signature).ok()?;
-        let session: Session =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        (session.expires > now_seconds()).then_some(session)
+    /// The cookie value: the stored session's id, or the anonymous session signed.
+    fn cookie_value(&self, key: &[u8]) -> String {
+        match &self.id {
+            Some(id) => id.clone(),
+            None => {
+                let cookie = AnonymousCookie {
+                    c: self.csrf.clone(),
+                    e: self.expires,
+                };
+                let payload =
+                    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cookie).unwrap_or_default());
+                let signature = URL_SAFE_NO_PAD.encode(sign(key, payload.as_bytes()));
+                format!("{payload}.{signature}")
+            }
+        }
     }
 
     /// The `Set-Cookie` header value carrying this session.
     pub fn set_cookie(&self, key: &[u8]) -> HeaderValue {
         let value = format!(
             "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
-            self.encode(key),
+            self.cookie_value(key),
             (self.expires - now_seconds()).max(0)
         );
         HeaderValue::from_str(&value).expect("a cookie of base64 text is a valid header")
@@ -97,16 +109,124 @@ fn sign(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// The session cookie of a request, verified.
-pub fn from_headers(headers: &axum::http::HeaderMap, key: &[u8]) -> Option<Session> {
-    headers
+/// The anonymous session of a signed cookie value, if its signature is good and it has not
+/// expired. (A cookie signed by an older master that named a user counts as anonymous: the
+/// user is not read.)
+fn decode_anonymous(value: &str, key: &[u8]) -> Option<Session> {
+    let (payload, signature) = value.split_once('.')?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
+    mac.update(payload.as_bytes());
+    mac.verify_slice(&signature).ok()?;
+    let cookie: AnonymousCookie =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    (cookie.e > now_seconds()).then_some(Session {
+        user: None,
+        csrf: cookie.c,
+        id: None,
+        expires: cookie.e,
+    })
+}
+
+/// Whether a cookie value has the shape of a stored session's id (32 bytes, URL-safe
+/// base64), so other values cost no database lookup.
+fn is_session_id(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A new logged-in session of `user`, stored; its cookie goes with the answer.
+pub async fn log_in(web: &Web, user: &str) -> Result<Session, StoreError> {
+    let fingerprint = web.passwords.fingerprint(user).unwrap_or_default();
+    let session = Session {
+        user: Some(user.to_string()),
+        csrf: super::secrets::random_token(),
+        id: Some(super::secrets::random_token()),
+        expires: now_seconds() + LOGIN_SECONDS,
+    };
+    web.store
+        .add_web_session(&NewWebSession {
+            id: session.id.as_deref().unwrap_or_default(),
+            user,
+            csrf: &session.csrf,
+            password_fingerprint: fingerprint,
+            expires_at: session.expires * 1000,
+        })
+        .await?;
+    Ok(session)
+}
+
+/// Ends `session` if it is a stored one.
+pub async fn log_out(web: &Web, session: &Session) -> Result<(), StoreError> {
+    match &session.id {
+        Some(id) => web.store.end_web_session(id).await,
+        None => Ok(()),
+    }
+}
+
+/// What the cookies of a request name.
+enum Found {
+    /// A valid session.
+    Session(Session),
+    /// No valid session: the request gets a new anonymous one.
+    Nothing,
+    /// The store could not say: anonymous for this request, without replacing the cookie.
+    Unknown,
+}
+
+/// The session named by a request's cookies: a signed anonymous one, or a stored one whose
+/// user still has the password hash of the login.
+async fn find(web: &Web, headers: &HeaderMap) -> Found {
+    let values = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(|(name, _)| *name == COOKIE_NAME)
-        .find_map(|(_, value)| Session::decode(value, key))
+        .map(|(_, value)| value)
+        .take(MAX_COOKIES);
+    let mut found = Found::Nothing;
+    for value in values {
+        if let Some(session) = decode_anonymous(value, &web.session_key) {
+            return Found::Session(session);
+        }
+        if !is_session_id(value) {
+            continue;
+        }
+        match stored(web, value).await {
+            Ok(Some(session)) => return Found::Session(session),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!("web: reading a session failed: {e}");
+                found = Found::Unknown;
+            }
+        }
+    }
+    found
+}
+
+/// The stored session of id `id`, if any and still its user's.
+async fn stored(web: &Web, id: &str) -> Result<Option<Session>, StoreError> {
+    let Some(record) = web.store.web_session(id).await? else {
+        return Ok(None);
+    };
+    if web.passwords.fingerprint(&record.user) != Some(record.password_fingerprint.as_str()) {
+        tracing::info!(
+            user = %record.user.escape_debug(),
+            "web session refused: the user is no longer in [users] or has a new password"
+        );
+        web.store.end_web_session(id).await?;
+        return Ok(None);
+    }
+    Ok(Some(Session {
+        user: Some(record.user),
+        csrf: record.csrf,
+        id: Some(id.to_string()),
+        expires: record.expires_at / 1000,
+    }))
 }
 
 /// Gives every request its session (a new anonymous one when it has none) as an extension,
@@ -114,9 +234,11 @@ pub fn from_headers(headers: &axum::http::HeaderMap, key: &[u8]) -> Option<Sessi
 pub async fn layer(State(web): State<Web>, mut request: Request, next: Next) -> Response {
     let https = came_over_https(request.headers());
     let key = web.session_key.clone();
-    let existing = from_headers(request.headers(), &key);
-    let is_new = existing.is_none();
-    let session = existing.unwrap_or_else(|| Session::new(None));
+    let (session, is_new) = match find(&web, request.headers()).await {
+        Found::Session(session) => (session, false),
+        Found::Nothing => (Session::anonymous(), true),
+        Found::Unknown => (Session::anonymous(), false),
+    };
     request.extensions_mut().insert(session.clone());
     let mut response = next.run(request).await;
     let handler_set = response
@@ -214,24 +336,46 @@ mod tests {
     }
 
     #[test]
-    fn a_signed_session_comes_back_and_a_forged_one_does_not() {
+    fn an_anonymous_session_comes_back_signed_and_a_forged_one_does_not() {
         let key = b"0123456789abcdef0123456789abcdef";
-        let session = Session::new(Some("alice".into()));
-        let cookie = session.encode(key);
-        assert_eq!(Session::decode(&cookie, key), Some(session.clone()));
+        let session = Session::anonymous();
+        let cookie = session.cookie_value(key);
+        assert_eq!(decode_anonymous(&cookie, key), Some(session.clone()));
         assert_eq!(
-            Session::decode(&cookie, b"another key of the same length!!"),
+            decode_anonymous(&cookie, b"another key of the same length!!"),
             None
         );
-        // A payload changed to another user keeps the old signature: refused.
-        let forged = Session::new(Some("mallory".into())).encode(key);
-        let (payload, _) = forged.split_once('.').unwrap();
-        let (_, signature) = cookie.split_once('.').unwrap();
+        let (payload, signature) = cookie.split_once('.').unwrap();
+        let other = Session::anonymous().cookie_value(key);
+        let (other_payload, _) = other.split_once('.').unwrap();
         assert_eq!(
-            Session::decode(&format!("{payload}.{signature}"), key),
+            decode_anonymous(&format!("{other_payload}.{signature}"), key),
             None
         );
+        assert!(decode_anonymous(&format!("{payload}.{signature}"), key).is_some());
         assert!(session.csrf_matches(&session.csrf.clone()));
         assert!(!session.csrf_matches("nope"));
+        assert!(!session.csrf_matches(""));
+    }
+
+    #[test]
+    fn a_signed_cookie_naming_a_user_is_anonymous() {
+        // What masters before stored sessions signed for a login.
+        let key = b"0123456789abcdef0123456789abcdef";
+        let payload = URL_SAFE_NO_PAD.encode(
+            format!(r#"{{"u":"alice","c":"token","e":{}}}"#, now_seconds() + 60).as_bytes(),
+        );
+        let signature = URL_SAFE_NO_PAD.encode(sign(key, payload.as_bytes()));
+        let session = decode_anonymous(&format!("{payload}.{signature}"), key).unwrap();
+        assert_eq!(session.user, None);
+    }
+
+    #[test]
+    fn only_session_id_shaped_values_are_looked_up() {
+        let id = super::super::secrets::random_token();
+        assert!(is_session_id(&id), "{id}");
+        assert!(!is_session_id(&format!("{id}x")));
+        assert!(!is_session_id(&"!".repeat(43)));
+        assert!(!is_session_id("e30.AAAA"));
     }
 }

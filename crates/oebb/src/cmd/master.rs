@@ -45,6 +45,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Runs the command.
 pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
     crate::resident::fewer_heap_arenas();
+    crate::resident::map_large_allocations();
     let code_pages = crate::resident::CodePages::of_this_process();
     super::init_logging();
     let config = load_config(&args.dir)?;
