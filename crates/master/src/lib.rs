@@ -17,10 +17,12 @@
 #![warn(missing_docs)]
 
 pub mod command;
+pub mod connections;
 pub mod dispatcher;
 pub mod ids;
 pub mod live;
 pub mod locks;
+pub mod logins;
 pub mod master;
 mod master_steps;
 pub mod properties;
