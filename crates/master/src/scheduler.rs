@@ -324,7 +324,8 @@ impl Scheduler {
                 }
                 let _ = reply.send(running.is_some());
             }
-            Event::Shutdown(_) => unreachable!("run handles the shutdown itself"),
+            // `run` ends the loop on it before it gets here.
+            Event::Shutdown(_) => {}
         }
     }
 
@@ -396,7 +397,7 @@ impl Scheduler {
             .build_request(id)
             .await?
             .ok_or_else(|| StoreError::Unexpected(format!("build request {id} vanished")))?;
-        tracing::info!(request = %id, builder, reason = %Untrusted(reason), "build request queued");
+        tracing::info!(request = %id, builder, reason, "build request queued");
         self.queue.push(request);
         Ok(id)
     }

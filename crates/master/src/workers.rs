@@ -32,9 +32,12 @@ use crate::store::Store;
 pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Requests for commands the master did not give (or no longer follows) that a connection may
-/// send before it is closed: a worker may send a few late updates after an interrupt, not a
-/// flood.
+/// send within [`UNROUTED_WINDOW`] before it is closed: a worker may send a few late updates
+/// after an interrupt, not a flood.
 pub const MAX_UNROUTED_REQUESTS: u64 = 1000;
+
+/// See [`MAX_UNROUTED_REQUESTS`].
+pub const UNROUTED_WINDOW: Duration = Duration::from_secs(60);
 
 type Routes = HashMap<CommandId, mpsc::UnboundedSender<IncomingRequest>>;
 
@@ -156,16 +159,7 @@ impl WorkerService {
         let name = WorkerName::new(&accepted.name);
         let connection = accepted.connection;
         let attached = match self.log_in(&name, &connection).await {
-            Ok(()) => {
-                let attaching = self.attach(&name, &connection, &peer);
-                match tokio::time::timeout(self.limits.login_timeout, attaching).await {
-                    Ok(attached) => attached,
-                    Err(_) => Err(format!(
-                        "not attached within {:?}",
-                        self.limits.login_timeout
-                    )),
-                }
-            }
+            Ok(()) => self.attach(&name, &connection, &peer).await,
             Err(why) => Err(why),
         };
         let handle = match attached {
@@ -228,14 +222,18 @@ impl WorkerService {
         }
     }
 
-    /// Asks for the worker's information, sends it the settings and records the connection.
+    /// Asks for the worker's information, sends it the settings (both within the login
+    /// timeout) and records the connection.
     async fn attach(
         &self,
         name: &WorkerName,
         connection: &Connection,
         peer: &str,
     ) -> Result<Arc<WorkerHandle>, String> {
-        let info = ask_info(connection).await?;
+        let timeout = self.limits.login_timeout;
+        let info = tokio::time::timeout(timeout, ask_info(connection))
+            .await
+            .map_err(|_| format!("no worker information and settings within {timeout:?}"))??;
         let info_json = worker_info_json(&info);
         let connection_id = self
             .store
@@ -302,8 +300,9 @@ fn worker_info_json(info: &WorkerInfo) -> String {
 
 /// Hands each request of the worker to the command it belongs to; requests for unknown
 /// commands are answered with an exception, logged once per connection and, past
-/// [`MAX_UNROUTED_REQUESTS`], close the connection. When the connection ends every command's
-/// channel closes, which is how a running step learns that its worker is gone.
+/// [`MAX_UNROUTED_REQUESTS`] in [`UNROUTED_WINDOW`], close the connection. When the connection
+/// ends every command's channel closes, which is how a running step learns that its worker is
+/// gone.
 async fn route(handle: Arc<WorkerHandle>, mut incoming: mpsc::UnboundedReceiver<IncomingRequest>) {
     let mut unrouted = Unrouted::default();
     while let Some(request) = incoming.recv().await {
@@ -325,10 +324,10 @@ async fn route(handle: Arc<WorkerHandle>, mut incoming: mpsc::UnboundedReceiver<
                     "no such command on the master".to_string(),
                 ));
                 if unrouted.count(&handle, op) {
+                    // What is queued still gets its answer, quietly, until the reader stops.
                     handle.connection.close(format!(
-                        "more than {MAX_UNROUTED_REQUESTS} requests for commands the master did not give"
+                        "more than {MAX_UNROUTED_REQUESTS} requests for commands the master did not give within {UNROUTED_WINDOW:?}"
                     ));
-                    break;
                 }
             }
         }
@@ -342,26 +341,47 @@ async fn route(handle: Arc<WorkerHandle>, mut incoming: mpsc::UnboundedReceiver<
 }
 
 /// Requests of one connection for commands the master did not give.
-#[derive(Default)]
-struct Unrouted(u64);
+struct Unrouted {
+    total: u64,
+    window_start: tokio::time::Instant,
+    in_window: u64,
+    flooded: bool,
+}
+
+impl Default for Unrouted {
+    fn default() -> Self {
+        Unrouted {
+            total: 0,
+            window_start: tokio::time::Instant::now(),
+            in_window: 0,
+            flooded: false,
+        }
+    }
+}
 
 impl Unrouted {
-    /// Counts one; the first is logged. True when the connection has sent too many.
+    /// Counts one; the first is logged. True once, when the connection has sent too many.
     fn count(&mut self, handle: &WorkerHandle, op: &str) -> bool {
-        self.0 += 1;
-        if self.0 == 1 {
+        self.total += 1;
+        if self.total == 1 {
             tracing::warn!(worker = %Untrusted(handle.name.as_str()), op, "request for no running command; further ones are counted, not logged");
         }
-        if self.0 > MAX_UNROUTED_REQUESTS {
-            tracing::warn!(worker = %Untrusted(handle.name.as_str()), "{} requests for no running command: closing the connection", self.0);
-            return true;
+        if self.window_start.elapsed() > UNROUTED_WINDOW {
+            self.window_start = tokio::time::Instant::now();
+            self.in_window = 0;
         }
-        false
+        self.in_window += 1;
+        if self.in_window <= MAX_UNROUTED_REQUESTS || self.flooded {
+            return false;
+        }
+        self.flooded = true;
+        tracing::warn!(worker = %Untrusted(handle.name.as_str()), "{} requests for no running command: closing the connection", self.total);
+        true
     }
 
     fn summary(&self, handle: &WorkerHandle) {
-        if self.0 > 1 && self.0 <= MAX_UNROUTED_REQUESTS {
-            tracing::info!(worker = %Untrusted(handle.name.as_str()), "{} requests for no running command were answered with an exception", self.0);
+        if self.total > 1 && !self.flooded {
+            tracing::info!(worker = %Untrusted(handle.name.as_str()), "{} requests for no running command were answered with an exception", self.total);
         }
     }
 }
