@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use oebb_protocol::{Command, IncomingRequest, Request, RequestError, Response, Update, Value};
+use oebb_protocol::{
+    Command, IncomingRequest, Request, RequestError, Response, Untrusted, Update, Value,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -326,7 +328,7 @@ pub async fn run_command(
                         match stored {
                             Ok(()) => responder.respond(Response::ok()),
                             Err(e) => {
-                                tracing::error!(worker = %worker.name, "cannot store a step log: {e}");
+                                tracing::error!(worker = %worker.name, "cannot store a step log: {}", Untrusted(&e.to_string()));
                                 responder.respond(Response::Exception(e.to_string()));
                                 if interrupted.is_none() {
                                     interrupt(worker, &command_id, "the master cannot store the log").await;
@@ -386,6 +388,6 @@ async fn interrupt(worker: &WorkerHandle, command_id: &oebb_protocol::CommandId,
         why: why.to_string(),
     };
     if let Err(e) = worker.connection.request(request, CONTROL_TIMEOUT).await {
-        tracing::warn!(worker = %worker.name, command = %command_id, "interrupt failed: {e}");
+        tracing::warn!(worker = %worker.name, command = %command_id, "interrupt failed: {}", Untrusted(&e.to_string()));
     }
 }

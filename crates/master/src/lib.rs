@@ -2,7 +2,9 @@
 //! the dispatch decisions, runners that execute steps over worker connections, and the store.
 //!
 //! ```text
+//!   connections.rs: each port's budget and timeouts (workers: logins; web: hyper, 503 when full)
 //! workers.rs (accept, keepalive, route) ──events──▶ scheduler.rs ◀──events── web/ (pages, API)
+//!                                                   │  logins.rs settles duplicate logins
 //!                                                   │  dispatcher.rs picks the worker
 //!                                                   ▼
 //!                            runner.rs (steps, flags, locks.rs) ─▶ command.rs (one command)
@@ -17,10 +19,12 @@
 #![warn(missing_docs)]
 
 pub mod command;
+pub mod connections;
 pub mod dispatcher;
 pub mod ids;
 pub mod live;
 pub mod locks;
+pub mod logins;
 pub mod master;
 mod master_steps;
 pub mod properties;

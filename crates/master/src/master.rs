@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::connections::{serve_web, ConnectionLimits};
 use crate::ids::{BuildId, BuildRequestId};
 use crate::locks::WorkerLocks;
 use crate::scheduler::{Event, ForceError, Scheduler, StepSource};
@@ -56,20 +57,26 @@ pub struct MasterOptions {
     pub steps: StepSource,
     /// Slot counts of counting worker locks.
     pub lock_slots: Vec<(String, u32)>,
+    /// Connections each port holds at once, and how long a client may take.
+    pub connections: ConnectionLimits,
 }
 
 impl MasterOptions {
-    /// The options of `oebb master DIR`: keepalives every 10 s, answered within 10 s, and
-    /// [`recipe_steps`].
+    /// The options of `oebb master DIR`: keepalives every 10 s, answered within 10 s,
+    /// [`recipe_steps`], and connection limits sized from the file-descriptor limit.
     pub fn for_config(config: &MasterConfig) -> MasterOptions {
         MasterOptions {
             keepalive_interval: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(10),
             steps: recipe_steps(config),
             lock_slots: Vec::new(),
+            connections: ConnectionLimits::for_this_process(config.workers.len()),
         }
     }
 }
+
+/// How long a shutdown waits for the scheduler to end the running builds' tasks.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The build recipe of each builder (`oebb check --steps` prints the same), reading the files
 /// a standalone buildout extends from the master directory.
@@ -109,7 +116,25 @@ pub struct Master {
     events: mpsc::UnboundedSender<Event>,
     worker_address: SocketAddr,
     web_address: SocketAddr,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Tasks,
+}
+
+/// The master's tasks; each owns what it spawns, so ending one ends those too.
+struct Tasks {
+    /// The scheduler loop, with the running builds.
+    scheduler: JoinHandle<()>,
+    /// The worker listener, with the worker connections.
+    workers: JoinHandle<()>,
+    /// The web listener, with the web connections.
+    web: JoinHandle<()>,
+}
+
+impl Tasks {
+    fn abort(&self) {
+        self.web.abort();
+        self.workers.abort();
+        self.scheduler.abort();
+    }
 }
 
 impl Master {
@@ -144,8 +169,9 @@ impl Master {
             options.steps.clone(),
             locks,
             events.clone(),
-        );
-        let mut tasks = vec![tokio::spawn(scheduler.run(events_rx))];
+        )
+        .with_liveness_timeout(options.keepalive_timeout);
+        let scheduler = tokio::spawn(scheduler.run(events_rx));
         let passwords: HashMap<String, String> = config
             .workers
             .iter()
@@ -156,11 +182,11 @@ impl Master {
             settings: master_settings(),
             keepalive_interval: options.keepalive_interval,
             keepalive_timeout: options.keepalive_timeout,
-            live: Arc::default(),
+            limits: options.connections.clone(),
             store: store.clone(),
             events: events.clone(),
         };
-        tasks.push(tokio::spawn(service.serve(workers_listener)));
+        let workers = tokio::spawn(service.serve(workers_listener));
         let web =
             crate::web::Web::new(store.clone(), events.clone(), config).map_err(|source| {
                 MasterError::Secrets {
@@ -169,18 +195,19 @@ impl Master {
                 }
             })?;
         let app = crate::web::router(web);
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = axum::serve(web_listener, app).await {
-                tracing::error!("the web server stopped: {e}");
-            }
-        }));
-        tracing::info!(%worker_address, %web_address, "master started");
+        let web = tokio::spawn(serve_web(web_listener, app, options.connections.clone()));
+        let limits = &options.connections;
+        tracing::info!(%worker_address, %web_address, web_connections = limits.web, worker_logins = limits.worker_logins, "master started");
         Ok(Master {
             store,
             events,
             worker_address,
             web_address,
-            tasks,
+            tasks: Tasks {
+                scheduler,
+                workers,
+                web,
+            },
         })
     }
 
@@ -249,21 +276,40 @@ impl Master {
         }
     }
 
-    /// Waits until every task of the master has ended (which they do not, short of a panic).
+    /// Waits until a task of the master ends (which they do not, short of a panic).
     pub async fn wait(&mut self) {
-        for task in self.tasks.drain(..) {
-            let _ = task.await;
+        let t = &mut self.tasks;
+        tokio::select! {
+            _ = &mut t.scheduler => tracing::error!("the scheduler loop ended"),
+            _ = &mut t.workers => tracing::error!("the worker listener ended"),
+            _ = &mut t.web => tracing::error!("the web server ended"),
         }
     }
 
-    /// Stops accepting workers and web requests, records the builds still running as `retry`
-    /// with their requests queued again, and closes the store. Dropping the runtime afterwards
-    /// closes the worker connections, and workers kill the commands they were running.
+    /// Stops the web, ends the running builds' tasks, closes the worker connections (workers
+    /// kill the commands they were running), then records the builds that were running as
+    /// `retry` with their requests queued again, and closes the store. Nothing writes a build
+    /// once the recovery runs.
     pub async fn shutdown(mut self) {
-        for task in &self.tasks {
-            task.abort();
+        self.tasks.web.abort();
+        let (stopped, answer) = oneshot::channel();
+        if self.events.send(Event::Shutdown(stopped)).is_ok()
+            && tokio::time::timeout(SHUTDOWN_TIMEOUT, answer)
+                .await
+                .is_err()
+        {
+            tracing::warn!(
+                "the running builds did not stop within {SHUTDOWN_TIMEOUT:?}; abandoning them"
+            );
         }
-        self.wait().await;
+        self.tasks.abort();
+        let t = &mut self.tasks;
+        for task in [&mut t.web, &mut t.scheduler, &mut t.workers] {
+            // A task that `wait` saw end has given its result already.
+            if !task.is_finished() {
+                let _ = task.await;
+            }
+        }
         match self.store.recover_interrupted().await {
             Ok(builds) if !builds.is_empty() => {
                 tracing::info!(?builds, "builds stopped with the master will run again");
@@ -278,9 +324,7 @@ impl Master {
 
 impl Drop for Master {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.tasks.abort();
     }
 }
 

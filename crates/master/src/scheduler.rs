@@ -5,13 +5,17 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
+use oebb_protocol::{Connection, Request, Untrusted};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
 
 use crate::dispatcher::{choose_worker, Candidate};
-use crate::ids::{BuildId, BuildRequestId, ConnectionId};
+use crate::ids::{BuildId, BuildRequestId};
 use crate::locks::WorkerLocks;
+use crate::logins::{Answer, Arrival, Logins, Refusal};
 use crate::properties::Properties;
 use crate::results::Results;
 use crate::runner::BuildRun;
@@ -50,14 +54,34 @@ pub enum Event {
         /// The stored request, or why not.
         reply: oneshot::Sender<Result<BuildRequestId, ForceError>>,
     },
-    /// A worker attached.
+    /// A worker passed its password check and wants its name: the answer says whether it
+    /// may go on (see `logins.rs`).
+    WorkerLogin {
+        /// The name it logged in with.
+        name: WorkerName,
+        /// Its connection.
+        connection: Connection,
+        /// Yes, or why not.
+        reply: oneshot::Sender<Result<(), Refusal>>,
+    },
+    /// The connection holding a worker's name answered a duplicate login's liveness question,
+    /// or did not in time.
+    HolderAnswered {
+        /// The worker.
+        name: WorkerName,
+        /// The connection that was asked.
+        holder: Connection,
+        /// Whether it answered.
+        alive: bool,
+    },
+    /// A worker whose login was accepted has attached.
     WorkerConnected(Arc<WorkerHandle>),
-    /// A worker's connection ended.
+    /// A worker's connection ended, or gave up logging in.
     WorkerDisconnected {
         /// The worker.
         name: WorkerName,
         /// Which of its connections.
-        connection: ConnectionId,
+        connection: Connection,
     },
     /// A build ended (its result is already stored).
     BuildFinished {
@@ -82,6 +106,9 @@ pub enum Event {
         /// Whether the build was running.
         reply: oneshot::Sender<bool>,
     },
+    /// The master stops: running builds are abandoned (the store records them as
+    /// interrupted afterwards) and the loop ends; the answer comes once no build task runs.
+    Shutdown(oneshot::Sender<()>),
 }
 
 struct ConnectedWorker {
@@ -111,6 +138,12 @@ pub struct Scheduler {
     last_used: HashMap<WorkerName, u64>,
     clock: u64,
     events: mpsc::UnboundedSender<Event>,
+    /// Which connection holds each worker's name.
+    logins: Logins<Connection, oneshot::Sender<Result<(), Refusal>>>,
+    /// How long the holder of a name has to answer when the name logs in again.
+    liveness_timeout: Duration,
+    /// Running builds and liveness questions, so a shutdown can end them.
+    tasks: JoinSet<()>,
 }
 
 impl Scheduler {
@@ -146,7 +179,17 @@ impl Scheduler {
             last_used: HashMap::new(),
             clock: 0,
             events,
+            logins: Logins::default(),
+            liveness_timeout: Duration::from_secs(10),
+            tasks: JoinSet::new(),
         }
+    }
+
+    /// How long the connection holding a worker's name has to answer when the name logs in
+    /// again (Buildbot: 10 s, the default).
+    pub fn with_liveness_timeout(mut self, timeout: Duration) -> Scheduler {
+        self.liveness_timeout = timeout;
+        self
     }
 
     /// Marks what a previous master left running as interrupted and returns the queue of
@@ -164,13 +207,34 @@ impl Scheduler {
         store.queued_build_requests().await
     }
 
-    /// Handles events until every sender is gone, dispatching after each.
+    /// Handles events until [`Event::Shutdown`] or every sender is gone, dispatching after
+    /// each.
     pub async fn run(mut self, mut events: mpsc::UnboundedReceiver<Event>) {
         self.dispatch().await;
-        while let Some(event) = events.recv().await {
-            self.handle(event).await;
-            self.dispatch().await;
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                Some(ended) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    if let Err(e) = ended {
+                        tracing::error!("a build task failed: {e}");
+                    }
+                    continue;
+                }
+            };
+            match event {
+                Some(Event::Shutdown(reply)) => {
+                    self.tasks.shutdown().await;
+                    let _ = reply.send(());
+                    return;
+                }
+                Some(event) => {
+                    self.handle(event).await;
+                    self.dispatch().await;
+                }
+                None => break,
+            }
         }
+        self.tasks.shutdown().await;
     }
 
     async fn handle(&mut self, event: Event) {
@@ -198,7 +262,24 @@ impl Scheduler {
                 };
                 let _ = reply.send(answer);
             }
+            Event::WorkerLogin {
+                name,
+                connection,
+                reply,
+            } => self.worker_login(name, connection, reply),
+            Event::HolderAnswered {
+                name,
+                holder,
+                alive,
+            } => self.holder_answered(&name, &holder, alive),
             Event::WorkerConnected(handle) => {
+                if !self.logins.holds(&handle.name, &handle.connection) {
+                    // Its name was given to a newer login while it attached.
+                    handle
+                        .connection
+                        .close("replaced by a newer connection of the same worker");
+                    return;
+                }
                 if let Some(old) = self.connected.get(&handle.name) {
                     // A worker that reconnects has usually lost its old connection without
                     // the master noticing yet; the newer one is the live one.
@@ -222,9 +303,13 @@ impl Scheduler {
                 if self
                     .connected
                     .get(&name)
-                    .is_some_and(|w| w.handle.connection_id == connection)
+                    .is_some_and(|w| w.handle.connection.is_same(&connection))
                 {
                     self.connected.remove(&name);
+                }
+                if let Some(waiting) = self.logins.leave(&name, &connection) {
+                    tracing::info!(worker = %Untrusted(name.as_str()), "the connection holding the name ended: the waiting login takes it");
+                    let _ = waiting.send(Ok(()));
                 }
             }
             Event::BuildFinished { build, result } => self.build_finished(build, result),
@@ -239,6 +324,58 @@ impl Scheduler {
                 }
                 let _ = reply.send(running.is_some());
             }
+            // `run` ends the loop on it before it gets here.
+            Event::Shutdown(_) => {}
+        }
+    }
+
+    fn worker_login(
+        &mut self,
+        name: WorkerName,
+        connection: Connection,
+        reply: oneshot::Sender<Result<(), Refusal>>,
+    ) {
+        let shown = Untrusted(name.as_str());
+        match self.logins.arrive(&name, connection.clone(), reply) {
+            Arrival::Accept(reply) => {
+                let _ = reply.send(Ok(()));
+            }
+            Arrival::Refuse(reply, why) => {
+                tracing::warn!(worker = %shown, peer = connection.peer(), "login refused: {why}");
+                let _ = reply.send(Err(why));
+            }
+            Arrival::AskHolder(holder) => {
+                tracing::info!(worker = %shown, old = holder.peer(), new = connection.peer(), "the worker logs in again: is its connection alive?");
+                let events = self.events.clone();
+                let timeout = self.liveness_timeout;
+                self.tasks.spawn(async move {
+                    let question = Request::Print {
+                        message: "another connection logs in with this worker's name".to_string(),
+                    };
+                    let alive = holder.request(question, timeout).await.is_ok();
+                    let _ = events.send(Event::HolderAnswered {
+                        name,
+                        holder,
+                        alive,
+                    });
+                });
+            }
+        }
+    }
+
+    fn holder_answered(&mut self, name: &WorkerName, holder: &Connection, alive: bool) {
+        let shown = Untrusted(name.as_str());
+        match self.logins.answer(name, holder, alive) {
+            Some(Answer::Refuse(reply, why)) => {
+                tracing::warn!(worker = %shown, peer = holder.peer(), "duplicate login refused: the connected worker answers");
+                let _ = reply.send(Err(why));
+            }
+            Some(Answer::Replace { old, reply }) => {
+                tracing::warn!(worker = %shown, old = old.peer(), "the older connection did not answer; it is dropped");
+                old.close("replaced by a newer connection of the same worker");
+                let _ = reply.send(Ok(()));
+            }
+            None => {}
         }
     }
 
@@ -361,7 +498,7 @@ impl Scheduler {
             },
         );
         let events = self.events.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let (result, _) = run.run().await;
             let _ = events.send(Event::BuildFinished { build, result });
         });

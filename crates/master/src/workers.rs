@@ -1,6 +1,13 @@
-//! Worker connections: accept and authenticate, ask for the worker's information, send the
+//! Worker connections: accept and authenticate, ask the scheduler for the worker's name (it
+//! settles duplicate logins, see `logins.rs`), ask for the worker's information, send the
 //! output settings, keep the connection alive, route the worker's requests to the command they
 //! belong to, and tell the scheduler when a worker comes and goes.
+//!
+//! ```text
+//! accept ─▶ budget permit ─▶ WebSocket upgrade + password (handshake timeout) ─▶ permit back
+//!        ─▶ Event::WorkerLogin ─▶ attach: info, settings, store (login timeout)
+//!        ─▶ Event::WorkerConnected ─▶ route + keepalive until closed ─▶ Event::WorkerDisconnected
+//! ```
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,18 +16,28 @@ use std::time::Duration;
 
 use oebb_config::WorkerName;
 use oebb_protocol::{
-    accept_worker, CommandId, Connection, IncomingRequest, Request, Response, WorkerInfo,
-    WorkerSettings,
+    accept_worker_within, CommandId, Connection, IncomingRequest, Request, Response, Untrusted,
+    WorkerInfo, WorkerSettings,
 };
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::task::JoinSet;
 
+use crate::connections::{accept_failed, Budget, ConnectionLimits};
 use crate::ids::ConnectionId;
 use crate::scheduler::Event;
 use crate::store::Store;
 
 /// How long the worker may take to answer a control request (info, settings, start, interrupt).
 pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Requests for commands the master did not give (or no longer follows) that a connection may
+/// send within [`UNROUTED_WINDOW`] before it is closed: a worker may send a few late updates
+/// after an interrupt, not a flood.
+pub const MAX_UNROUTED_REQUESTS: u64 = 1000;
+
+/// See [`MAX_UNROUTED_REQUESTS`].
+pub const UNROUTED_WINDOW: Duration = Duration::from_secs(60);
 
 type Routes = HashMap<CommandId, mpsc::UnboundedSender<IncomingRequest>>;
 
@@ -85,11 +102,10 @@ pub struct WorkerService {
     pub settings: WorkerSettings,
     /// How often each worker is asked whether it is alive.
     pub keepalive_interval: Duration,
-    /// How long a keepalive (or the liveness question of a duplicate login) may go
-    /// unanswered before the connection is dropped.
+    /// How long a keepalive may go unanswered before the connection is dropped.
     pub keepalive_timeout: Duration,
-    /// The live connection of each worker, to settle duplicate logins.
-    pub live: Arc<Mutex<HashMap<WorkerName, Connection>>>,
+    /// Connections at once before login, handshake and login timeouts.
+    pub limits: ConnectionLimits,
     /// Where connections are recorded.
     pub store: Store,
     /// The scheduler's events.
@@ -97,137 +113,155 @@ pub struct WorkerService {
 }
 
 impl WorkerService {
-    /// Accepts workers until the listener fails; each connection runs in its own task, so a
-    /// misbehaving worker only ever closes its own connection.
+    /// Accepts workers until the task is aborted, which ends every connection too; each
+    /// connection runs in its own task, so a misbehaving worker only ever closes its own.
     pub async fn serve(self, listener: TcpListener) {
+        let budget = Budget::new("worker", self.limits.worker_logins);
+        let mut connections = JoinSet::new();
         loop {
-            let (stream, peer) = match listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            };
+            let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    tracing::warn!("accepting a worker connection failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    accept_failed("worker", e).await;
                     continue;
                 }
             };
+            // Over budget, the connection is closed at once; the worker tries again later.
+            let Some(permit) = budget.admit(peer) else {
+                continue;
+            };
             let service = self.clone();
-            tokio::spawn(async move {
-                service.handle(stream, peer.to_string()).await;
-            });
+            connections.spawn(service.handle(stream, peer.to_string(), permit));
         }
     }
 
-    async fn handle(self, stream: tokio::net::TcpStream, peer: String) {
+    async fn handle(
+        self,
+        stream: tokio::net::TcpStream,
+        peer: String,
+        permit: OwnedSemaphorePermit,
+    ) {
         let passwords = self.passwords.clone();
-        let accepted = match accept_worker(stream, move |c| {
+        let accepted = accept_worker_within(stream, self.limits.handshake_timeout, move |c| {
             passwords.get(&c.name).is_some_and(|p| c.password_is(p))
         })
-        .await
-        {
+        .await;
+        // Past the password check, connections are bounded by the configured workers.
+        drop(permit);
+        let accepted = match accepted {
             Ok(accepted) => accepted,
             Err(_) => return, // accept_worker has logged why
         };
         let name = WorkerName::new(&accepted.name);
         let connection = accepted.connection;
-        if !self.settle_duplicate(&name, &connection).await {
-            return;
-        }
-        let info = match attach(&connection).await {
-            Ok(info) => info,
+        let attached = match self.log_in(&name, &connection).await {
+            Ok(()) => self.attach(&name, &connection, &peer).await,
+            Err(why) => Err(why),
+        };
+        let handle = match attached {
+            Ok(handle) => handle,
             Err(why) => {
-                tracing::warn!(worker = %name, %peer, "worker dropped while attaching: {why}");
+                tracing::warn!(worker = %Untrusted(name.as_str()), %peer, "worker not attached: {}", Untrusted(&why));
                 connection.close(why);
-                self.forget_live(&name, &connection);
+                self.left(name, connection);
                 return;
             }
         };
-        let info_json = worker_info_json(&info);
-        let connection_id = match self
+        tracing::info!(worker = %Untrusted(name.as_str()), %peer, "worker attached");
+        if self
+            .events
+            .send(Event::WorkerConnected(handle.clone()))
+            .is_err()
+        {
+            connection.close("the master is stopping");
+        }
+        let keepalive = keepalive(
+            connection.clone(),
+            self.keepalive_interval,
+            self.keepalive_timeout,
+        );
+        let (_, _, reason) = tokio::join!(
+            route(handle.clone(), accepted.incoming),
+            keepalive,
+            connection.closed()
+        );
+        tracing::info!(worker = %Untrusted(name.as_str()), %peer, "worker detached: {}", Untrusted(&reason.to_string()));
+        if let Err(e) = self
             .store
-            .worker_connected(name.as_str(), &peer, &info_json)
+            .worker_disconnected(handle.connection_id, &reason.to_string())
             .await
         {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::error!(worker = %name, "cannot record the worker's connection: {e}");
-                connection.close("the master cannot record the connection");
-                self.forget_live(&name, &connection);
-                return;
-            }
+            tracing::error!(worker = %Untrusted(name.as_str()), "cannot record the worker's disconnection: {e}");
+        }
+        self.left(name, connection);
+    }
+
+    /// Asks the scheduler for the worker's name: yes, or why not.
+    async fn log_in(&self, name: &WorkerName, connection: &Connection) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        let login = Event::WorkerLogin {
+            name: name.clone(),
+            connection: connection.clone(),
+            reply,
         };
-        let handle = Arc::new(WorkerHandle {
+        if self.events.send(login).is_err() {
+            return Err("the master is stopping".to_string());
+        }
+        // The scheduler answers within the liveness question's timeout; this bounds a
+        // scheduler that stops meanwhile.
+        let bound = self.keepalive_timeout + self.limits.login_timeout;
+        match tokio::time::timeout(bound, answer).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(refusal))) => Err(refusal.to_string()),
+            Ok(Err(_)) => Err("the master is stopping".to_string()),
+            Err(_) => Err(format!("no login decision within {bound:?}")),
+        }
+    }
+
+    /// Asks for the worker's information, sends it the settings (both within the login
+    /// timeout) and records the connection.
+    async fn attach(
+        &self,
+        name: &WorkerName,
+        connection: &Connection,
+        peer: &str,
+    ) -> Result<Arc<WorkerHandle>, String> {
+        let timeout = self.limits.login_timeout;
+        let info = tokio::time::timeout(timeout, ask_info(connection))
+            .await
+            .map_err(|_| format!("no worker information and settings within {timeout:?}"))??;
+        let info_json = worker_info_json(&info);
+        let connection_id = self
+            .store
+            .worker_connected(name.as_str(), peer, &info_json)
+            .await
+            .map_err(|e| {
+                tracing::error!(worker = %Untrusted(name.as_str()), "cannot record the worker's connection: {e}");
+                "the master cannot record the connection".to_string()
+            })?;
+        Ok(Arc::new(WorkerHandle {
             name: name.clone(),
             connection: connection.clone(),
             info,
             connection_id,
             routes: Mutex::new(Some(HashMap::new())),
             next_command: AtomicU64::new(1),
-        });
-        tokio::spawn(route(handle.clone(), accepted.incoming));
-        tokio::spawn(keepalive(
-            connection.clone(),
-            self.keepalive_interval,
-            self.keepalive_timeout,
-        ));
-        tracing::info!(worker = %name, %peer, "worker attached");
-        if self.events.send(Event::WorkerConnected(handle)).is_err() {
-            connection.close("the master is stopping");
-        }
-        let reason = connection.closed().await;
-        tracing::info!(worker = %name, %peer, "worker detached: {reason}");
-        self.forget_live(&name, &connection);
-        if let Err(e) = self
-            .store
-            .worker_disconnected(connection_id, &reason.to_string())
-            .await
-        {
-            tracing::error!(worker = %name, "cannot record the worker's disconnection: {e}");
-        }
-        let _ = self.events.send(Event::WorkerDisconnected {
-            name,
-            connection: connection_id,
-        });
+        }))
+    }
+
+    /// Tells the scheduler that this connection of the worker is over.
+    fn left(&self, name: WorkerName, connection: Connection) {
+        let _ = self
+            .events
+            .send(Event::WorkerDisconnected { name, connection });
     }
 }
 
-impl WorkerService {
-    /// Forgets `connection` as the worker's live one, unless a newer one has replaced it.
-    fn forget_live(&self, name: &WorkerName, connection: &Connection) {
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        if live
-            .get(name)
-            .is_some_and(|c| c.peer() == connection.peer())
-        {
-            live.remove(name);
-        }
-    }
-
-    /// Buildbot's rule for a worker that logs in while already connected: the old connection
-    /// is asked whether it is alive; if it answers, the new one is refused, otherwise the old
-    /// one is dropped. Returns whether `connection` may go on; it is then the live one.
-    async fn settle_duplicate(&self, name: &WorkerName, connection: &Connection) -> bool {
-        let old = {
-            let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-            live.get(name).cloned()
-        };
-        if let Some(old) = old {
-            let ping = Request::Print {
-                message: "another connection logs in with this worker's name".to_string(),
-            };
-            if old.request(ping, self.keepalive_timeout).await.is_ok() {
-                tracing::warn!(worker = %name, old = old.peer(), new = connection.peer(), "duplicate login refused: the worker is connected and alive");
-                connection.close("duplicate login: this worker is already connected");
-                return false;
-            }
-            tracing::warn!(worker = %name, old = old.peer(), "the older connection did not answer; it is dropped");
-            old.close("replaced by a newer connection of the same worker");
-        }
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.insert(name.clone(), connection.clone());
-        true
-    }
-}
-
-async fn attach(connection: &Connection) -> Result<WorkerInfo, String> {
+async fn ask_info(connection: &Connection) -> Result<WorkerInfo, String> {
     let info = connection
         .request(Request::GetWorkerInfo, CONTROL_TIMEOUT)
         .await
@@ -265,9 +299,12 @@ fn worker_info_json(info: &WorkerInfo) -> String {
 }
 
 /// Hands each request of the worker to the command it belongs to; requests for unknown
-/// commands are answered with an exception. When the connection ends every command's channel
-/// closes, which is how a running step learns that its worker is gone.
+/// commands are answered with an exception, logged once per connection and, past
+/// [`MAX_UNROUTED_REQUESTS`] in [`UNROUTED_WINDOW`], close the connection. When the connection
+/// ends every command's channel closes, which is how a running step learns that its worker is
+/// gone.
 async fn route(handle: Arc<WorkerHandle>, mut incoming: mpsc::UnboundedReceiver<IncomingRequest>) {
+    let mut unrouted = Unrouted::default();
     while let Some(request) = incoming.recv().await {
         let sender = request.request.command_id().and_then(|id| {
             let routes = handle.routes.lock().unwrap_or_else(|e| e.into_inner());
@@ -282,18 +319,71 @@ async fn route(handle: Arc<WorkerHandle>, mut incoming: mpsc::UnboundedReceiver<
                 }
             }
             None => {
-                tracing::warn!(worker = %handle.name, op = request.request.op(), "request for no running command");
+                let op = request.request.op();
                 request.respond(Response::Exception(
                     "no such command on the master".to_string(),
                 ));
+                if unrouted.count(&handle, op) {
+                    // What is queued still gets its answer, quietly, until the reader stops.
+                    handle.connection.close(format!(
+                        "more than {MAX_UNROUTED_REQUESTS} requests for commands the master did not give within {UNROUTED_WINDOW:?}"
+                    ));
+                }
             }
         }
     }
+    unrouted.summary(&handle);
     handle
         .routes
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
+}
+
+/// Requests of one connection for commands the master did not give.
+struct Unrouted {
+    total: u64,
+    window_start: tokio::time::Instant,
+    in_window: u64,
+    flooded: bool,
+}
+
+impl Default for Unrouted {
+    fn default() -> Self {
+        Unrouted {
+            total: 0,
+            window_start: tokio::time::Instant::now(),
+            in_window: 0,
+            flooded: false,
+        }
+    }
+}
+
+impl Unrouted {
+    /// Counts one; the first is logged. True once, when the connection has sent too many.
+    fn count(&mut self, handle: &WorkerHandle, op: &str) -> bool {
+        self.total += 1;
+        if self.total == 1 {
+            tracing::warn!(worker = %Untrusted(handle.name.as_str()), op, "request for no running command; further ones are counted, not logged");
+        }
+        if self.window_start.elapsed() > UNROUTED_WINDOW {
+            self.window_start = tokio::time::Instant::now();
+            self.in_window = 0;
+        }
+        self.in_window += 1;
+        if self.in_window <= MAX_UNROUTED_REQUESTS || self.flooded {
+            return false;
+        }
+        self.flooded = true;
+        tracing::warn!(worker = %Untrusted(handle.name.as_str()), "{} requests for no running command: closing the connection", self.total);
+        true
+    }
+
+    fn summary(&self, handle: &WorkerHandle) {
+        if self.total > 1 && !self.flooded {
+            tracing::info!(worker = %Untrusted(handle.name.as_str()), "{} requests for no running command were answered with an exception", self.total);
+        }
+    }
 }
 
 async fn keepalive(connection: Connection, interval: Duration, timeout: Duration) {
@@ -305,7 +395,8 @@ async fn keepalive(connection: Connection, interval: Duration, timeout: Duration
         if let Err(e) = connection.request(Request::Keepalive, timeout).await {
             tracing::warn!(
                 peer = connection.peer(),
-                "keepalive failed, dropping the worker: {e}"
+                "keepalive failed, dropping the worker: {}",
+                Untrusted(&e.to_string())
             );
             connection.close(format!("no answer to keepalive: {e}"));
             return;

@@ -12,8 +12,10 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use crate::auth::{parse_basic_authorization, AuthError, Credentials};
 use crate::connection::{Connection, IncomingRequest, Side};
 use crate::quick_ack::QuickAck;
+use crate::untrusted::Untrusted;
 
-/// How long the WebSocket upgrade may take, so a silent peer cannot hold a task forever.
+/// How long the WebSocket upgrade may take by default, so a silent peer cannot hold a task
+/// (and a file descriptor) forever.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// WebSocket settings of both sides. tungstenite zero-fills its whole read buffer on every read,
@@ -38,8 +40,8 @@ pub enum HandshakeError {
     /// The peer did not speak WebSocket correctly.
     #[error("WebSocket handshake failed: {0}")]
     WebSocket(String),
-    /// The handshake took longer than [`HANDSHAKE_TIMEOUT`].
-    #[error("WebSocket handshake took longer than {HANDSHAKE_TIMEOUT:?}")]
+    /// The handshake took longer than allowed ([`HANDSHAKE_TIMEOUT`] unless told otherwise).
+    #[error("the WebSocket handshake did not complete in time")]
     Timeout,
     /// The TCP connection failed.
     #[error("{0}")]
@@ -61,8 +63,21 @@ pub struct Accepted {
 /// (true to accept). Refusals answer 401 (missing, unknown, wrong) or 400 (malformed) and are
 /// logged here. `check` is `Unpin` because tungstenite keeps the callback in its future;
 /// closures and `fn`s are. Sets TCP_NODELAY and acknowledges reads at once ([`QuickAck`]):
-/// commands are small request/response exchanges.
+/// commands are small request/response exchanges. The upgrade must complete within
+/// [`HANDSHAKE_TIMEOUT`].
 pub async fn accept_worker<F>(stream: TcpStream, check: F) -> Result<Accepted, HandshakeError>
+where
+    F: FnOnce(&Credentials) -> bool + Unpin,
+{
+    accept_worker_within(stream, HANDSHAKE_TIMEOUT, check).await
+}
+
+/// [`accept_worker`], with the upgrade bounded by `timeout` instead of [`HANDSHAKE_TIMEOUT`].
+pub async fn accept_worker_within<F>(
+    stream: TcpStream,
+    timeout: Duration,
+    check: F,
+) -> Result<Accepted, HandshakeError>
 where
     F: FnOnce(&Credentials) -> bool + Unpin,
 {
@@ -100,10 +115,10 @@ where
         callback,
         Some(websocket_config()),
     );
-    let upgraded = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade).await;
+    let upgraded = tokio::time::timeout(timeout, upgrade).await;
     match (upgraded, outcome) {
         (Err(_), _) => {
-            tracing::warn!(%peer, "worker handshake timed out");
+            tracing::warn!(%peer, "worker handshake timed out after {timeout:?}");
             Err(HandshakeError::Timeout)
         }
         (Ok(_), Some(Err(e))) => {
@@ -111,11 +126,11 @@ where
             Err(HandshakeError::Refused(e))
         }
         (Ok(Err(e)), _) => {
-            tracing::warn!(%peer, "worker handshake failed: {e}");
+            tracing::warn!(%peer, "worker handshake failed: {}", Untrusted(&e.to_string()));
             Err(HandshakeError::WebSocket(e.to_string()))
         }
         (Ok(Ok(websocket)), Some(Ok(name))) => {
-            tracing::info!(%peer, worker = %name, "worker connected");
+            tracing::info!(%peer, worker = %Untrusted(&name), "worker connected");
             let (connection, incoming) = Connection::start(websocket, Side::Master, peer);
             Ok(Accepted {
                 name,

@@ -19,6 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::frame::{Frame, FrameError};
 use crate::message::{Direction, Request, Response};
 use crate::sequence::{PendingRequests, SeqNumber, SequenceCounter};
+use crate::untrusted::Untrusted;
 use rmpv::Value;
 
 /// Which end of the protocol this process is.
@@ -133,15 +134,18 @@ impl Shared {
             state.close_reason = Some(reason.clone());
             state.pending.drain().map(|(_, w)| w).collect()
         };
+        // Protocol errors quote what the peer sent; local reasons may too (a worker's name).
+        let why = reason.to_string();
+        let why = Untrusted(&why);
         match &reason {
-            CloseReason::Protocol(e) => {
-                tracing::warn!(peer = %self.peer, side = self.side.name(), "closing connection: protocol error: {e}")
+            CloseReason::Protocol(_) => {
+                tracing::warn!(peer = %self.peer, side = self.side.name(), "closing connection: {why}")
             }
-            CloseReason::Transport(e) => {
-                tracing::warn!(peer = %self.peer, side = self.side.name(), "connection lost: {e}")
+            CloseReason::Transport(_) => {
+                tracing::warn!(peer = %self.peer, side = self.side.name(), "connection lost: {why}")
             }
             CloseReason::PeerClosed | CloseReason::Local(_) => {
-                tracing::info!(peer = %self.peer, side = self.side.name(), "connection closed: {reason}")
+                tracing::info!(peer = %self.peer, side = self.side.name(), "connection closed: {why}")
             }
         }
         for waiter in waiters {
@@ -380,6 +384,11 @@ impl Connection {
     pub fn peer(&self) -> &str {
         &self.shared.peer
     }
+
+    /// Whether `other` is a handle of this very connection (not merely one to the same peer).
+    pub fn is_same(&self, other: &Connection) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
 }
 
 async fn write_loop<S>(
@@ -448,7 +457,8 @@ fn handle_frame(
             command,
             reason,
         }) if shared.side == Side::Worker => {
-            tracing::warn!(peer = %shared.peer, seq = seq_number, "start_command refused: (command {command}): {reason}");
+            let refused = format!("(command {command}): {reason}");
+            tracing::warn!(peer = %shared.peer, seq = seq_number, "start_command refused: {}", Untrusted(&refused));
             let responder = Responder {
                 seq_number: SeqNumber(seq_number),
                 op: "start_command",

@@ -14,10 +14,14 @@ mod frame;
 mod message;
 mod quick_ack;
 mod sequence;
+mod untrusted;
 mod update;
 mod worker_info;
 
-pub use accept::{accept_worker, connect_to_master, Accepted, HandshakeError, HANDSHAKE_TIMEOUT};
+pub use accept::{
+    accept_worker, accept_worker_within, connect_to_master, Accepted, HandshakeError,
+    HANDSHAKE_TIMEOUT,
+};
 pub use auth::{parse_basic_authorization, AuthError, Credentials};
 pub use command::{
     Arg, Command, CommandLine, Compression, CpdirArgs, DownloadFileArgs, EnvValue, LogFileSpec,
@@ -28,5 +32,6 @@ pub use frame::{Frame, FrameError};
 pub use message::{CommandId, Direction, Request, Response, WorkerSettings};
 pub use rmpv::Value;
 pub use sequence::{PendingRequests, SeqNumber, SequenceCounter};
+pub use untrusted::Untrusted;
 pub use update::{FileStat, LogChunk, Update};
 pub use worker_info::WorkerInfo;

@@ -3,12 +3,14 @@
 //! The stock worker writes an `update` and the `complete` of a command back to back. With
 //! Linux's delayed acknowledgements the second write waited for our ACK up to 40 ms, which was
 //! most of a one-step build's time (p50 50 ms, 11 ms without the delay). TCP_QUICKACK is not
-//! permanent, so it is set again after every read.
+//! permanent, so it is set again after every read. It is Linux's own option: elsewhere (macOS,
+//! the BSDs) the stream reads as a plain one.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+#[cfg(target_os = "linux")]
 use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -33,12 +35,20 @@ impl AsyncRead for QuickAck {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.0).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            // Best effort: a failure only brings the delayed ACKs back.
-            let _ = SockRef::from(&self.0).set_tcp_quickack(true);
+            quick_ack(&self.0);
         }
         polled
     }
 }
+
+/// Best effort: a failure only brings the delayed ACKs back.
+#[cfg(target_os = "linux")]
+fn quick_ack(stream: &TcpStream) {
+    let _ = SockRef::from(stream).set_tcp_quickack(true);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quick_ack(_: &TcpStream) {}
 
 impl AsyncWrite for QuickAck {
     fn poll_write(

@@ -12,6 +12,8 @@ pub struct FakeWorker {
     pub connection: Connection,
     /// While true, it leaves `keepalive` and `print` unanswered.
     pub silent: Arc<AtomicBool>,
+    /// Whether the master asked for its information (it attached it, past the login).
+    pub asked_info: Arc<AtomicBool>,
 }
 
 impl FakeWorker {
@@ -26,12 +28,15 @@ impl FakeWorker {
             .expect("the fake worker connects");
         let silent = Arc::new(AtomicBool::new(false));
         let quiet = silent.clone();
+        let asked_info = Arc::new(AtomicBool::new(false));
+        let asked = asked_info.clone();
         tokio::spawn(async move {
             // Unanswered requests are kept: dropping one would answer it with an exception.
             let mut held = Vec::new();
             while let Some(request) = incoming.recv().await {
                 match &request.request {
                     Request::GetWorkerInfo => {
+                        asked.store(true, Ordering::SeqCst);
                         let info = WorkerInfo {
                             basedir: "/nonexistent/fake".to_string(),
                             system: "posix".to_string(),
@@ -51,11 +56,20 @@ impl FakeWorker {
                 }
             }
         });
-        FakeWorker { connection, silent }
+        FakeWorker {
+            connection,
+            silent,
+            asked_info,
+        }
     }
 
     /// Stops answering liveness questions.
     pub fn go_silent(&self) {
         self.silent.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the master attached it (asked for its information).
+    pub fn was_attached(&self) -> bool {
+        self.asked_info.load(Ordering::SeqCst)
     }
 }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use oebb_master::connections::ConnectionLimits;
 use oebb_master::store::{BuildRecord, BuildRequestRecord};
 use oebb_master::{BuildId, BuildRequestId, Master, MasterOptions, Results, Step, Store};
 
@@ -136,6 +137,7 @@ impl MasterTester {
             keepalive_timeout: Duration::from_secs(10),
             steps: Arc::new(move |b, w| steps(b.name.as_str(), w.as_str())),
             lock_slots: Vec::new(),
+            connections: ConnectionLimits::for_this_process(workers.len()),
         };
         Self::start_master(dir, &config, options).await
     }
@@ -149,17 +151,36 @@ impl MasterTester {
         keepalive_interval: Duration,
         keepalive_timeout: Duration,
     ) -> MasterTester {
+        Self::start_with_options(db, slaves, builders, steps, |options| {
+            options.keepalive_interval = keepalive_interval;
+            options.keepalive_timeout = keepalive_timeout;
+        })
+        .await
+    }
+
+    /// Like [`MasterTester::start_with_slaves`], with the master's options changed by `tune`
+    /// (keepalives every 2 s answered within 10 s, a counting lock `db` of 2 slots, connection
+    /// limits of this process, unless it changes them).
+    pub async fn start_with_options(
+        db: Db,
+        slaves: &str,
+        builders: &[&str],
+        steps: impl Fn(&str, &str) -> Vec<Step> + Send + Sync + 'static,
+        tune: impl FnOnce(&mut MasterOptions),
+    ) -> MasterTester {
         let dir = tempfile::tempdir().unwrap();
         let database = database_setting(db).await;
         write_master_dir(dir.path(), slaves, builders, &database);
         let config = oebb_config::load(dir.path(), &Default::default())
             .unwrap_or_else(|errors| panic!("test configuration refused: {errors:?}"));
-        let options = MasterOptions {
-            keepalive_interval,
-            keepalive_timeout,
+        let mut options = MasterOptions {
+            keepalive_interval: Duration::from_secs(2),
+            keepalive_timeout: Duration::from_secs(10),
             steps: Arc::new(move |b, w| steps(b.name.as_str(), w.as_str())),
             lock_slots: vec![("db".to_string(), 2)],
+            connections: ConnectionLimits::for_this_process(config.workers.len()),
         };
+        tune(&mut options);
         Self::start_master(dir, &config, options).await
     }
 

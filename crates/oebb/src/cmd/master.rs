@@ -48,6 +48,7 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
     crate::resident::map_large_allocations();
     let code_pages = crate::resident::CodePages::of_this_process();
     super::init_logging();
+    raise_fd_limit();
     let config = load_config(&args.dir)?;
     for warning in &config.warnings {
         tracing::warn!("{warning}");
@@ -95,6 +96,18 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
         anyhow::Ok(())
     })?;
     Ok(0)
+}
+
+/// Raises the soft file-descriptor limit to the hard one: the master holds one per
+/// connection and sizes its connection limits from it (`ConnectionLimits::for_this_process`);
+/// a worker holds one per pipe and log of its commands.
+pub fn raise_fd_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "file-descriptor limit"),
+        Err(e) => {
+            tracing::warn!("cannot raise the file-descriptor limit: {e}; the current one stays")
+        }
+    }
 }
 
 /// The name and password the local worker logs in with.

@@ -30,6 +30,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
     crate::resident::fewer_heap_arenas();
     let code_pages = crate::resident::CodePages::of_this_process();
     super::init_logging();
+    super::master::raise_fd_limit();
     let password = std::fs::read_to_string(&args.password_file)
         .with_context(|| format!("reading the password file {}", args.password_file.display()))?
         .trim()
