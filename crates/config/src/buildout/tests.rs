@@ -469,3 +469,15 @@ fn analyze_options_resolve_the_ignore_file_beside_the_manifest() {
         (None, false)
     );
 }
+
+#[test]
+fn buildout_names_that_are_no_directory_names_are_errors() {
+    let errors = manifest_errors("[..]\nbuildout = standalone a.cfg\n[.]\nbuildout = standalone a.cfg\n");
+    assert_eq!(
+        errors,
+        [
+            "t.cfg:1: name `..` contains nothing but `..`, the name of the parent directory; use letters, digits, `.`, `_` and `-`",
+            "t.cfg:3: name `.` contains nothing but `.`, a directory's name for itself; use letters, digits, `.`, `_` and `-`",
+        ]
+    );
+}
