@@ -48,6 +48,9 @@ pub enum Problem {
     /// Absolute where a relative path is expected.
     #[error("is an absolute path")]
     Absolute,
+    /// A relative path that is its directory itself (`.`, `a/..`) where one below is needed.
+    #[error("is the directory itself, not a path inside it")]
+    Itself,
     /// Leads out of its root after `..` are resolved.
     #[error("leads out of {0}")]
     Escapes(String),
@@ -90,7 +93,7 @@ pub enum Expected {
 
 /// A text refused as (part of) a path: which, its value, what is wrong and what to do.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{subject} = `{}` cannot be used in a path: it {problem}; {}", shown(.value), advice(*.expected))]
+#[error("{subject} = `{}` cannot be used in a path: {}", shown(&self.value), self.reason())]
 pub struct PathError {
     /// What was checked.
     pub subject: Subject,
@@ -103,6 +106,11 @@ pub struct PathError {
 }
 
 impl PathError {
+    /// What is wrong and what to do, without naming the value: `it contains `/`; give …`.
+    pub fn reason(&self) -> String {
+        format!("it {}; {}", self.problem, advice(self.expected))
+    }
+
     fn new(subject: Subject, value: &str, problem: Problem, expected: Expected) -> PathError {
         PathError {
             subject,
@@ -241,7 +249,10 @@ impl RelativePath {
             return refuse(Problem::Escapes("its directory".into()));
         }
         if path.as_os_str().is_empty() {
-            return refuse(Problem::Empty);
+            return refuse(match text {
+                "" => Problem::Empty,
+                _ => Problem::Itself,
+            });
         }
         Ok(RelativePath(path))
     }

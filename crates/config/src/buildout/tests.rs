@@ -472,7 +472,8 @@ fn analyze_options_resolve_the_ignore_file_beside_the_manifest() {
 
 #[test]
 fn buildout_names_that_are_no_directory_names_are_errors() {
-    let errors = manifest_errors("[..]\nbuildout = standalone a.cfg\n[.]\nbuildout = standalone a.cfg\n");
+    let errors =
+        manifest_errors("[..]\nbuildout = standalone a.cfg\n[.]\nbuildout = standalone a.cfg\n");
     assert_eq!(
         errors,
         [

@@ -103,8 +103,8 @@ fn relative_paths_stay_in_their_directory() {
     let escapes = Problem::Escapes("its directory".into());
     for (text, problem) in [
         ("", Problem::Empty),
-        (".", Problem::Empty),
-        ("a/..", Problem::Empty),
+        (".", Problem::Itself),
+        ("a/..", Problem::Itself),
         ("/", Problem::Absolute),
         ("/etc/passwd", Problem::Absolute),
         ("..", escapes.clone()),
