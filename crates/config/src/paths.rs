@@ -376,6 +376,21 @@ pub fn master_path(
     )
 }
 
+/// A master file a step sends to a worker: under the template's [`fixed_dir`], relative paths
+/// being relative to the master's working directory, as the configuration wrote them (a
+/// standalone buildout's file, an `archive` under `packaging.root-dir`).
+pub fn master_source(
+    subject: Subject,
+    template: &str,
+    interpolated: &str,
+) -> Result<RootedPath, PathError> {
+    RootedPath::under(
+        subject,
+        Path::new(fixed_dir(template)),
+        Path::new(interpolated),
+    )
+}
+
 /// A master directory a step replaces with what a worker sends: relative to `master_dir` and
 /// strictly below the template's [`fixed_dir`], so the only directory ever deleted is one a
 /// step names under the master directory, never the master directory or one of its parents.
