@@ -40,6 +40,20 @@ pub(super) fn check(
     line_of: &dyn Fn(&str) -> u32,
     err: &mut dyn FnMut(u32, ErrorKind),
 ) {
+    let mut found = Vec::new();
+    options(opts, line_of, &mut |line, kind| found.push((line, kind)));
+    source_file(section, source, opts, line_of, &mut |line, kind| {
+        found.push((line, kind))
+    });
+    // In the order of the file, as the user reads it.
+    found.sort_by_key(|(line, _)| *line);
+    for (line, kind) in found {
+        err(line, kind);
+    }
+}
+
+/// The path options of [`OPTIONS`].
+fn options(opts: &Resolved, line_of: &dyn Fn(&str) -> u32, err: &mut dyn FnMut(u32, ErrorKind)) {
     for &(option, kind) in OPTIONS {
         let Some(value) = opts.value(option).map(str::trim).filter(|v| !v.is_empty()) else {
             continue;
@@ -53,6 +67,17 @@ pub(super) fn check(
             err(line_of(option), kind);
         }
     }
+}
+
+/// A standalone file outside the manifest's directory; an archive source whose tokens are no
+/// property names, or without a root.
+fn source_file(
+    section: &str,
+    source: Option<&BuildoutSource>,
+    opts: &Resolved,
+    line_of: &dyn Fn(&str) -> u32,
+    err: &mut dyn FnMut(u32, ErrorKind),
+) {
     match source {
         Some(BuildoutSource::Standalone { path }) => {
             if let Err(e) = RelativePath::new(Subject::Option("buildout".into()), path) {
