@@ -9,6 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use common::browser::Browser;
 use common::databases::Db;
 use common::tester::{MasterTester, BUILD_TIMEOUT};
@@ -103,9 +104,30 @@ fn properties(pairs: &[(&str, &str)]) -> Map<String, Value> {
         .collect()
 }
 
+/// `[users]` of `oebb.cfg` with `alice`, password `s3cret`.
+fn users_section() -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = argon2::Argon2::default()
+        .hash_password(b"s3cret", &salt)
+        .unwrap();
+    format!("\n[users]\nalice = {hash}\n")
+}
+
+async fn log_in(browser: &mut Browser) {
+    let csrf = browser.get("/login").await.csrf();
+    let fields = [("user", "alice"), ("password", "s3cret"), ("csrf", &csrf)];
+    let answer = browser.post_form("/login", &fields).await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+}
+
 async fn forcing_a_path_property_that_is_no_name_is_refused_and_stores_nothing(db: Db) {
     // No worker connects: whatever is stored stays queued, where it can be seen.
-    let t = MasterTester::start_with_recipe(db, write_master).await;
+    let t = MasterTester::start_with_recipe(db, |dir| {
+        write_master(dir);
+        let settings = std::fs::read_to_string(dir.join("oebb.cfg")).unwrap();
+        std::fs::write(dir.join("oebb.cfg"), settings + &users_section()).unwrap();
+    })
+    .await;
     let before = listing(t.dir.path());
     let mut api = Browser::new(t.master.web_address());
     let auth = token_header(&t);
@@ -147,6 +169,20 @@ async fn forcing_a_path_property_that_is_no_name_is_refused_and_stores_nothing(d
         assert!(
             matches!(forced, Err(ForceError::BadProperty(_))),
             "{builder} {bad:?}: {forced:?}"
+        );
+    }
+    // The force form (which leaves out empty fields) and its page say why.
+    let mut alice = Browser::new(t.master.web_address());
+    log_in(&mut alice).await;
+    for bad in BAD.iter().filter(|b| !b.is_empty()) {
+        let csrf = alice.get("/builders/docs").await.csrf();
+        let fields = [("csrf", csrf.as_str()), ("buildout-tag", bad)];
+        let answer = alice.post_form("/builders/docs/force", &fields).await;
+        assert_eq!(answer.status, 400, "{bad:?}: {}", answer.body);
+        assert!(
+            answer.body.contains("cannot be used in a path"),
+            "{}",
+            answer.body
         );
     }
     let queued = t.store().queued_build_requests().await.unwrap();
