@@ -51,6 +51,10 @@ pub enum Problem {
     /// A relative path that is its directory itself (`.`, `a/..`) where one below is needed.
     #[error("is the directory itself, not a path inside it")]
     Itself,
+    /// An upload directory whose properties would choose among the master directory's own
+    /// entries.
+    #[error("does not start with a directory of its own")]
+    NoUploadDir,
     /// Leads out of its root after `..` are resolved.
     #[error("leads out of {0}")]
     Escapes(String),
@@ -89,6 +93,8 @@ pub enum Expected {
     RelativePath,
     /// A path under a root.
     Under,
+    /// A directory uploads replace, inside a directory of its own.
+    UploadDir,
 }
 
 /// A text refused as (part of) a path: which, its value, what is wrong and what to do.
@@ -144,6 +150,10 @@ fn advice(expected: Expected) -> &'static str {
             "give a relative path (no leading `/`) that does not go up out of its directory with `..`"
         }
         Expected::Under => "the path must stay inside its directory",
+        Expected::UploadDir => {
+            "an upload replaces the directory it names, so name it inside a directory kept for \
+             uploads, before any build property (e.g. `public_html/nose/$(buildername)s`)"
+        }
     }
 }
 
@@ -391,29 +401,31 @@ pub fn master_source(
     )
 }
 
-/// A master directory a step replaces with what a worker sends: relative to `master_dir` and
-/// strictly below the template's [`fixed_dir`], so the only directory ever deleted is one a
-/// step names under the master directory, never the master directory or one of its parents.
+/// A master directory a step replaces with what a worker sends: relative to `master_dir`,
+/// strictly below the template's [`fixed_dir`], which is itself strictly below `master_dir`.
+/// So the only directory ever deleted is one inside a directory the configuration dedicates to
+/// uploads (`public_html/doc/<project>`), never the master directory, one of its own entries
+/// (`buildouts`, `builds`) or anything outside it.
 pub fn master_upload_dir(
     master_dir: &Path,
     template: &str,
     interpolated: &str,
 ) -> Result<RootedPath, PathError> {
     let subject = Subject::Path("upload directory");
+    let refuse = |value: &str, problem, expected| {
+        Err(PathError::new(subject.clone(), value, problem, expected))
+    };
     if template.starts_with('/') {
-        let err = PathError::new(subject, template, Problem::Absolute, Expected::RelativePath);
-        return Err(err);
+        return refuse(template, Problem::Absolute, Expected::RelativePath);
+    }
+    let fixed = RootedPath::join(subject.clone(), master_dir, fixed_dir(template))?;
+    if !fixed.is_below_root() {
+        return refuse(template, Problem::NoUploadDir, Expected::UploadDir);
     }
     let path = master_path(subject.clone(), master_dir, template, interpolated)?;
-    let below = RootedPath::under(subject.clone(), master_dir, path.path())?;
-    if !path.is_below_root() || !below.is_below_root() {
-        let escapes = Problem::Escapes(format!("{} (it is that directory)", path.root.display()));
-        return Err(PathError::new(
-            subject,
-            interpolated,
-            escapes,
-            Expected::Under,
-        ));
+    if !path.is_below_root() {
+        let itself = Problem::Escapes(format!("{} (it is that directory)", path.root.display()));
+        return refuse(interpolated, itself, Expected::Under);
     }
     Ok(path)
 }

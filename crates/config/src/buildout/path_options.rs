@@ -5,7 +5,7 @@
 use super::BuildoutSource;
 use crate::error::ErrorKind;
 use crate::ini::Resolved;
-use crate::paths::{Component, PathError, RelativePath, Subject};
+use crate::paths::{Component, Expected, PathError, Problem, RelativePath, Subject};
 
 /// How an option's value is a path.
 #[derive(Clone, Copy)]
@@ -16,6 +16,8 @@ enum Kind {
     Relative,
     /// An absolute directory (the administrator's), or a relative one as above.
     AbsoluteOrRelative,
+    /// A directory an upload replaces: relative, inside a directory of its own.
+    UploadDir,
 }
 
 /// Options that are master paths, what each must be, and what it is relative to.
@@ -24,7 +26,7 @@ const OPTIONS: &[(&str, Kind)] = &[
     ("doc.upload-root", Kind::Relative),
     ("doc.upload-dir", Kind::Relative),
     ("doc.version", Kind::Name),
-    ("nose.upload-path", Kind::Relative),
+    ("nose.upload-path", Kind::UploadDir),
     // anybox used /var/www/livraison: an absolute root is the administrator's choice.
     ("packaging.root-dir", Kind::AbsoluteOrRelative),
     ("packaging.upload-dir", Kind::Relative),
@@ -140,6 +142,20 @@ fn check_value(option: &str, value: &str, kind: Kind) -> Result<(), PathError> {
             })
         }
         Kind::AbsoluteOrRelative => relative(&text),
+        Kind::UploadDir => relative(&text).and_then(|()| {
+            // The directory before the first property: what the upload stays inside.
+            let literal = value.find("$(").map_or(value, |at| &value[..at]);
+            let dir = literal.rfind('/').map_or("", |at| &literal[..at]);
+            match RelativePath::new(subject(), dir) {
+                Ok(_) => Ok(()),
+                Err(_) => Err(PathError {
+                    subject: subject(),
+                    value: value.into(),
+                    problem: Problem::NoUploadDir,
+                    expected: Expected::UploadDir,
+                }),
+            }
+        }),
     };
     // The message shows the value as written.
     result.map_err(|mut e| {
@@ -199,6 +215,8 @@ mod tests {
             ("doc.upload-dir = ../proj", "`doc.upload-dir` = `../proj` is invalid: it leads out"),
             ("doc.version = ../$(buildout-tag)s", "`doc.version` = `../$(buildout-tag)s` is invalid: it contains `/`"),
             ("nose.upload-path = /var/www/$(buildout-tag)s", "`nose.upload-path` = `/var/www/$(buildout-tag)s` is invalid: it is an absolute path"),
+            ("nose.upload-path = $(buildout-tag)s", "`nose.upload-path` = `$(buildout-tag)s` is invalid: it does not start with a directory of its own"),
+            ("nose.upload-path = cov", "`nose.upload-path` = `cov` is invalid: it does not start"),
             ("packaging.root-dir = ../../x", "`packaging.root-dir` = `../../x` is invalid: it leads out"),
             ("packaging.upload-dir = /x", "`packaging.upload-dir` = `/x` is invalid: it is an absolute path"),
             ("packaging.prefix = a/b", "`packaging.prefix` = `a/b` is invalid: it contains `/`"),

@@ -212,6 +212,10 @@ fn upload_directories_are_strictly_below_the_master_dir() {
     let t = "public_html/doc/proj/%(prop:buildout-tag:-current)s";
     let ok = master_upload_dir(m, t, "public_html/doc/proj/1.0").unwrap();
     assert_eq!(ok.path(), Path::new("/m/public_html/doc/proj/1.0"));
+    let ok = master_upload_dir(m, "public_html/cov", "public_html/cov").unwrap();
+    assert_eq!(ok.path(), Path::new("/m/public_html/cov"));
+    let err = master_upload_dir(m, "%(prop:x)s", "buildouts").unwrap_err();
+    assert_eq!(err.problem, Problem::NoUploadDir);
     for (template, interpolated) in [
         (t, "public_html/doc/proj/"),
         (t, "public_html/doc/proj/../../../.."),
@@ -219,6 +223,11 @@ fn upload_directories_are_strictly_below_the_master_dir() {
         ("%(prop:x)s", ""),
         ("%(prop:x)s", "."),
         ("/abs/%(prop:x)s", "/abs/1"),
+        // A property would choose among the master directory's own entries.
+        ("%(prop:x)s", "buildouts"),
+        ("./%(prop:x)s", "builds"),
+        ("x/../%(prop:x)s", "builds"),
+        ("cov", "cov"),
         (".", "."),
         ("a/..", "a/.."),
     ] {
