@@ -7,6 +7,7 @@ use crate::requirement::Requirement;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod path_options;
 mod source;
 mod steps;
 mod watch;
@@ -398,6 +399,7 @@ fn parse_buildout(
             .is_some(),
         &mut err,
     );
+    path_options::check(&name, source.as_ref(), opts, &line_of, &mut err);
 
     // Only the section's own options: a parent's typo is reported once, by the parent.
     for opt in &section.options {

@@ -13,6 +13,7 @@ pub mod load;
 pub mod master_settings;
 pub mod matrix;
 pub mod names;
+pub mod paths;
 pub mod requirement;
 pub mod version;
 pub mod worker;

@@ -3,7 +3,7 @@
 
 use crate::buildout::Buildout;
 use crate::error::{ConfigError, ErrorKind, Warning};
-use crate::names::{BuilderName, WorkerName};
+use crate::names::{name_problem, BuilderName, WorkerName};
 use crate::requirement::Requirement;
 use crate::version::Version;
 use crate::worker::Worker;
@@ -243,6 +243,16 @@ pub fn build_matrix(buildouts: &[Buildout], workers: &[Worker]) -> (Matrix, Vec<
             }
         }
         for draft in drafts {
+            // The buildout's own name was checked with it; a version can still add a `/`
+            // or make the name too long for the builder's directory on the workers.
+            if let Some(what) = name_problem(&draft.name) {
+                let kind = ErrorKind::BadName {
+                    name: draft.name.clone(),
+                    what: what.into(),
+                };
+                errors.push(ConfigError::new(&buildout.manifest, buildout.line, kind));
+                continue;
+            }
             if let Some(first) = made_by.insert(draft.name.clone(), &buildout.name) {
                 errors.push(ConfigError::new(
                     &buildout.manifest,

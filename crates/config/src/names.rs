@@ -58,16 +58,46 @@ macro_rules! name_impls {
 name_impls!(WorkerName);
 name_impls!(BuilderName);
 
-/// What makes `name` unusable as a worker or buildout name, if anything: names end up in
-/// builder names, URLs, file names and database names.
+/// What makes `name` unusable as a worker, buildout or builder name, if anything: names end up
+/// in builder names, URLs, database names and directory names (a builder's directory on its
+/// workers), so a name must be one path component.
 pub fn name_problem(name: &str) -> Option<&'static str> {
+    use crate::paths::{component_problem, Problem};
     if name.chars().any(char::is_whitespace) {
-        Some("whitespace")
-    } else if name.contains('/') || name.contains('\\') {
-        Some("a slash")
-    } else if name.chars().any(|c| c.is_control()) {
-        Some("a control character")
-    } else {
-        None
+        return Some("whitespace");
+    }
+    if name.contains('/') || name.contains('\\') {
+        return Some("a slash");
+    }
+    Some(match component_problem(name)? {
+        Problem::Empty => "nothing",
+        Problem::CurrentDir => "nothing but `.`, a directory's name for itself",
+        Problem::ParentDir => "nothing but `..`, the name of the parent directory",
+        Problem::TooLong(_) => "more than 255 bytes, too long for a directory name",
+        _ => "a control character",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_problem;
+
+    #[test]
+    fn names_are_single_path_components() {
+        for good in ["odoo-16.0", "w1", "a.b_c", "...", "x".repeat(255).as_str()] {
+            assert_eq!(name_problem(good), None, "{good:?}");
+        }
+        for (bad, what) in [
+            ("a b", "whitespace"),
+            ("a/b", "a slash"),
+            ("a\\b", "a slash"),
+            ("a\0b", "a control character"),
+            ("", "nothing"),
+            (".", "nothing but `.`, a directory's name for itself"),
+            ("..", "nothing but `..`, the name of the parent directory"),
+        ] {
+            assert_eq!(name_problem(bad), Some(what), "{bad:?}");
+        }
+        assert!(name_problem(&"x".repeat(256)).is_some());
     }
 }

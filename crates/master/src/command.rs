@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::ids::StepId;
 use crate::store::{Store, StoreError};
 use crate::workers::{WorkerHandle, CONTROL_TIMEOUT};
+use oebb_config::paths::RootedPath;
 
 /// How long a worker may take to finish a command after it was asked to interrupt it.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(20);
@@ -123,15 +124,16 @@ pub enum Transfer {
     Send(PathBuf),
     /// Blocks from the worker are written to this master file.
     Receive(PathBuf),
-    /// A gzipped tar stream from the worker replaces this master directory.
-    ReceiveDirectory(PathBuf),
+    /// A gzipped tar stream from the worker replaces this master directory: one checked to
+    /// be strictly below its root ([`oebb_config::paths::master_upload_dir`]).
+    ReceiveDirectory(RootedPath),
 }
 
 struct TransferState {
     reader: Option<tokio::fs::File>,
     writer: Option<tokio::fs::File>,
     receive_path: Option<PathBuf>,
-    directory: Option<PathBuf>,
+    directory: Option<RootedPath>,
 }
 
 impl TransferState {
@@ -154,7 +156,7 @@ impl TransferState {
             Transfer::ReceiveDirectory(dir) => {
                 // The stream is spooled beside the directory, so the old one stays whole
                 // until the worker says the stream is complete.
-                state.receive_path = Some(spool_path(&dir));
+                state.receive_path = Some(spool_path(dir.path()));
                 state.directory = Some(dir);
             }
         }
@@ -221,7 +223,7 @@ impl TransferState {
                 if let Some(mut writer) = self.writer.take() {
                     writer.flush().await.map_err(|e| e.to_string())?;
                 }
-                let spool = spool_path(&dir);
+                let spool = spool_path(dir.path());
                 tokio::task::spawn_blocking(move || unpack(&spool, &dir))
                     .await
                     .map_err(|e| e.to_string())??;
@@ -243,8 +245,14 @@ fn spool_path(dir: &std::path::Path) -> PathBuf {
 
 /// Replaces `dir` by the contents of the gzipped tar `spool`, then removes the spool; the tar
 /// crate refuses entries that would land outside `dir`, so a worker cannot write elsewhere.
-fn unpack(spool: &std::path::Path, dir: &std::path::Path) -> Result<(), String> {
+fn unpack(spool: &std::path::Path, dir: &RootedPath) -> Result<(), String> {
     let result = (|| {
+        // The only directory the master ever deletes: one a step names strictly below its
+        // root (never the root, the master directory or one of its parents).
+        if !dir.is_below_root() {
+            return Err(format!("refusing to replace {}", dir.path().display()));
+        }
+        let dir = dir.path();
         let file = std::fs::File::open(spool)
             .map_err(|e| format!("cannot read {}: {e}", spool.display()))?;
         if dir.exists() {

@@ -2,9 +2,10 @@
 //! worker only sends the log file; oebb-analyze decides on the master).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 
 use oebb_analyze::{IgnoreList, Options, TestsExpectation, Verdict, Version};
+use oebb_config::paths::{Component, PathError, RootedPath, Subject};
 use serde_json::Value;
 
 use crate::command::StepLog;
@@ -36,19 +37,25 @@ impl BuildRun {
     }
 
     /// Where an `Analyze` step's log file is kept: the build's directory under the master
-    /// directory, so the whole log stays with the build.
-    pub(crate) fn fetched_log(&self, step: &Step) -> PathBuf {
+    /// directory, so the whole log stays with the build (`builds/<build>/<step>/<file name>`,
+    /// each one path component).
+    pub(crate) fn fetched_log(&self, step: &Step) -> Result<RootedPath, PathError> {
         let StepCommand::Analyze { logfile, .. } = &step.command else {
             unreachable!("only Analyze steps fetch a log")
         };
-        let name = std::path::Path::new(logfile)
+        let logfile = self.properties.interpolate_path(logfile)?;
+        let file = Path::new(&logfile)
             .file_name()
-            .map_or_else(|| "log".into(), |n| n.to_os_string());
-        self.master_dir
-            .join("builds")
-            .join(self.build.0.to_string())
-            .join(&step.name)
-            .join(name)
+            .map_or_else(|| "log".into(), |n| n.to_string_lossy());
+        let builds = RootedPath::root(Subject::Path("master directory"), &self.master_dir)?;
+        Ok(builds
+            .child(&Component::new(Subject::Path("builds"), "builds")?)
+            .child(&Component::new(
+                Subject::Path("build"),
+                &self.build.0.to_string(),
+            )?)
+            .child(&Component::new(Subject::Name("step"), &step.name)?)
+            .child(&Component::new(Subject::Path("log file name"), &file)?))
     }
 
     /// Judges the fetched log with the exit status of the step that wrote it: the verdict is
@@ -121,7 +128,14 @@ impl BuildRun {
                 }
             }
         }
-        let path = self.fetched_log(step);
+        let path = match self.fetched_log(step) {
+            Ok(p) => p.path().to_path_buf(),
+            Err(e) => {
+                // `command` checked the same path before the log was fetched.
+                log.append(&format!("{e}\n")).await?;
+                return Ok((Results::Exception, "bad log path".into()));
+            }
+        };
         let report = tokio::task::spawn_blocking(move || {
             std::fs::File::open(&path).and_then(|f| oebb_analyze::analyze_reader(f, &options))
         })

@@ -19,7 +19,9 @@ use crate::results::Results;
 use crate::step::{Step, StepCommand};
 use crate::store::Store;
 use crate::workers::WorkerHandle;
+use oebb_config::paths::{self, PathError, RootedPath, Subject};
 use oebb_config::BuilderName;
+use std::path::Path;
 
 /// Everything a build needs to run.
 pub struct BuildRun {
@@ -143,7 +145,19 @@ impl BuildRun {
         if let StepCommand::SetProperties(values) = &step.command {
             return self.set_properties(id, &step.name, values, &mut log).await;
         }
-        let (command, transfer) = self.command(step);
+        let (command, transfer) = match self.command(step) {
+            Ok(c) => c,
+            Err(e) => {
+                // Nothing was sent to the worker and nothing on the master was touched.
+                log.append(&format!("refused: {e}\nnothing was run\n"))
+                    .await?;
+                let text = format!("refused: {e}");
+                self.store
+                    .finish_step(id, Results::Exception, &text)
+                    .await?;
+                return Ok(Results::Exception);
+            }
+        };
         let waiting = std::time::Instant::now();
         let held = {
             let acquire = self.locks.acquire(&self.worker.name, &step.locks);
@@ -238,69 +252,112 @@ impl BuildRun {
     }
 
     /// The protocol command of a step, with absolute worker paths and properties filled in.
-    fn command(&self, step: &Step) -> (Command, Transfer) {
+    /// Every path goes through [`oebb_config::paths`]: a property value is one name, a
+    /// relative worker path stays in the builder's directory, a master path under its root.
+    fn command(&self, step: &Step) -> Result<(Command, Transfer), PathError> {
         let props = &self.properties;
-        let builder_dir = format!("{}/{}", self.worker.basedir(), self.builder);
-        let workdir = join(&builder_dir, &props.interpolate(&step.workdir));
-        match &step.command {
+        let builder_dir = paths::builder_dir(self.worker.basedir(), self.builder.as_str())?;
+        let on_worker = |what: &'static str, dir: &Path, template: &str| {
+            let interpolated = props.interpolate_path(template)?;
+            paths::worker_path(
+                Subject::Path(what),
+                &builder_dir,
+                dir,
+                template,
+                &interpolated,
+            )
+        };
+        let workdir = on_worker("workdir", builder_dir.path(), &step.workdir)?;
+        let worker_path =
+            |what, template: &str| on_worker(what, workdir.path(), template).map(|p| p.to_text());
+        let on_master = |what, template: &str| {
+            let interpolated = props.interpolate_path(template)?;
+            paths::master_path(
+                Subject::Path(what),
+                &self.master_dir,
+                template,
+                &interpolated,
+            )
+        };
+        Ok(match &step.command {
             StepCommand::Argv(argv) => {
                 let line = CommandLine::Argv(
                     argv.iter()
                         .map(|a| Arg::Plain(props.interpolate(a)))
                         .collect(),
                 );
-                (self.shell(step, workdir, line), Transfer::None)
+                (
+                    self.shell(step, &builder_dir, &workdir, line)?,
+                    Transfer::None,
+                )
             }
             StepCommand::Script(script) => {
                 let line = CommandLine::Script(props.interpolate(script));
-                (self.shell(step, workdir, line), Transfer::None)
+                (
+                    self.shell(step, &builder_dir, &workdir, line)?,
+                    Transfer::None,
+                )
             }
-            StepCommand::Download { source, dest, mode } => (
-                Command::DownloadFile(DownloadFileArgs {
-                    path: join(&workdir, &props.interpolate(dest)),
+            StepCommand::Download { source, dest, mode } => {
+                let template = source.to_string_lossy();
+                let interpolated = props.interpolate_path(&template)?;
+                // As the configuration wrote it: relative to the master's working directory.
+                let source = paths::master_source(
+                    Subject::Path("download source"),
+                    &template,
+                    &interpolated,
+                )?;
+                let command = Command::DownloadFile(DownloadFileArgs {
+                    path: worker_path("download destination", dest)?,
                     blocksize: TRANSFER_BLOCK,
                     maxsize: None,
                     mode: *mode,
-                }),
-                Transfer::Send(props.interpolate(&source.to_string_lossy()).into()),
-            ),
-            StepCommand::UploadDirectory { source, dest, .. } => (
-                Command::UploadDirectory(UploadDirectoryArgs {
-                    path: join(&workdir, &props.interpolate(source)),
+                });
+                (command, Transfer::Send(source.path().to_path_buf()))
+            }
+            StepCommand::UploadDirectory { source, dest, .. } => {
+                let interpolated = props.interpolate_path(dest)?;
+                let dir = paths::master_upload_dir(&self.master_dir, dest, &interpolated)?;
+                let command = Command::UploadDirectory(UploadDirectoryArgs {
+                    path: worker_path("upload source", source)?,
                     blocksize: TRANSFER_BLOCK,
                     maxsize: None,
                     compress: Some(Compression::Gz),
-                }),
-                Transfer::ReceiveDirectory(self.master_dir.join(props.interpolate(dest))),
-            ),
+                });
+                (command, Transfer::ReceiveDirectory(dir))
+            }
             StepCommand::Analyze { logfile, .. } => (
                 Command::UploadFile(UploadFileArgs {
-                    path: join(&workdir, &props.interpolate(logfile)),
+                    path: worker_path("log file", logfile)?,
                     blocksize: TRANSFER_BLOCK,
                     maxsize: None,
                     keepstamp: false,
                 }),
-                Transfer::Receive(self.fetched_log(step)),
+                Transfer::Receive(self.fetched_log(step)?.path().to_path_buf()),
             ),
             // Runs on the master; `run_step` never asks for its worker command.
             StepCommand::SetProperties(_) => unreachable!("SetProperties has no worker command"),
-            StepCommand::Upload { source, dest } => (
-                Command::UploadFile(UploadFileArgs {
-                    path: join(&workdir, &props.interpolate(source)),
+            StepCommand::Upload { source, dest } => {
+                let dest = on_master("upload destination", &dest.to_string_lossy())?;
+                let command = Command::UploadFile(UploadFileArgs {
+                    path: worker_path("upload source", source)?,
                     blocksize: TRANSFER_BLOCK,
                     maxsize: None,
                     keepstamp: false,
-                }),
-                Transfer::Receive(
-                    self.master_dir
-                        .join(props.interpolate(&dest.to_string_lossy())),
-                ),
-            ),
-        }
+                });
+                (command, Transfer::Receive(dest.path().to_path_buf()))
+            }
+        })
     }
 
-    fn shell(&self, step: &Step, workdir: String, line: CommandLine) -> Command {
-        let mut args = ShellArgs::new(workdir, line);
+    fn shell(
+        &self,
+        step: &Step,
+        builder_dir: &RootedPath,
+        workdir: &RootedPath,
+        line: CommandLine,
+    ) -> Result<Command, PathError> {
+        let mut args = ShellArgs::new(workdir.to_text(), line);
         args.env = step
             .env
             .iter()
@@ -310,18 +367,25 @@ impl BuildRun {
         // would otherwise kill quiet commands after 20 minutes.
         args.timeout = None;
         // The worker sends the step's own log files as they grow; each is a log of its name.
-        args.logfiles = step
-            .log_files
-            .iter()
-            .map(|(name, path)| {
-                let spec = LogFileSpec {
-                    filename: self.properties.interpolate(path),
-                    follow: false,
-                };
-                (name.clone(), spec)
-            })
-            .collect();
-        Command::from(args)
+        let mut logfiles = BTreeMap::new();
+        for (name, template) in &step.log_files {
+            let interpolated = self.properties.interpolate_path(template)?;
+            let subject = Subject::Path("log file");
+            let path = paths::worker_path(
+                subject,
+                builder_dir,
+                workdir.path(),
+                template,
+                &interpolated,
+            )?;
+            let spec = LogFileSpec {
+                filename: path.to_text(),
+                follow: false,
+            };
+            logfiles.insert(name.clone(), spec);
+        }
+        args.logfiles = logfiles;
+        Ok(Command::from(args))
     }
 }
 
@@ -338,16 +402,6 @@ fn lock_names(step: &Step) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn join(dir: &str, path: &str) -> String {
-    if path.starts_with('/') {
-        path.to_string()
-    } else if path.is_empty() || path == "." {
-        dir.to_string()
-    } else {
-        format!("{dir}/{path}")
-    }
 }
 
 /// The last line of a Python traceback is the exception itself.

@@ -39,6 +39,9 @@ pub enum ForceError {
     /// The scheduler has stopped.
     #[error("the master is stopping")]
     Stopping,
+    /// A property the builder's steps put in a path is not one name.
+    #[error("{0}")]
+    BadProperty(oebb_config::paths::PathError),
 }
 
 /// What the scheduler reacts to.
@@ -385,8 +388,13 @@ impl Scheduler {
         reason: &str,
         properties: &serde_json::Map<String, Value>,
     ) -> Result<BuildRequestId, ForceError> {
-        if !self.builders.contains_key(builder) {
+        let Some(config) = self.builders.get(builder) else {
             return Err(ForceError::UnknownBuilder(builder.to_string()));
+        };
+        // Checked before anything is stored; the runner checks each path again.
+        if let Some(worker) = config.workers.first() {
+            let steps = (self.steps)(config, worker);
+            crate::properties::check_forced(properties, &steps).map_err(ForceError::BadProperty)?;
         }
         let id = self
             .store

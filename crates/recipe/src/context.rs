@@ -1,8 +1,10 @@
 //! What the recipe derives once from its inputs: names, paths, versions and environment.
 
 use oebb_config::buildout::PostDlStep;
+use oebb_config::paths::{Component, RelativePath, Subject};
 use oebb_config::{Builder, Buildout, BuildoutSource, CapabilityVersion, Worker};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// The inputs of the recipe.
 #[derive(Clone, Copy, Debug)]
@@ -282,6 +284,31 @@ impl<'a> Context<'a> {
             None => Ok(default),
             Some(v) => v.parse().map_err(|_| self.bad(name, v, "a whole number")),
         }
+    }
+
+    /// A path option, checked with [`oebb_config::paths`] (loading the configuration checked
+    /// it already; the recipe does not rely on that): a relative path that stays in its
+    /// directory (`doc.upload-dir`), normalised.
+    pub fn path_option(&self, name: &str) -> Result<Option<PathBuf>, RecipeError> {
+        let Some(value) = self.option(name) else {
+            return Ok(None);
+        };
+        RelativePath::new(Subject::Option(name.into()), value)
+            .map(|p| Some(p.as_path().to_path_buf()))
+            .map_err(|e| {
+                let expected = format!("a relative path inside its directory, but {}", e.reason());
+                self.bad(name, value, &expected)
+            })
+    }
+
+    /// A name option (`packaging.prefix`): one path component.
+    pub fn name_option(&self, name: &str) -> Result<Option<Component>, RecipeError> {
+        let Some(value) = self.option(name) else {
+            return Ok(None);
+        };
+        Component::new(Subject::Option(name.into()), value)
+            .map(Some)
+            .map_err(|e| self.bad(name, value, &format!("a single name, but {}", e.reason())))
     }
 
     /// The error for option `name`.

@@ -2,11 +2,12 @@
 //! it (anybox sent the file alone, so a relative `extends` broke). Pure: the caller passes a
 //! function that reads a file.
 
+use oebb_config::paths::{RelativePath, Subject};
 use std::collections::BTreeSet;
 
-/// The local files named by `[buildout] extends` in a buildout config's text, as written:
-/// URLs, absolute paths and paths leaving the directory (`..`) are left out, since they are
-/// not beside the file.
+/// The local files named by `[buildout] extends` in a buildout config's text, normalised:
+/// URLs, absolute paths and paths leaving the directory (`..`, as [`oebb_config::paths`]
+/// decides) are left out, since they are not beside the file.
 pub fn local_extends(config_text: &str) -> Vec<String> {
     let mut in_buildout = false;
     let mut value: Option<String> = None;
@@ -45,9 +46,9 @@ pub fn local_extends(config_text: &str) -> Vec<String> {
     value
         .unwrap_or_default()
         .split_whitespace()
-        .filter(|p| !p.contains("://") && !p.starts_with('/'))
-        .filter(|p| !p.split('/').any(|c| c == ".."))
-        .map(|p| p.trim_start_matches("./").to_string())
+        .filter(|p| !p.contains("://"))
+        .filter_map(|p| RelativePath::new(Subject::Option("extends".into()), p).ok())
+        .map(|p| p.as_path().to_string_lossy().into_owned())
         .collect()
 }
 
@@ -83,6 +84,8 @@ mod tests {
     fn extends_lists_local_files_only() {
         let text = "[buildout]\nparts = odoo\nextends = base.cfg\n   http://x/y.cfg\n  ../up.cfg /abs.cfg ./sub/v.cfg\n[odoo]\nextends = not-me.cfg\n";
         assert_eq!(local_extends(text), ["base.cfg", "sub/v.cfg"]);
+        let text = "[buildout]\nextends = a/../b.cfg a/../../c.cfg nul\0.cfg\n";
+        assert_eq!(local_extends(text), ["b.cfg"]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::context::{BuildInput, RecipeError};
 use crate::step::Step;
 use crate::{build_steps, extends};
+use oebb_config::paths::{RootedPath, Subject};
 use oebb_config::{Buildout, BuildoutSource, MasterConfig};
 use std::path::{Path, PathBuf};
 
@@ -48,18 +49,18 @@ pub fn steps_for(
     })
 }
 
-/// Where a standalone buildout's file is on the master: its path is relative to the manifest.
+/// Where a standalone buildout's file is on the master: its path is relative to the manifest's
+/// directory and stays in it (None for other sources, or a path leading elsewhere, which
+/// loading the configuration refused already).
 pub fn standalone_file(buildout: &Buildout) -> Option<PathBuf> {
     let Some(BuildoutSource::Standalone { path }) = &buildout.source else {
         return None;
     };
-    Some(
-        buildout
-            .manifest
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join(path),
-    )
+    let dir = buildout.manifest.parent().unwrap_or(Path::new(""));
+    RootedPath::join(Subject::Option("buildout".into()), dir, path)
+        .ok()
+        .filter(RootedPath::is_below_root)
+        .map(|p| p.path().to_path_buf())
 }
 
 /// The texts of the files a standalone buildout's file extends, read with `read`, which gives

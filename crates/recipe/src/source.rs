@@ -27,7 +27,7 @@ pub fn steps(cx: &Context) -> Result<Vec<Step>, RecipeError> {
             .halt_on_failure(true)
     };
     Ok(match cx.source {
-        BuildoutSource::Standalone { path } => standalone(cx, path),
+        BuildoutSource::Standalone { path } => standalone(cx, path)?,
         BuildoutSource::Git {
             url,
             branch,
@@ -58,9 +58,14 @@ pub fn steps(cx: &Context) -> Result<Vec<Step>, RecipeError> {
 }
 
 /// The file, and the files it extends, from the manifest's directory into `build`.
-fn standalone(cx: &Context, path: &str) -> Vec<Step> {
-    let manifest_dir = cx.buildout.manifest.parent().unwrap_or(Path::new(""));
-    let file = manifest_dir.join(path);
+fn standalone(cx: &Context, path: &str) -> Result<Vec<Step>, RecipeError> {
+    let Some(file) = crate::for_config::standalone_file(cx.buildout) else {
+        return Err(cx.bad(
+            "buildout",
+            &format!("standalone {path}"),
+            "a file relative to the manifest's directory that stays in it",
+        ));
+    };
     let dir = file.parent().map_or_else(PathBuf::new, Path::to_path_buf);
     let mut steps = vec![Step::new(
         "download",
@@ -84,7 +89,7 @@ fn standalone(cx: &Context, path: &str) -> Vec<Step> {
             .halt_on_failure(true),
         );
     }
-    steps
+    Ok(steps)
 }
 
 /// `git clean` excludes keeping buildout's state in the buildout directory `prefix`.
@@ -209,15 +214,11 @@ fn bzr(url: &str, subdir: Option<&str>) -> String {
 /// A release archive from `<packaging.root-dir>/<subdir>/<archive>.tar.bz2`, checked against
 /// its `.md5`, unpacked as `build`.
 fn archive(cx: &Context, subdir_prop: &str, archive_prop: &str) -> Result<Vec<Step>, RecipeError> {
-    let Some(root) = cx.option("packaging.root-dir") else {
-        return Err(cx.bad(
-            "packaging.root-dir",
-            "",
-            "the master directory holding release archives (needed by `buildout = archive`)",
-        ));
-    };
+    let root = crate::post_buildout::packaging::root_dir(cx)?;
+    // The properties are names: the master refuses a value that is not one file name, so the
+    // archive is always `<root>/<one directory>/<one file>`.
     let name = format!("%(prop:{archive_prop})s");
-    let master = PathBuf::from(root).join(format!("%(prop:{subdir_prop})s"));
+    let master = root.join(format!("%(prop:{subdir_prop})s"));
     let download = |step: &str, ext: &str| {
         Step::new(
             step,

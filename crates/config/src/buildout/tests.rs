@@ -523,6 +523,19 @@ fn analyze_options_resolve_the_ignore_file_beside_the_manifest() {
     );
 }
 
+#[test]
+fn buildout_names_that_are_no_directory_names_are_errors() {
+    let errors =
+        manifest_errors("[..]\nbuildout = standalone a.cfg\n[.]\nbuildout = standalone a.cfg\n");
+    assert_eq!(
+        errors,
+        [
+            "t.cfg:1: name `..` contains nothing but `..`, the name of the parent directory; use letters, digits, `.`, `_` and `-`",
+            "t.cfg:3: name `.` contains nothing but `.`, a directory's name for itself; use letters, digits, `.`, `_` and `-`",
+        ]
+    );
+}
+
 /// The same on the manifests of anybox.buildbot.openerp's test suite (reference corpus, never
 /// copied here): an extra suite that scripts/test runs when `../shared/reference` exists.
 mod reference_corpus {

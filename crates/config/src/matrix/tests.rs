@@ -427,6 +427,19 @@ fn clashing_builder_names_are_errors() {
     assert_eq!(summary(&m), ["a-pg9.4: full, bare"]);
 }
 
+#[test]
+fn a_builder_name_that_is_no_directory_name_is_an_error_at_its_buildout() {
+    // A worker's version suffix ends up in the builder's name, its directory on the worker.
+    let ws = workers("[w]\npassword = p\ncapability = postgresql 9.6-a/b\n");
+    let bs = buildouts("\n[b]\nbuildout = standalone b.cfg\nbuild-for = postgresql\n");
+    let (m, errors) = build_matrix(&bs, &ws);
+    assert!(m.builders.is_empty());
+    assert_eq!(
+        crate::testutil::strings(&errors),
+        ["t.cfg:2: name `b-pg9.6-a/b` contains a slash; use letters, digits, `.`, `_` and `-`"]
+    );
+}
+
 /// The same on the files of anybox.buildbot.openerp's test suite, in their pairings
 /// (reference corpus, never copied here): an extra suite that scripts/test runs when
 /// `../shared/reference` exists.

@@ -81,6 +81,7 @@ pub async fn force(
     match crate::master::force(&web.events, builder, &reason, properties).await {
         Ok(id) => Ok(id),
         Err(e @ ForceError::UnknownBuilder(_)) => Err(refusal(StatusCode::NOT_FOUND, e)),
+        Err(e @ ForceError::BadProperty(_)) => Err(refusal(StatusCode::BAD_REQUEST, e)),
         Err(e) => Err(refusal(StatusCode::INTERNAL_SERVER_ERROR, e)),
     }
 }

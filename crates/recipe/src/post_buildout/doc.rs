@@ -1,6 +1,6 @@
 //! `doc`: build the Sphinx documentation and upload the HTML to the master.
 
-use crate::context::Context;
+use crate::context::{Context, RecipeError};
 use crate::shell::properties_of_manifest;
 use crate::step::{Step, StepCommand};
 
@@ -9,7 +9,7 @@ use crate::step::{Step, StepCommand};
 pub const DEFAULT_UPLOAD_ROOT: &str = "public_html/doc";
 
 /// The `doc` steps.
-pub fn steps(cx: &Context) -> Vec<Step> {
+pub fn steps(cx: &Context) -> Result<Vec<Step>, RecipeError> {
     let (build, html) = match cx.option("doc.sphinx-sourcedir") {
         // collective.recipe.sphinxbuilder's script.
         None => (
@@ -35,13 +35,17 @@ pub fn steps(cx: &Context) -> Vec<Step> {
         }
     };
     let mut steps = vec![build.envs(&cx.env)];
-    if let Some(dir) = cx.option("doc.upload-dir") {
-        let dir = dir.trim_end_matches('/');
+    if let Some(dir) = cx.path_option("doc.upload-dir")? {
+        let dir = dir.display();
         let version = cx.option("doc.version").map_or_else(
             || "%(prop:buildout-tag:-current)s".into(),
             properties_of_manifest,
         );
-        let root = cx.option("doc.upload-root").unwrap_or(DEFAULT_UPLOAD_ROOT);
+        // Relative to the master directory, never the directory itself nor outside it: the
+        // upload replaces `<root>/<dir>/<version>` (DESIGN.md decision 6).
+        let root = cx
+            .path_option("doc.upload-root")?
+            .unwrap_or_else(|| DEFAULT_UPLOAD_ROOT.into());
         let url = cx
             .option("doc.base-url")
             .map(|b| format!("{}/{dir}/{version}", b.trim_end_matches('/')));
@@ -50,12 +54,12 @@ pub fn steps(cx: &Context) -> Vec<Step> {
                 "upload_doc",
                 StepCommand::UploadDirectory {
                     source: html,
-                    dest: format!("{}/{dir}/{version}", root.trim_end_matches('/')),
+                    dest: format!("{}/{dir}/{version}", root.display()),
                     url,
                 },
             )
             .halt_on_failure(true),
         );
     }
-    steps
+    Ok(steps)
 }

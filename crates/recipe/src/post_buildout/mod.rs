@@ -5,7 +5,7 @@ mod doc;
 mod functional;
 mod install;
 mod nose;
-mod packaging;
+pub(crate) mod packaging;
 mod static_analysis;
 
 use crate::context::{Context, RecipeError};
@@ -27,7 +27,7 @@ pub fn steps(cx: &Context, kind: PostBuildoutStep) -> Result<Vec<Step>, RecipeEr
         P::Nose => nose::steps(cx),
         P::Functional => functional::steps(cx),
         P::StaticAnalysis => static_analysis::steps(cx),
-        P::Doc => Ok(doc::steps(cx)),
+        P::Doc => doc::steps(cx),
         P::Autocommit => Ok(vec![autocommit(cx)]),
         P::Packaging => packaging::steps(cx),
     }

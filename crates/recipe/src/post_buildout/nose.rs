@@ -73,6 +73,12 @@ pub fn steps(cx: &Context) -> Result<Vec<Step>, RecipeError> {
             .timeout(std::time::Duration::from_secs(4 * 3600)),
     );
     if let (true, Some(path)) = (outputs, cx.option("nose.upload-path")) {
+        // The upload replaces that directory: only ever one under the master directory.
+        if path.starts_with('/') {
+            let expected =
+                "a directory relative to the master directory, which the upload replaces";
+            return Err(cx.bad("nose.upload-path", path, expected));
+        }
         steps.push(
             Step::new(
                 "upload_output",

@@ -5,29 +5,29 @@
 
 use crate::context::{Context, RecipeError};
 use crate::step::{Step, StepCommand};
-use std::path::PathBuf;
+use oebb_config::paths::normalize;
+use std::path::{Path, PathBuf};
 
-/// The upload steps of the archive and its checksum.
+/// The upload steps of the archive and its checksum: `<root-dir>/<upload-dir>/<prefix>-<tag>
+/// .tar.bz2`, where only `root-dir` may be absolute (the administrator's) and the file name
+/// stays one name (the master checks the tag when the build runs).
 pub fn steps(cx: &Context) -> Result<Vec<Step>, RecipeError> {
-    let need = |name: &str, what: &str| {
-        cx.option(name)
-            .map(|v| v.trim_end_matches('/').to_string())
-            .ok_or_else(|| cx.bad(name, "", what))
-    };
-    let prefix = need("packaging.prefix", "the release archive's name prefix")?;
-    let upload_dir = need(
-        "packaging.upload-dir",
-        "the master sub-directory receiving release archives",
-    )?;
-    let root = need(
-        "packaging.root-dir",
-        "the master directory holding release archives",
-    )?;
+    let missing = |name: &str, what: &str| cx.bad(name, "", what);
+    let prefix = cx
+        .name_option("packaging.prefix")?
+        .ok_or_else(|| missing("packaging.prefix", "the release archive's name prefix"))?;
+    let upload_dir = cx.path_option("packaging.upload-dir")?.ok_or_else(|| {
+        missing(
+            "packaging.upload-dir",
+            "the master sub-directory receiving release archives",
+        )
+    })?;
+    let root = root_dir(cx)?;
     let url = cx
         .option("packaging.base-url")
-        .map(|b| format!("{}/{upload_dir}", b.trim_end_matches('/')));
+        .map(|b| format!("{}/{}", b.trim_end_matches('/'), upload_dir.display()));
     let archive = format!("{prefix}-%(prop:buildout-tag)s.tar.bz2");
-    let dest = PathBuf::from(root).join(&upload_dir);
+    let dest = root.join(&upload_dir);
     let upload = |name: &str, file: String| {
         Step::new(
             name,
@@ -46,4 +46,20 @@ pub fn steps(cx: &Context) -> Result<Vec<Step>, RecipeError> {
         upload("upload_archive", archive.clone()),
         upload("upload_md5", format!("{archive}.md5")),
     ])
+}
+
+/// `packaging.root-dir`: an absolute directory, or one relative to the master directory that
+/// stays in it.
+pub fn root_dir(cx: &Context) -> Result<PathBuf, RecipeError> {
+    let name = "packaging.root-dir";
+    match cx.option(name) {
+        None => Err(cx.bad(
+            name,
+            "",
+            "the master directory holding release archives (needed by `packaging` and \
+             `buildout = archive`)",
+        )),
+        Some(root) if root.starts_with('/') => Ok(normalize(Path::new(root))),
+        Some(_) => Ok(cx.path_option(name)?.expect("the option is set")),
+    }
 }

@@ -1,7 +1,8 @@
 //! Every post-buildout step and its options, and the database steps.
 
-use crate::step::{LockAccess, StepCommand};
+use crate::step::{LockAccess, Step, StepCommand};
 use crate::testutil::*;
+use crate::RecipeError;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -177,7 +178,7 @@ fn openerp_command_initialize_tests_lists_modules() {
 fn nose_installs_checks_then_tests_and_uploads_coverage() {
     let steps = with(
         "post-buildout-steps = nose\nopenerp-addons = a\nnose.tests = a/tests\nnose.coverage = true\n\
-         nose.upload-path = /srv/cov/$(buildnumber)s\nnose.upload-url = http://h/cov/$(buildnumber)s\n",
+         nose.upload-path = public_html/cov/$(buildnumber)s\nnose.upload-url = http://h/cov/$(buildnumber)s\n",
     );
     assert_eq!(
         names(&steps)[9..],
@@ -202,7 +203,7 @@ fn nose_installs_checks_then_tests_and_uploads_coverage() {
     match &step(&steps, "upload_output").command {
         StepCommand::UploadDirectory { source, dest, url } => {
             assert_eq!(source, "nose_output");
-            assert_eq!(dest, "/srv/cov/%(prop:buildnumber)s");
+            assert_eq!(dest, "public_html/cov/%(prop:buildnumber)s");
             assert_eq!(url.as_deref(), Some("http://h/cov/%(prop:buildnumber)s"));
         }
         other => panic!("{other:?}"),
@@ -418,4 +419,49 @@ fn packaging_uploads_the_release_archive_and_its_checksum() {
         "served at https://dl.example.com/shop/shop-%(prop:buildout-tag)s.tar.bz2"
     );
     assert!(step(&steps, "upload_md5").halt_on_failure);
+}
+
+/// The recipe on a buildout whose options were changed after loading (which checks them).
+fn with_options_changed(options: &str, changes: &[(&str, &str)]) -> Result<Vec<Step>, RecipeError> {
+    let mut f = crate::testutil::fixture(&format!("[b]\n{options}\n"), crate::testutil::WORKERS);
+    for (name, value) in changes {
+        f.buildouts[0]
+            .options
+            .insert(name.to_string(), value.to_string());
+    }
+    let name = f.matrix.builders[0].name.to_string();
+    f.steps(&name, "w1", &[])
+}
+
+#[test]
+fn path_options_that_lead_elsewhere_are_refused_by_the_recipe_too() {
+    let doc = "buildout = standalone b.cfg\npost-buildout-steps = doc\ndoc.upload-dir = proj\n";
+    for (option, value) in [
+        ("doc.upload-root", "/"),
+        ("doc.upload-root", "../.."),
+        ("doc.upload-dir", "../../.."),
+    ] {
+        let err = with_options_changed(doc, &[(option, value)]).unwrap_err();
+        assert!(
+            matches!(&err, RecipeError::BadOption { option: o, .. } if o == option),
+            "{option} = {value}: {err}"
+        );
+    }
+    let packaging = "buildout = standalone b.cfg\npost-buildout-steps = packaging\n\
+                     packaging.prefix = shop\npackaging.upload-dir = shop\n\
+                     packaging.root-dir = /srv/rel\npackaging.base-url = http://x\n";
+    for (option, value) in [
+        ("packaging.prefix", "../x"),
+        ("packaging.upload-dir", "/etc"),
+        ("packaging.root-dir", "../../x"),
+    ] {
+        let err = with_options_changed(packaging, &[(option, value)]).unwrap_err();
+        assert!(
+            matches!(&err, RecipeError::BadOption { option: o, .. } if o == option),
+            "{option} = {value}: {err}"
+        );
+    }
+    let nose = "buildout = standalone b.cfg\npost-buildout-steps = nose\nnose.coverage = true\n";
+    let err = with_options_changed(nose, &[("nose.upload-path", "/var/www")]).unwrap_err();
+    assert!(err.to_string().contains("nose.upload-path"), "{err}");
 }
