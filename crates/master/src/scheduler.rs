@@ -35,6 +35,18 @@ pub enum ForceError {
     /// The scheduler has stopped.
     #[error("the master is stopping")]
     Stopping,
+    /// The builder's queue is full.
+    #[error(
+        "builder {builder:?} already has {queued} build requests queued, the most it may \
+         hold (max-queued-requests in oebb.cfg): wait for them to run, or cancel some on \
+         /builders/{builder} or with POST /api/buildrequests/ID/cancel"
+    )]
+    QueueFull {
+        /// The builder.
+        builder: String,
+        /// Its queued requests.
+        queued: usize,
+    },
 }
 
 /// What the scheduler reacts to.
@@ -111,6 +123,8 @@ pub struct Scheduler {
     last_used: HashMap<WorkerName, u64>,
     clock: u64,
     events: mpsc::UnboundedSender<Event>,
+    /// Most queued requests per builder (`max-queued-requests`).
+    max_queued: usize,
 }
 
 impl Scheduler {
@@ -146,6 +160,7 @@ impl Scheduler {
             last_used: HashMap::new(),
             clock: 0,
             events,
+            max_queued: config.settings.max_queued_requests,
         }
     }
 
@@ -250,6 +265,11 @@ impl Scheduler {
     ) -> Result<BuildRequestId, ForceError> {
         if !self.builders.contains_key(builder) {
             return Err(ForceError::UnknownBuilder(builder.to_string()));
+        }
+        let queued = self.queue.iter().filter(|r| r.builder == builder).count();
+        if queued >= self.max_queued {
+            let builder = builder.to_string();
+            return Err(ForceError::QueueFull { builder, queued });
         }
         let id = self
             .store
