@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "step logs",
         include_str!("../../migrations/20261125130000_step_logs.sql"),
     ),
+    (
+        20261202040000,
+        "queued by builder",
+        include_str!("../../migrations/20261202040000_queued_by_builder.sql"),
+    ),
 ];
 
 #[derive(Debug)]
