@@ -7,6 +7,9 @@ Run it on a master directory after `oebb master` created the schema and stopped:
     seed.py DIR --builds 100000 --postgresql postgresql://user@host:port/db   (its `database`)
 Builders are taken from `oebb check --json DIR`, builds spread evenly over them, newest last.
 Each build has 5 steps; the install-and-test step's log has about 200 lines (20 KB).
+    seed.py DIR --builds 1000 --queued 100000 --queued-on customer-00-pg16=10000
+adds build requests still queued (as a master without the queue limit could hold): COUNT of
+them on the builder named by --queued-on, the rest spread over the other builders.
 """
 
 import argparse
@@ -54,6 +57,9 @@ def main() -> int:
     p.add_argument("--builds", type=int, default=100_000)
     p.add_argument("--oebb", default="oebb", help="the oebb binary, for `oebb check --json`")
     p.add_argument("--worker", default="w1")
+    p.add_argument("--queued", type=int, default=0, help="queued build requests to add")
+    p.add_argument("--queued-on", metavar="BUILDER=COUNT",
+                   help="how many of the queued requests go to one builder")
     p.add_argument("--postgresql", metavar="URL",
                    help="fill this PostgreSQL database (through psql) instead of DIR/state.sqlite")
     args = p.parse_args()
@@ -118,12 +124,46 @@ def main() -> int:
         if len(builds) >= 10_000:
             flush(db, requests, builds, steps, chunks, props, with_properties)
     flush(db, requests, builds, steps, chunks, props, with_properties)
-    db.finish(f"UPDATE id_sequences SET next_id = {args.builds + 1} "
-              "WHERE name IN ('build_requests', 'builds')",
+    next_request = queue(db, args, builders, first_ms, with_properties)
+    db.finish(f"UPDATE id_sequences SET next_id = {args.builds + 1} WHERE name = 'builds'",
+              f"UPDATE id_sequences SET next_id = {next_request} "
+              "WHERE name = 'build_requests'",
               f"UPDATE id_sequences SET next_id = {step_id + 1} WHERE name = 'steps'")
     print(f"seeded {args.builds} builds, {step_id} steps over {len(builders)} builders "
           f"in {time.time() - start:.1f} s", file=sys.stderr)
     return 0
+
+
+def queue(db, args, builders, first_ms, with_properties):
+    """Adds the queued requests; returns the next free request id."""
+    one, on_one = None, 0
+    if args.queued_on:
+        one, count = args.queued_on.rsplit("=", 1)
+        on_one = int(count)
+        if one not in builders:
+            sys.exit(f"seed.py: --queued-on names no builder: {one}")
+    others = [b for b in builders if b != one] or builders
+    rows = []
+    next_id = args.builds + 1
+    for i in range(args.queued):
+        builder = one if i < on_one else others[i % len(others)]
+        row = [next_id, builder, f"queued {i}", None, first_ms + i, None, None, None]
+        if with_properties:
+            row.append(json.dumps({"buildout-tag": f"v{i % 50}", "owner": "bench"}))
+        rows.append(row)
+        next_id += 1
+        if len(rows) >= 10_000:
+            flush_queued(db, rows, with_properties)
+    flush_queued(db, rows, with_properties)
+    return next_id
+
+
+def flush_queued(db, rows, with_properties):
+    db.insert("build_requests", ["id", "builder", "reason", "change_id", "submitted_at",
+                                 "claimed_by", "complete_at", "result"]
+              + (["properties"] if with_properties else []), rows)
+    db.commit()
+    rows.clear()
 
 
 def flush(db, requests, builds, steps, chunks, props, with_properties):

@@ -72,6 +72,9 @@ pub struct MasterSettings {
     pub manifests: Vec<PathBuf>,
     /// Workers file (`workers`, default `slaves.cfg`, else `workers.cfg`).
     pub workers: Option<PathBuf>,
+    /// Most build requests one builder may have queued (`max-queued-requests`, default
+    /// [`DEFAULT_MAX_QUEUED_REQUESTS`]); a force beyond is refused.
+    pub max_queued_requests: usize,
     /// `[watch]`.
     pub watch: WatchSettings,
     /// `[users]`.
@@ -79,6 +82,9 @@ pub struct MasterSettings {
     /// `[mail]`, when present.
     pub mail: Option<MailSettings>,
 }
+
+/// Queued build requests a builder may hold when `oebb.cfg` does not say.
+pub const DEFAULT_MAX_QUEUED_REQUESTS: usize = 100;
 
 impl Default for MasterSettings {
     fn default() -> Self {
@@ -90,6 +96,7 @@ impl Default for MasterSettings {
             public_url: None,
             manifests: vec![PathBuf::from("buildouts/MANIFEST.cfg")],
             workers: None,
+            max_queued_requests: DEFAULT_MAX_QUEUED_REQUESTS,
             watch: WatchSettings {
                 poll_interval: 600,
                 tree_stable_timer: 600,
@@ -112,6 +119,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
             "public-url",
             "manifests",
             "workers",
+            "max-queued-requests",
         ],
     ),
     (
@@ -250,6 +258,13 @@ fn master_option(s: &mut MasterSettings, opt: &Opt, err: &mut impl FnMut(u32, Er
         }
         "workers" if v.is_empty() => err(opt.line, bad(opt, "name the workers file")),
         "workers" => s.workers = Some(PathBuf::from(v)),
+        "max-queued-requests" => match v.parse::<usize>() {
+            Ok(n) if n > 0 => s.max_queued_requests = n,
+            _ => err(
+                opt.line,
+                bad(opt, "write a whole number of requests, at least 1"),
+            ),
+        },
         _ => {}
     }
 }

@@ -42,6 +42,18 @@ pub enum ForceError {
     /// A property the builder's steps put in a path is not one name.
     #[error("{0}")]
     BadProperty(oebb_config::paths::PathError),
+    /// The builder's queue is full.
+    #[error(
+        "builder {builder:?} already has {queued} build requests queued, the most it may \
+         hold (max-queued-requests in oebb.cfg): wait for them to run, or cancel some on \
+         /builders/{builder} or with POST /api/buildrequests/ID/cancel"
+    )]
+    QueueFull {
+        /// The builder.
+        builder: String,
+        /// Its queued requests.
+        queued: usize,
+    },
 }
 
 /// What the scheduler reacts to.
@@ -147,6 +159,8 @@ pub struct Scheduler {
     liveness_timeout: Duration,
     /// Running builds and liveness questions, so a shutdown can end them.
     tasks: JoinSet<()>,
+    /// Most queued requests per builder (`max-queued-requests`).
+    max_queued: usize,
 }
 
 impl Scheduler {
@@ -185,6 +199,7 @@ impl Scheduler {
             logins: Logins::default(),
             liveness_timeout: Duration::from_secs(10),
             tasks: JoinSet::new(),
+            max_queued: config.settings.max_queued_requests,
         }
     }
 
@@ -395,6 +410,11 @@ impl Scheduler {
         if let Some(worker) = config.workers.first() {
             let steps = (self.steps)(config, worker);
             crate::properties::check_forced(properties, &steps).map_err(ForceError::BadProperty)?;
+        }
+        let queued = self.queue.iter().filter(|r| r.builder == builder).count();
+        if queued >= self.max_queued {
+            let builder = builder.to_string();
+            return Err(ForceError::QueueFull { builder, queued });
         }
         let id = self
             .store

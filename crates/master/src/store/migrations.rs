@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/20261125130000_step_logs.sql"),
     ),
     (
+        20261202040000,
+        "queued by builder",
+        include_str!("../../migrations/20261202040000_queued_by_builder.sql"),
+    ),
+    (
         20261202120000,
         "web sessions",
         include_str!("../../migrations/20261202120000_web_sessions.sql"),

@@ -1,6 +1,7 @@
 //! The web pages' queries: each reads a few index entries (last build of each builder from
 //! `builder_last_builds`, a builder's recent builds, one build), never every build, so pages
-//! stay fast with many builds stored.
+//! stay fast with many builds stored; every list is read a page at a time (SQL `LIMIT`
+//! after a cursor).
 
 use std::collections::HashMap;
 
@@ -152,28 +153,67 @@ pub async fn changes_of_requests(
     Ok(out)
 }
 
-/// Queued requests of one builder (or all), oldest first.
+/// Queued requests of one builder (or all), oldest first, with an id above `after`; at most
+/// `limit` of them.
 pub async fn queued_requests(
     conn: &mut AnyConnection,
     builder: Option<&str>,
+    after: i64,
+    limit: i64,
 ) -> Result<Vec<BuildRequestRecord>, StoreError> {
     let rows = match builder {
         Some(b) => {
             let sql = format!(
                 "SELECT {REQUEST_COLUMNS} WHERE builder = $1 AND complete_at IS NULL \
-                 AND claimed_by IS NULL ORDER BY id"
+                 AND claimed_by IS NULL AND id > $2 ORDER BY id LIMIT $3"
             );
-            sqlx::query(&sql).bind(b).fetch_all(&mut *conn).await?
+            sqlx::query(&sql)
+                .bind(b)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?
         }
         None => {
             let sql = format!(
                 "SELECT {REQUEST_COLUMNS} WHERE complete_at IS NULL AND claimed_by IS NULL \
-                 ORDER BY id"
+                 AND id > $1 ORDER BY id LIMIT $2"
             );
-            sqlx::query(&sql).fetch_all(&mut *conn).await?
+            sqlx::query(&sql)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?
         }
     };
     rows.iter().map(request_record).collect()
+}
+
+/// How many requests of one builder (or all) are queued.
+pub async fn queued_count(
+    conn: &mut AnyConnection,
+    builder: Option<&str>,
+) -> Result<i64, StoreError> {
+    let row = match builder {
+        Some(b) => {
+            sqlx::query(
+                "SELECT COUNT(*) FROM build_requests WHERE builder = $1 \
+                 AND complete_at IS NULL AND claimed_by IS NULL",
+            )
+            .bind(b)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "SELECT COUNT(*) FROM build_requests \
+                 WHERE complete_at IS NULL AND claimed_by IS NULL",
+            )
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+    Ok(row.try_get(0)?)
 }
 
 /// Completes a queued request as cancelled; false when it was not queued.
@@ -194,13 +234,21 @@ pub async fn cancel_request(
     Ok(done.rows_affected() == 1)
 }
 
-/// Every worker ever seen with its last connection.
-pub async fn workers(conn: &mut AnyConnection) -> Result<Vec<WorkerRecord>, StoreError> {
+/// Workers ever seen with their last connection, by name, those after `after`; at most
+/// `limit` of them.
+pub async fn workers(
+    conn: &mut AnyConnection,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<WorkerRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT w.name, w.info, w.last_seen_at, c.connected_at, c.disconnected_at, c.reason \
          FROM workers w LEFT JOIN worker_connections c ON c.id = \
-         (SELECT MAX(id) FROM worker_connections WHERE worker = w.name) ORDER BY w.name",
+         (SELECT MAX(id) FROM worker_connections WHERE worker = w.name) \
+         WHERE w.name > $1 ORDER BY w.name LIMIT $2",
     )
+    .bind(after)
+    .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -317,13 +365,22 @@ impl Store {
         changes_of_requests(&mut conn, requests).await
     }
 
-    /// Queued requests of one builder or all, oldest first.
+    /// Queued requests of one builder or all, oldest first, after request `after` when
+    /// given; at most `limit`.
     pub async fn queued_requests(
         &self,
         builder: Option<&str>,
+        after: Option<BuildRequestId>,
+        limit: i64,
     ) -> Result<Vec<BuildRequestRecord>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        queued_requests(&mut conn, builder).await
+        queued_requests(&mut conn, builder, after.map_or(0, |a| a.0), limit).await
+    }
+
+    /// How many requests of one builder or all are queued.
+    pub async fn queued_count(&self, builder: Option<&str>) -> Result<i64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        queued_count(&mut conn, builder).await
     }
 
     /// Completes a queued request as cancelled; false when it was not queued. Only the
@@ -333,10 +390,11 @@ impl Store {
         cancel_request(&mut conn, request, super::now_millis()).await
     }
 
-    /// Every worker ever seen, with its last connection.
-    pub async fn workers(&self) -> Result<Vec<WorkerRecord>, StoreError> {
+    /// Workers ever seen, with their last connection, by name after `after` (all from
+    /// `""`); at most `limit`.
+    pub async fn workers(&self, after: &str, limit: i64) -> Result<Vec<WorkerRecord>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        workers(&mut conn).await
+        workers(&mut conn, after, limit).await
     }
 
     /// How many builds ended with each result.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde_json::{Map, Value};
@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::auth::form_user;
 use super::session::Session;
 use super::view::{self, Layout};
-use super::{message, store_failed, Web};
+use super::{limits, message, store_failed, Web};
 use crate::ids::{BuildId, BuildRequestId};
 use crate::scheduler::{Event, ForceError};
 
@@ -26,12 +26,31 @@ pub struct Refusal {
     pub status: StatusCode,
     /// What went wrong and what to do.
     pub message: String,
+    /// Seconds after which trying again may work (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 fn refusal(status: StatusCode, message: impl ToString) -> Refusal {
     Refusal {
         status,
         message: message.to_string(),
+        retry_after: None,
+    }
+}
+
+/// `Retry-After` of a force refused because the builder's queue is full: about the time a
+/// short build takes to free a place.
+const QUEUE_FULL_RETRY_AFTER: u64 = 60;
+
+impl Refusal {
+    /// `response` with the refusal's `Retry-After`, if it has one.
+    pub fn with_retry_after(&self, mut response: Response) -> Response {
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -44,14 +63,6 @@ const RESERVED: &[&str] = &[
     "owner",
 ];
 
-/// Build properties a force may set: names of letters, digits, `-`, `_`, `.`.
-fn valid_property_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 /// Queues a build of `builder` for `user`; the `owner` property says who.
 pub async fn force(
     web: &Web,
@@ -60,11 +71,8 @@ pub async fn force(
     mut properties: Map<String, Value>,
     user: &str,
 ) -> Result<BuildRequestId, Refusal> {
-    if let Some(bad) = properties.keys().find(|n| !valid_property_name(n)) {
-        return Err(refusal(
-            StatusCode::BAD_REQUEST,
-            format!("bad property name {bad:?}: use letters, digits, '-', '_' and '.'"),
-        ));
+    if let Err(e) = limits::check_force(reason, &properties) {
+        return Err(refusal(StatusCode::BAD_REQUEST, e));
     }
     if let Some(reserved) = properties.keys().find(|n| RESERVED.contains(&n.as_str())) {
         return Err(refusal(
@@ -82,6 +90,10 @@ pub async fn force(
         Ok(id) => Ok(id),
         Err(e @ ForceError::UnknownBuilder(_)) => Err(refusal(StatusCode::NOT_FOUND, e)),
         Err(e @ ForceError::BadProperty(_)) => Err(refusal(StatusCode::BAD_REQUEST, e)),
+        Err(e @ ForceError::QueueFull { .. }) => Err(Refusal {
+            retry_after: Some(QUEUE_FULL_RETRY_AFTER),
+            ..refusal(StatusCode::TOO_MANY_REQUESTS, e)
+        }),
         Err(e) => Err(refusal(StatusCode::INTERNAL_SERVER_ERROR, e)),
     }
 }
@@ -175,12 +187,19 @@ fn see_other(to: &str) -> Response {
 }
 
 fn refused_page(web: &Web, session: &Session, r: Refusal) -> Response {
-    message(
+    let page = message(
         r.status,
         Layout::new(web, session, "/"),
         "Not done",
         &r.message,
-    )
+    );
+    r.with_retry_after(page)
+}
+
+/// The page refusing a form too large to read (see [`limits::MAX_BODY`]).
+fn form_too_large(web: &Web, session: &Session) -> Response {
+    let text = limits::body_too_large();
+    refused_page(web, session, refusal(StatusCode::PAYLOAD_TOO_LARGE, text))
 }
 
 /// `POST /builders/{name}/force`: fields `csrf`, `reason`, and properties (`buildout-tag`,
@@ -216,7 +235,13 @@ pub async fn force_route(
     Path(name): Path<String>,
     fields: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
-    let fields = fields.map(|f| f.0).unwrap_or_default();
+    let fields = match fields {
+        Ok(Form(fields)) => fields,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return form_too_large(&web, &session)
+        }
+        Err(_) => HashMap::new(),
+    };
     force_form(&web, &session, &name, fields).await
 }
 
@@ -246,10 +271,13 @@ impl FromRequest<Web> for FormUser {
             .rsplit_once('/')
             .map_or(path, |(page, _)| page)
             .to_string();
-        let form = Form::<CsrfOnly>::from_request(request, web)
-            .await
-            .map(|f| f.0)
-            .unwrap_or_default();
+        let form = match Form::<CsrfOnly>::from_request(request, web).await {
+            Ok(Form(form)) => form,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(form_too_large(web, &session))
+            }
+            Err(_) => CsrfOnly::default(),
+        };
         form_user(web, &session, &form.csrf, &here).map(FormUser)
     }
 }

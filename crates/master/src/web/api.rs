@@ -14,7 +14,8 @@ use serde_json::{json, Map, Value};
 
 use super::actions::{self, Refusal};
 use super::auth::api_user;
-use super::{build, grid, logs, workers, Web};
+use super::paging::{self, url, with_next};
+use super::{build, grid, limits, logs, workers, Web};
 use crate::ids::{BuildId, BuildRequestId};
 use crate::store::{StepRecord, STDIO};
 
@@ -48,7 +49,7 @@ fn internal(e: impl ToString) -> Response {
 }
 
 fn refused(r: Refusal) -> Response {
-    error(r.status, r.message)
+    r.with_retry_after(error(r.status, &r.message))
 }
 
 /// The user an API action acts as (see [`api_user`]); a 401 answer when there is none.
@@ -69,9 +70,13 @@ impl<T: serde::de::DeserializeOwned + Default> FromRequest<Web> for JsonBody<T> 
     type Rejection = Response;
 
     async fn from_request(request: Request, web: &Web) -> Result<Self, Response> {
-        let bytes = Bytes::from_request(request, web)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let bytes = Bytes::from_request(request, web).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                error(e.status(), limits::body_too_large())
+            } else {
+                error(e.status(), e.body_text())
+            }
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(T::default()));
         }
@@ -112,35 +117,57 @@ fn builder_json(b: &oebb_config::Builder, last: Option<&crate::store::BuildRecor
     })
 }
 
-async fn builders(State(web): State<Web>) -> Response {
-    let names: Vec<&str> = web
-        .config
-        .matrix
-        .builders
-        .iter()
-        .map(|b| b.name.as_str())
-        .collect();
+/// Paging by name: the items after the one named `after`.
+#[derive(Deserialize)]
+struct AfterNameQuery {
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The configured builders (in the configuration's order), a page at a time.
+async fn builders(State(web): State<Web>, Query(q): Query<AfterNameQuery>) -> Response {
+    let all = &web.config.matrix.builders;
+    let start = match &q.after {
+        None => 0,
+        Some(name) => match all.iter().position(|b| b.name.as_str() == name) {
+            Some(at) => at + 1,
+            None => {
+                let message = format!("no builder named {name:?} to page after");
+                return error(StatusCode::BAD_REQUEST, message);
+            }
+        },
+    };
+    let limit = paging::limit(q.limit);
+    let rest = &all[start.min(all.len())..];
+    let (page, more) = paging::cut(rest.iter().collect(), limit);
+    let names: Vec<&str> = page.iter().map(|b| b.name.as_str()).collect();
     let last = match web.store.last_builds(&names).await {
         Ok(l) => l,
         Err(e) => return internal(e),
     };
-    let list: Vec<Value> = web
-        .config
-        .matrix
-        .builders
+    let list: Vec<Value> = page
         .iter()
         .map(|b| builder_json(b, last.iter().find(|l| l.builder == b.name.as_str())))
         .collect();
-    Json(list).into_response()
+    let next = more.then(|| {
+        let after = names.last().map(|n| n.to_string());
+        url(
+            "/api/builders",
+            &[("after", after), ("limit", Some(limit.to_string()))],
+        )
+    });
+    with_next(Json(list).into_response(), next)
 }
 
 async fn builder(State(web): State<Web>, Path(name): Path<String>) -> Response {
     let Some(b) = web.config.matrix.builder(&name) else {
         return error(StatusCode::NOT_FOUND, format!("no builder named {name:?}"));
     };
-    let (builds, queued) = match tokio::try_join!(
+    let (builds, queued, queued_count) = match tokio::try_join!(
         web.store.builds_before(Some(&name), None, 50),
-        web.store.queued_requests(Some(&name)),
+        web.store
+            .queued_requests(Some(&name), None, paging::DEFAULT_LIMIT),
+        web.store.queued_count(Some(&name)),
     ) {
         Ok(r) => r,
         Err(e) => return internal(e),
@@ -148,6 +175,8 @@ async fn builder(State(web): State<Web>, Path(name): Path<String>) -> Response {
     let mut answer = builder_json(b, builds.first());
     answer["builds"] = json!(builds);
     answer["queued"] = json!(queued);
+    answer["queued_count"] = json!(queued_count);
+    answer["max_queued"] = json!(web.config.settings.max_queued_requests);
     Json(answer).into_response()
 }
 
@@ -171,11 +200,35 @@ async fn force(
     }
 }
 
-async fn build_requests(State(web): State<Web>) -> Response {
-    match web.store.queued_requests(None).await {
-        Ok(q) => Json(q).into_response(),
-        Err(e) => internal(e),
-    }
+#[derive(Deserialize)]
+struct RequestsQuery {
+    builder: Option<String>,
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// Queued requests, oldest first, a page at a time.
+async fn build_requests(State(web): State<Web>, Query(q): Query<RequestsQuery>) -> Response {
+    let limit = paging::limit(q.limit);
+    let builder = q.builder.as_deref().filter(|b| !b.is_empty());
+    let rows = web.store.queued_requests(
+        builder,
+        q.after.map(BuildRequestId),
+        paging::rows_to_read(limit),
+    );
+    let (page, more) = match rows.await {
+        Ok(rows) => paging::cut(rows, limit),
+        Err(e) => return internal(e),
+    };
+    let next = page.last().filter(|_| more).map(|last| {
+        let params = [
+            ("builder", builder.map(str::to_string)),
+            ("after", Some(last.id.0.to_string())),
+            ("limit", Some(limit.to_string())),
+        ];
+        url("/api/buildrequests", &params)
+    });
+    with_next(Json(page).into_response(), next)
 }
 
 async fn build_request(State(web): State<Web>, Path(id): Path<i64>) -> Response {
@@ -205,16 +258,26 @@ struct BuildsQuery {
     before: Option<i64>,
 }
 
+/// Builds, newest first, a page at a time.
 async fn builds(State(web): State<Web>, Query(q): Query<BuildsQuery>) -> Response {
-    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    match web
+    let limit = paging::limit(q.limit);
+    let builder = q.builder.as_deref().filter(|b| !b.is_empty());
+    let rows = web
         .store
-        .builds_before(q.builder.as_deref(), q.before.map(BuildId), limit)
-        .await
-    {
-        Ok(builds) => Json(builds).into_response(),
-        Err(e) => internal(e),
-    }
+        .builds_before(builder, q.before.map(BuildId), paging::rows_to_read(limit));
+    let (page, more) = match rows.await {
+        Ok(rows) => paging::cut(rows, limit),
+        Err(e) => return internal(e),
+    };
+    let next = page.last().filter(|_| more).map(|last| {
+        let params = [
+            ("builder", builder.map(str::to_string)),
+            ("before", Some(last.id.0.to_string())),
+            ("limit", Some(limit.to_string())),
+        ];
+        url("/api/builds", &params)
+    });
+    with_next(Json(page).into_response(), next)
 }
 
 async fn build_detail(State(web): State<Web>, Path(id): Path<i64>) -> Response {
@@ -377,9 +440,21 @@ async fn named_log(
     logs::stream_log(web.store.clone(), step.id, name)
 }
 
-async fn workers_json(State(web): State<Web>) -> Response {
-    match workers::workers(&web).await {
-        Ok(w) => Json(w).into_response(),
+/// Workers by name, a page at a time.
+async fn workers_json(State(web): State<Web>, Query(q): Query<AfterNameQuery>) -> Response {
+    let limit = paging::limit(q.limit);
+    let after = q.after.unwrap_or_default();
+    match workers::workers(&web, &after, limit).await {
+        Ok((page, more)) => {
+            let next = page.last().filter(|_| more).map(|last| {
+                let params = [
+                    ("after", Some(last.name.clone())),
+                    ("limit", Some(limit.to_string())),
+                ];
+                url("/api/workers", &params)
+            });
+            with_next(Json(page).into_response(), next)
+        }
         Err(e) => internal(e),
     }
 }

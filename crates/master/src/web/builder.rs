@@ -1,5 +1,6 @@
 //! A builder's page: what it builds where, its queued requests, its recent builds with
-//! result, duration, change and worker, and the force form for logged-in users.
+//! result, duration, change and worker, and the force form for logged-in users. Builds and
+//! queued requests show a page at a time, each with a link to the next.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -9,9 +10,11 @@ use axum::Extension;
 
 use super::session::Session;
 use super::view::{self, Layout};
-use super::waterfall::{BuildRow, WaterfallQuery};
-use super::{message, render, store_failed, Web};
-use crate::ids::BuildId;
+use super::waterfall::BuildRow;
+use super::{message, paging, render, store_failed, Web};
+use crate::ids::{BuildId, BuildRequestId};
+use crate::scheduler::ForceError;
+use serde::Deserialize;
 
 /// A queued build request as shown.
 pub struct QueuedRow {
@@ -33,19 +36,40 @@ struct BuilderPage {
     column: String,
     workers: Vec<String>,
     queued: Vec<QueuedRow>,
+    /// All queued requests of the builder.
+    queued_count: i64,
+    /// `max-queued-requests`.
+    max_queued: usize,
+    /// The next page of queued requests.
+    queued_next: Option<String>,
+    /// Why a force would be refused now: the queue is full.
+    queue_full: Option<String>,
     builds: Vec<BuildRow>,
     older: Option<i64>,
 }
 
+/// Paging of a builder's page: its builds (`before`) and queued requests (`queued_after`)
+/// page separately.
+#[derive(Deserialize, Default)]
+pub struct BuilderQuery {
+    /// Only builds older than this one.
+    pub before: Option<i64>,
+    /// Only queued requests younger than this one.
+    pub queued_after: Option<i64>,
+}
+
 /// Builds on one page.
 const PAGE: i64 = 50;
+
+/// Queued requests on one page.
+const QUEUED_PAGE: i64 = 50;
 
 /// `GET /builders/{name}`.
 pub async fn page(
     State(web): State<Web>,
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
-    Query(q): Query<WaterfallQuery>,
+    Query(q): Query<BuilderQuery>,
 ) -> Response {
     let here = format!("/builders/{}", view::url_segment(&name));
     let layout = Layout::new(&web, &session, &here);
@@ -70,10 +94,27 @@ pub async fn page(
         Ok(c) => c,
         Err(e) => return store_failed(layout, e),
     };
-    let queued = match web.store.queued_requests(Some(&name)).await {
+    let queued = web.store.queued_requests(
+        Some(&name),
+        q.queued_after.map(BuildRequestId),
+        paging::rows_to_read(QUEUED_PAGE),
+    );
+    let (queued, queued_count) = match tokio::try_join!(queued, web.store.queued_count(Some(&name)))
+    {
         Ok(q) => q,
         Err(e) => return store_failed(layout, e),
     };
+    let (queued, more_queued) = paging::cut(queued, QUEUED_PAGE);
+    let queued_next = queued.last().filter(|_| more_queued).map(|last| {
+        let after = Some(last.id.0.to_string());
+        paging::url(&here, &[("queued_after", after)])
+    });
+    let max_queued = web.config.settings.max_queued_requests;
+    let queue_full = (queued_count >= max_queued as i64).then(|| {
+        let queued = usize::try_from(queued_count).unwrap_or(usize::MAX);
+        let builder = name.clone();
+        ForceError::QueueFull { builder, queued }.to_string()
+    });
     let older = (builds.len() as i64 == PAGE)
         .then(|| builds.last().map(|b| b.id.0))
         .flatten();
@@ -109,6 +150,10 @@ pub async fn page(
                 submitted: view::time(r.submitted_at),
             })
             .collect(),
+        queued_count,
+        max_queued,
+        queued_next,
+        queue_full,
         builds: rows,
         older,
     })

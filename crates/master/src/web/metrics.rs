@@ -31,7 +31,7 @@ fn label(value: &str) -> String {
 /// The metrics text.
 pub async fn render(web: &Web) -> Result<String, crate::StoreError> {
     let counts = web.store.build_counts().await?;
-    let queued = web.store.queued_requests(None).await?.len();
+    let queued = web.store.queued_count(None).await?;
     let connected = web.store.connected_workers().await?.len();
     let mut out = String::new();
     let _ = writeln!(out, "# HELP oebb_builds_total Finished builds by result.");

@@ -20,10 +20,12 @@ pub mod badges;
 pub mod build;
 pub mod builder;
 pub mod grid;
+pub mod limits;
 pub mod live;
 pub mod log_file;
 pub mod logs;
 pub mod metrics;
+pub mod paging;
 pub mod passwords;
 pub mod secrets;
 pub mod session;
@@ -113,6 +115,8 @@ pub fn router(web: Web) -> Router {
         .fallback(not_found);
     pages
         .merge(api::router())
+        // Every body the handlers read (forms, API JSON) stops at this size: a 413.
+        .layer(axum::extract::DefaultBodyLimit::max(limits::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             web.clone(),
             session::layer,

@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::Extension;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::session::Session;
 use super::view::{self, Layout};
-use super::{render, store_failed, Web};
+use super::{paging, render, store_failed, Web};
 use crate::store::StoreError;
 
 /// A worker as shown.
@@ -35,33 +35,50 @@ pub struct WorkerView {
     pub configured: bool,
 }
 
-/// Every worker of the configuration and every worker the store has seen.
-pub async fn workers(web: &Web) -> Result<Vec<WorkerView>, StoreError> {
+/// The first `limit` names after `after` of two lists of names, each sorted, without
+/// repeats; and whether more follow.
+fn merge_page(configured: &[&str], stored: &[&str], limit: i64) -> (Vec<String>, bool) {
+    let mut names: Vec<&str> = configured.iter().chain(stored).copied().collect();
+    names.sort_unstable();
+    names.dedup();
+    let names = names.into_iter().map(str::to_string).collect();
+    paging::cut(names, limit)
+}
+
+/// The workers of the configuration and those the store has seen, by name, the first
+/// `limit` after `after` (`""`: from the first); and whether more follow.
+pub async fn workers(
+    web: &Web,
+    after: &str,
+    limit: i64,
+) -> Result<(Vec<WorkerView>, bool), StoreError> {
+    let read = paging::rows_to_read(limit);
     let stored: HashMap<String, crate::store::web_queries::WorkerRecord> = web
         .store
-        .workers()
+        .workers(after, read)
         .await?
         .into_iter()
         .map(|w| (w.name.clone(), w))
         .collect();
+    let mut configured: Vec<&str> = web
+        .config
+        .workers
+        .iter()
+        .map(|w| w.name.as_str())
+        .filter(|n| *n > after)
+        .collect();
+    configured.sort_unstable();
+    configured.truncate(read as usize);
+    let stored_names: Vec<&str> = stored.keys().map(String::as_str).collect();
+    let (names, more) = merge_page(&configured, &stored_names, limit);
     let mut running: HashMap<String, Vec<i64>> = HashMap::new();
     for b in web.store.running_builds().await? {
         running.entry(b.worker).or_default().push(b.id.0);
     }
-    let mut names: Vec<(String, bool)> = web
-        .config
-        .workers
-        .iter()
-        .map(|w| (w.name.as_str().to_string(), true))
-        .collect();
-    for name in stored.keys() {
-        if !names.iter().any(|(n, _)| n == name) {
-            names.push((name.clone(), false));
-        }
-    }
-    Ok(names
+    let views = names
         .into_iter()
-        .map(|(name, configured)| {
+        .map(|name| {
+            let configured = configured.contains(&name.as_str());
             let record = stored.get(&name);
             let connected =
                 record.is_some_and(|r| r.connected_at.is_some() && r.disconnected_at.is_none());
@@ -120,7 +137,8 @@ pub async fn workers(web: &Web) -> Result<Vec<WorkerView>, StoreError> {
                 name,
             }
         })
-        .collect())
+        .collect();
+    Ok((views, more))
 }
 
 #[derive(Template)]
@@ -128,13 +146,56 @@ pub async fn workers(web: &Web) -> Result<Vec<WorkerView>, StoreError> {
 struct WorkersPage {
     layout: Layout,
     workers: Vec<WorkerView>,
+    /// The next page's link.
+    next: Option<String>,
 }
 
+/// Paging of the workers page.
+#[derive(Deserialize, Default)]
+pub struct WorkersQuery {
+    /// Only workers whose name sorts after this one.
+    pub after: Option<String>,
+}
+
+/// Workers on one page.
+const PAGE: i64 = 100;
+
 /// `GET /workers`.
-pub async fn page(State(web): State<Web>, Extension(session): Extension<Session>) -> Response {
+pub async fn page(
+    State(web): State<Web>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<WorkersQuery>,
+) -> Response {
     let layout = Layout::new(&web, &session, "/workers");
-    match workers(&web).await {
-        Ok(workers) => render(&WorkersPage { layout, workers }),
+    let after = q.after.unwrap_or_default();
+    match workers(&web, &after, PAGE).await {
+        Ok((workers, more)) => {
+            let next = workers
+                .last()
+                .filter(|_| more)
+                .map(|last| paging::url("/workers", &[("after", Some(last.name.clone()))]));
+            render(&WorkersPage {
+                layout,
+                workers,
+                next,
+            })
+        }
         Err(e) => store_failed(layout, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_page;
+
+    #[test]
+    fn a_page_of_two_sorted_lists() {
+        let (names, more) = merge_page(&["a", "c", "e"], &["b", "c", "d"], 3);
+        assert_eq!(
+            (names, more),
+            (vec!["a".into(), "b".into(), "c".into()], true)
+        );
+        let (names, more) = merge_page(&["a"], &["a"], 3);
+        assert_eq!((names, more), (vec!["a".to_string()], false));
     }
 }
