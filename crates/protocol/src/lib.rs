@@ -17,7 +17,10 @@ mod sequence;
 mod update;
 mod worker_info;
 
-pub use accept::{accept_worker, connect_to_master, Accepted, HandshakeError, HANDSHAKE_TIMEOUT};
+pub use accept::{
+    accept_worker, connect_to_master, Accepted, HandshakeError, HANDSHAKE_TIMEOUT,
+    MAX_WORKER_MESSAGE,
+};
 pub use auth::{parse_basic_authorization, AuthError, Credentials};
 pub use command::{
     Arg, Command, CommandLine, Compression, CpdirArgs, DownloadFileArgs, EnvValue, LogFileSpec,
