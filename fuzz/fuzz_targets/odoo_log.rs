@@ -8,9 +8,10 @@
 //!   exit status given (5), an ignore list (6);
 //! - byte 1: the version given (0: detect) and the exit status;
 //! - byte 2: seed of the cut positions;
-//! - byte 3: largest piece (bits 0-2) and how many times the log is repeated (bits 3-7, as a
-//!   power of two, up to 256 KiB), so that lines longer than the analyzer's 64 KiB cap come
-//!   from short inputs.
+//! - byte 3: largest piece (bits 0-2); when bits 3-4 are both set, the log is repeated up to
+//!   just over 64 KiB, so that lines longer than the analyzer's 64 KiB cap come from short
+//!   inputs. Pieces are at least 1/2048 of the log, so one input costs at most a few thousand
+//!   calls.
 
 #![no_main]
 
@@ -21,7 +22,9 @@ use oebb_analyze::{
     analyze, analyze_reader, Analyzer, IgnoreList, Options, TestsExpectation, Version,
 };
 
-const MAX_LOG: usize = 256 << 10;
+/// Just over the analyzer's line cap (`MAX_LINE`, 64 KiB).
+const LONG_LOG: usize = (64 << 10) + 4096;
+const MAX_PIECES: usize = 2048;
 const PIECES: [usize; 8] = [1, 2, 7, 64, 1000, 4096, 65536, 300_000];
 const VERSIONS: [(u16, u16); 16] = [
     (6, 0),
@@ -45,14 +48,17 @@ const VERSIONS: [(u16, u16); 16] = [
 /// xorshift: cut positions that depend on the input only.
 struct Cuts {
     state: u32,
+    smallest: usize,
     largest: usize,
 }
 
 impl Cuts {
-    fn new(seed: u8, largest: usize) -> Cuts {
+    fn new(seed: u8, largest: usize, log: usize) -> Cuts {
+        let smallest = log / MAX_PIECES;
         Cuts {
             state: 0x9e37_79b9 ^ u32::from(seed).wrapping_mul(0x85eb_ca6b) | 1,
-            largest,
+            smallest,
+            largest: largest.max(smallest + 1),
         }
     }
 
@@ -60,7 +66,7 @@ impl Cuts {
         self.state ^= self.state << 13;
         self.state ^= self.state >> 17;
         self.state ^= self.state << 5;
-        1 + self.state as usize % self.largest
+        (1 + self.state as usize % self.largest).max(self.smallest)
     }
 }
 
@@ -119,9 +125,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let options = options(*flags, *given);
     let largest = PIECES[usize::from(shape & 7)];
-    let times = 1usize << (shape >> 3).min(18);
-    let log: Vec<u8> = if times > 1 && !body.is_empty() {
-        body.repeat(times.min(MAX_LOG / body.len()).max(1))
+    let log: Vec<u8> = if shape & 0x18 == 0x18 && !body.is_empty() {
+        body.repeat(LONG_LOG.div_ceil(body.len()))
     } else {
         body.to_vec()
     };
@@ -130,7 +135,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(whole.bytes, log.len() as u64);
 
     let mut fed = Analyzer::new(options.clone());
-    let mut cuts = Cuts::new(*seed, largest);
+    let mut cuts = Cuts::new(*seed, largest, log.len());
     let mut rest = &log[..];
     while !rest.is_empty() {
         let n = cuts.next().min(rest.len());
@@ -141,7 +146,7 @@ fuzz_target!(|data: &[u8]| {
 
     let reader = Trickle {
         rest: &log,
-        cuts: Cuts::new(seed.wrapping_add(1), largest),
+        cuts: Cuts::new(seed.wrapping_add(1), largest, log.len()),
     };
     let read = analyze_reader(reader, &options).expect("an in-memory reader does not fail");
     assert_eq!(read, whole, "read in pieces up to {largest} bytes");
