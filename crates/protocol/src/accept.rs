@@ -25,6 +25,20 @@ fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(16 << 10)
 }
 
+/// The largest message the master takes from a worker. tungstenite's default (64 MiB) let one
+/// message of a hostile worker cost gigabytes: each msgpack value decodes to 40 bytes, so 64 MiB
+/// of one-byte values became 2.5 GiB. The largest honest message is an `update` of the stock
+/// worker's 64 KiB output buffer plus one read (≤ 128 KiB of text), whose newline offsets and
+/// times add up to 14 bytes per line: under 2 MiB; the master's upload blocks are 64 KiB.
+pub const MAX_WORKER_MESSAGE: usize = 4 << 20;
+
+/// The master's side: [`websocket_config`] with messages from workers bounded.
+fn master_websocket_config() -> WebSocketConfig {
+    websocket_config()
+        .max_message_size(Some(MAX_WORKER_MESSAGE))
+        .max_frame_size(Some(MAX_WORKER_MESSAGE))
+}
+
 /// Why a connection could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {
@@ -113,7 +127,7 @@ where
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
         QuickAck::new(stream),
         callback,
-        Some(websocket_config()),
+        Some(master_websocket_config()),
     );
     let upgraded = tokio::time::timeout(timeout, upgrade).await;
     match (upgraded, outcome) {

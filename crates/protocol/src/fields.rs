@@ -1,5 +1,7 @@
 //! Typed reading of msgpack maps, so every decoding error names the field that was wrong.
 
+use std::collections::HashMap;
+
 use rmpv::Value;
 
 use crate::frame::FrameError;
@@ -137,6 +139,9 @@ pub(crate) fn text_list(value: &Value, field: &str) -> Result<Vec<String>, Frame
 pub(crate) struct Fields<'a> {
     context: String,
     entries: Vec<(String, &'a Value)>,
+    /// Position of each key in `entries`: a peer's map can hold a million keys, so neither the
+    /// duplicate check nor a lookup may scan them all.
+    index: HashMap<String, usize>,
 }
 
 impl<'a> Fields<'a> {
@@ -146,9 +151,10 @@ impl<'a> Fields<'a> {
             return Err(wrong_type(context, "map", value));
         };
         let mut entries: Vec<(String, &'a Value)> = Vec::with_capacity(pairs.len());
+        let mut index = HashMap::with_capacity(pairs.len());
         for (key, val) in pairs {
             let key = text(key, &format!("{context} key"))?;
-            if entries.iter().any(|(k, _)| *k == key) {
+            if index.insert(key.clone(), entries.len()).is_some() {
                 // Python would silently keep the last one; a peer sending two is broken.
                 return Err(invalid(context, format!("duplicate key {key:?}")));
             }
@@ -157,6 +163,7 @@ impl<'a> Fields<'a> {
         Ok(Fields {
             context: context.to_string(),
             entries,
+            index,
         })
     }
 
@@ -171,7 +178,7 @@ impl<'a> Fields<'a> {
 
     /// The value of `key`, if present.
     pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+        self.index.get(key).map(|&i| self.entries[i].1)
     }
 
     /// The value of `key`, which must be present (nil allowed).

@@ -20,7 +20,7 @@ mod worker_info;
 
 pub use accept::{
     accept_worker, accept_worker_within, connect_to_master, Accepted, HandshakeError,
-    HANDSHAKE_TIMEOUT,
+    HANDSHAKE_TIMEOUT, MAX_WORKER_MESSAGE,
 };
 pub use auth::{parse_basic_authorization, AuthError, Credentials};
 pub use command::{

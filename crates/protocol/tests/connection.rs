@@ -6,8 +6,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use oebb_protocol::{
     accept_worker, connect_to_master, Accepted, CloseReason, CommandId, Connection, Credentials,
-    Frame, FrameError, HandshakeError, IncomingRequest, Request, RequestError, Response, Update,
-    Value,
+    Frame, FrameError, HandshakeError, IncomingRequest, LogChunk, Request, RequestError, Response,
+    Update, Value, MAX_WORKER_MESSAGE,
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -257,6 +257,53 @@ async fn garbage_frames_close_that_connection_with_the_reason() {
             receiver: "master"
         })
     );
+}
+
+/// One message of nils decodes to 40 bytes per byte; over the limit it is refused unread (it
+/// was decoded, up to 64 MiB, into 2.5 GiB).
+#[tokio::test]
+async fn a_worker_message_over_the_limit_closes_its_connection_unread() {
+    let (listener, address) = listener().await;
+    let header = credentials().to_header_value();
+    let (master, client) = tokio::join!(accept(&listener), raw_client(&address, Some(&header)));
+    let (master, mut client) = (master.unwrap(), client.unwrap());
+    let oversized = Message::Binary(vec![0xc0; MAX_WORKER_MESSAGE + 1].into());
+    // The master may close before the whole message is written: the send may fail.
+    let _ = client.send(oversized).await;
+    let reason = tokio::time::timeout(WAIT, master.connection.closed())
+        .await
+        .expect("an oversized message did not close the connection");
+    assert!(
+        matches!(&reason, CloseReason::Transport(e) if e.contains("Message too long")),
+        "{reason:?}"
+    );
+}
+
+/// The largest update an honest worker sends (its 64 KiB buffer plus one read, all newlines:
+/// the offsets and times are most of it) stays under the limit.
+#[tokio::test]
+async fn the_largest_honest_update_is_under_the_limit() {
+    let (mut master, (worker, _), _listener) = pair().await;
+    let chunk = LogChunk::from_lines(&"\n".repeat(128 << 10), 1_700_000_000.25);
+    let request = Request::Update {
+        command_id: CommandId::from("1"),
+        updates: vec![Update::Stdout(chunk)],
+    };
+    let size = Frame::Request {
+        seq_number: oebb_protocol::SeqNumber(1),
+        request: request.clone(),
+    }
+    .encode()
+    .len();
+    assert!(size < MAX_WORKER_MESSAGE / 2, "{size} bytes");
+    let sent = worker.request(request, WAIT);
+    let answered = async {
+        let incoming = next(&mut master.incoming).await;
+        assert!(matches!(&incoming.request, Request::Update { updates, .. } if updates.len() == 1));
+        incoming.respond(Response::ok());
+    };
+    let (result, ()) = tokio::join!(sent, answered);
+    assert_eq!(result, Ok(Value::Nil));
 }
 
 #[tokio::test]
