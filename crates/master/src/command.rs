@@ -1,20 +1,17 @@
 //! Running one command on a worker: start it, store its output as it comes, answer its file
 //! transfer requests, interrupt it on stop or timeout, and notice when the worker goes away.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use oebb_protocol::{
-    Command, IncomingRequest, Request, RequestError, Response, Untrusted, Update, Value,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use oebb_protocol::{Command, IncomingRequest, Request, RequestError, Response, Untrusted, Update};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::ids::StepId;
 use crate::store::{Store, StoreError};
+pub use crate::transfer::Transfer;
+use crate::transfer::TransferState;
 use crate::workers::{WorkerHandle, CONTROL_TIMEOUT};
-use oebb_config::paths::RootedPath;
 
 /// How long a worker may take to finish a command after it was asked to interrupt it.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(20);
@@ -114,159 +111,6 @@ impl StepLog {
             _ => Ok(()),
         }
     }
-}
-
-/// The master's side of a file transfer.
-pub enum Transfer {
-    /// No transfer.
-    None,
-    /// Blocks of this master file are sent to the worker.
-    Send(PathBuf),
-    /// Blocks from the worker are written to this master file.
-    Receive(PathBuf),
-    /// A gzipped tar stream from the worker replaces this master directory: one checked to
-    /// be strictly below its root ([`oebb_config::paths::master_upload_dir`]).
-    ReceiveDirectory(RootedPath),
-}
-
-struct TransferState {
-    reader: Option<tokio::fs::File>,
-    writer: Option<tokio::fs::File>,
-    receive_path: Option<PathBuf>,
-    directory: Option<RootedPath>,
-}
-
-impl TransferState {
-    async fn open(transfer: Transfer) -> Result<TransferState, String> {
-        let mut state = TransferState {
-            reader: None,
-            writer: None,
-            receive_path: None,
-            directory: None,
-        };
-        match transfer {
-            Transfer::None => {}
-            Transfer::Send(path) => {
-                let file = tokio::fs::File::open(&path)
-                    .await
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                state.reader = Some(file);
-            }
-            Transfer::Receive(path) => state.receive_path = Some(path),
-            Transfer::ReceiveDirectory(dir) => {
-                // The stream is spooled beside the directory, so the old one stays whole
-                // until the worker says the stream is complete.
-                state.receive_path = Some(spool_path(dir.path()));
-                state.directory = Some(dir);
-            }
-        }
-        Ok(state)
-    }
-
-    async fn answer(&mut self, request: &Request) -> Result<Value, String> {
-        match request {
-            Request::ReadFile { length, .. } => {
-                let reader = self.reader.as_mut().ok_or("no file to send")?;
-                let mut block = vec![0u8; (*length).min(1 << 20) as usize];
-                let mut filled = 0;
-                while filled < block.len() {
-                    let n = reader
-                        .read(&mut block[filled..])
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if n == 0 {
-                        break;
-                    }
-                    filled += n;
-                }
-                block.truncate(filled);
-                Ok(Value::Binary(block))
-            }
-            Request::ReadFileClose { .. } => {
-                self.reader = None;
-                Ok(Value::Nil)
-            }
-            Request::UploadFileWrite { data, .. } | Request::UploadDirectoryWrite { data, .. } => {
-                if self.writer.is_none() {
-                    let path = self.receive_path.as_ref().ok_or("no file to receive")?;
-                    if let Some(parent) = path.parent() {
-                        tokio::fs::create_dir_all(parent)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                    let file = tokio::fs::File::create(path)
-                        .await
-                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                    self.writer = Some(file);
-                }
-                let writer = self.writer.as_mut().expect("opened above");
-                writer.write_all(data).await.map_err(|e| e.to_string())?;
-                Ok(Value::Nil)
-            }
-            Request::UploadFileClose { .. } => {
-                match self.writer.take() {
-                    Some(mut writer) => writer.flush().await.map_err(|e| e.to_string())?,
-                    None => {
-                        // An empty file sends no block at all.
-                        if let Some(path) = &self.receive_path {
-                            tokio::fs::write(path, b"")
-                                .await
-                                .map_err(|e| e.to_string())?;
-                        }
-                    }
-                }
-                Ok(Value::Nil)
-            }
-            Request::UploadFileUtime { .. } => Ok(Value::Nil),
-            Request::UploadDirectoryUnpack { .. } => {
-                let dir = self.directory.clone().ok_or("no directory to receive")?;
-                if let Some(mut writer) = self.writer.take() {
-                    writer.flush().await.map_err(|e| e.to_string())?;
-                }
-                let spool = spool_path(dir.path());
-                tokio::task::spawn_blocking(move || unpack(&spool, &dir))
-                    .await
-                    .map_err(|e| e.to_string())??;
-                Ok(Value::Nil)
-            }
-            other => Err(format!(
-                "{} is not expected during this command",
-                other.op()
-            )),
-        }
-    }
-}
-
-fn spool_path(dir: &std::path::Path) -> PathBuf {
-    let mut name = dir.file_name().unwrap_or_default().to_os_string();
-    name.push(".upload.tar.gz");
-    dir.with_file_name(name)
-}
-
-/// Replaces `dir` by the contents of the gzipped tar `spool`, then removes the spool; the tar
-/// crate refuses entries that would land outside `dir`, so a worker cannot write elsewhere.
-fn unpack(spool: &std::path::Path, dir: &RootedPath) -> Result<(), String> {
-    let result = (|| {
-        // The only directory the master ever deletes: one a step names strictly below its
-        // root (never the root, the master directory or one of its parents).
-        if !dir.is_below_root() {
-            return Err(format!("refusing to replace {}", dir.path().display()));
-        }
-        let dir = dir.path();
-        let file = std::fs::File::open(spool)
-            .map_err(|e| format!("cannot read {}: {e}", spool.display()))?;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir)
-                .map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        tar::Archive::new(flate2::read::GzDecoder::new(file))
-            .unpack(dir)
-            .map_err(|e| format!("cannot unpack into {}: {e}", dir.display()))
-    })();
-    let _ = std::fs::remove_file(spool);
-    result
 }
 
 /// Runs `command` on the worker until it completes, is interrupted or the worker is lost.
@@ -387,6 +231,7 @@ pub async fn run_command(
         }
     };
     worker.close_command(&command_id);
+    transfer.abandon().await;
     end
 }
 

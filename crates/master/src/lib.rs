@@ -33,6 +33,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod step;
 pub mod store;
+pub mod transfer;
 pub mod web;
 pub mod workers;
 

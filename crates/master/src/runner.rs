@@ -310,7 +310,7 @@ impl BuildRun {
                 let command = Command::DownloadFile(DownloadFileArgs {
                     path: worker_path("download destination", dest)?,
                     blocksize: TRANSFER_BLOCK,
-                    maxsize: None,
+                    maxsize: Transfer::max_size(),
                     mode: *mode,
                 });
                 (command, Transfer::Send(source.path().to_path_buf()))
@@ -321,7 +321,7 @@ impl BuildRun {
                 let command = Command::UploadDirectory(UploadDirectoryArgs {
                     path: worker_path("upload source", source)?,
                     blocksize: TRANSFER_BLOCK,
-                    maxsize: None,
+                    maxsize: Transfer::max_size(),
                     compress: Some(Compression::Gz),
                 });
                 (command, Transfer::ReceiveDirectory(dir))
@@ -330,7 +330,7 @@ impl BuildRun {
                 Command::UploadFile(UploadFileArgs {
                     path: worker_path("log file", logfile)?,
                     blocksize: TRANSFER_BLOCK,
-                    maxsize: None,
+                    maxsize: Transfer::max_size(),
                     keepstamp: false,
                 }),
                 Transfer::Receive(self.fetched_log(step)?.path().to_path_buf()),
@@ -342,7 +342,7 @@ impl BuildRun {
                 let command = Command::UploadFile(UploadFileArgs {
                     path: worker_path("upload source", source)?,
                     blocksize: TRANSFER_BLOCK,
-                    maxsize: None,
+                    maxsize: Transfer::max_size(),
                     keepstamp: false,
                 });
                 (command, Transfer::Receive(dest.path().to_path_buf()))
