@@ -84,6 +84,32 @@ fn a_master_with_its_local_worker_builds_a_forced_builder() {
     force_and_check(d, 1, &log);
 }
 
+/// The store holds every build's logs and the web sessions: the master creates it, and SQLite
+/// its write-ahead log and shared memory, readable by their owner only.
+#[cfg(unix)]
+#[test]
+fn the_master_creates_its_store_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    master_dir(d);
+    let log = d.join("master.log");
+    let _master = Killed::spawn(
+        Command::new(env!("CARGO_BIN_EXE_oebb")).args([
+            "master",
+            d.to_str().unwrap(),
+            "--local-worker",
+        ]),
+        "oebb master --local-worker",
+        log.clone(),
+    );
+    force_and_check(d, 1, &log);
+    for file in ["state.sqlite", "state.sqlite-wal", "state.sqlite-shm"] {
+        let meta = std::fs::metadata(d.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{file}");
+    }
+}
+
 /// Dropping the code pages of the running process (see `resident.rs`) must leave a master that
 /// goes on building: the pages come back from the file.
 #[test]

@@ -30,6 +30,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
     crate::resident::fewer_heap_arenas();
     let code_pages = crate::resident::CodePages::of_this_process();
     super::init_logging();
+    warn_if_readable_by_others(&args.password_file);
     let password = std::fs::read_to_string(&args.password_file)
         .with_context(|| format!("reading the password file {}", args.password_file.display()))?
         .trim()
@@ -55,4 +56,20 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
         Stopped::BySignal => tracing::info!("stopped by a signal"),
     }
     Ok(0)
+}
+
+/// Warns when others than the owner may read the password file (as ssh does for its keys).
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "the password file {} can be read by other users (mode {mode:03o}); \
+                 run: chmod 600 {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
 }
