@@ -322,7 +322,9 @@ impl Ini {
     /// have cost [`MAX_RESOLVED_BYTES`], a section resolves to nothing and an error.
     pub fn resolve(&self, chain: &[&Section]) -> (Resolved, Vec<ConfigError>) {
         let section_name = chain.first().map_or("DEFAULT", |s| s.name.as_str());
-        let too_large = || {
+        // Every path out records what was spent, so a file past its bound costs nothing more.
+        let too_large = |spent: usize| {
+            self.resolved_bytes.set(spent);
             let line = chain.first().map_or(0, |s| s.line);
             let kind = ErrorKind::ResolvedTooLarge {
                 section: section_name.to_string(),
@@ -334,13 +336,12 @@ impl Ini {
             (nothing, vec![ConfigError::new(&self.path, line, kind)])
         };
         let mut spent = self.resolved_bytes.get().saturating_add(SECTION_COST);
-        self.resolved_bytes.set(spent);
         let written = || chain.iter().flat_map(|s| &s.options).chain(&self.defaults);
         let mut options: Vec<Opt> = Vec::new();
         let mut names: HashSet<&str> = HashSet::new();
         for opt in written() {
             if spent > MAX_RESOLVED_BYTES {
-                return too_large();
+                return too_large(spent);
             }
             if names.insert(&opt.name) {
                 spent = spent.saturating_add(opt.name.len() + opt.value.len() + OPTION_COST);
@@ -353,9 +354,7 @@ impl Ini {
             Interpolator::new(written().map(|o| (o.name.as_str(), o.value.as_str())));
         for opt in &mut options {
             if spent.saturating_add(interpolator.made()) > MAX_RESOLVED_BYTES {
-                self.resolved_bytes
-                    .set(spent.saturating_add(interpolator.made()));
-                return too_large();
+                return too_large(spent.saturating_add(interpolator.made()));
             }
             if !opt.value.contains('%') {
                 continue;
@@ -383,7 +382,7 @@ impl Ini {
         spent = spent.saturating_add(interpolator.made());
         self.resolved_bytes.set(spent);
         if spent > MAX_RESOLVED_BYTES {
-            return too_large();
+            return too_large(spent);
         }
         (Resolved { options }, errors)
     }

@@ -292,6 +292,31 @@ fn the_resolved_sections_of_a_file_are_bounded() {
     );
 }
 
+/// Once past the bound, a section costs no more work: before, each later section copied
+/// `[DEFAULT]` again up to the bound before giving up.
+#[test]
+fn sections_past_the_bound_are_refused_without_copying_default() {
+    let mut text = String::from("[DEFAULT]\n");
+    let value = "v".repeat(700);
+    for o in 0..10_000 {
+        text.push_str(&format!("option{o} = {value}\n"));
+    }
+    for s in 0..30 {
+        text.push_str(&format!("[s{s}]\n"));
+    }
+    let ini = ini(&text);
+    let refused: Vec<usize> = (0..30)
+        .filter(|&i| !ini.resolve(&[&ini.sections[i]]).1.is_empty())
+        .collect();
+    assert_eq!(refused.first(), Some(&8), "each section costs about 8 MB");
+    assert_eq!(refused.len(), 22);
+    // What the refused section spent is recorded, so the next ones stop at once.
+    let before = ini.resolved_bytes.get();
+    assert!(before > MAX_RESOLVED_BYTES, "{before}");
+    ini.resolve(&[&ini.sections[29]]);
+    assert_eq!(ini.resolved_bytes.get(), before + SECTION_COST);
+}
+
 /// Duplicate checks look names up, so a file of many sections and options parses in linear
 /// time; the errors stay the same.
 #[test]
