@@ -6,6 +6,7 @@ use crate::ini::{Ini, MAX_ERRORS};
 use crate::master_settings::{parse_master_settings, MasterSettings};
 use crate::matrix::{build_matrix, Matrix};
 use crate::worker::{parse_workers, Worker};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -165,6 +166,8 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
         overrides.manifests.clone()
     };
     let mut buildouts: Vec<Buildout> = Vec::new();
+    // Index in `buildouts` by name: manifests may hold tens of thousands of sections.
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for path in &manifest_files {
         let Some(ini) = read_ini(path, &mut errors) else {
             continue;
@@ -173,7 +176,7 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
         errors.extend(errs);
         warnings.extend(warns);
         for b in found {
-            if let Some(first) = buildouts.iter().find(|o| o.name == b.name) {
+            if let Some(first) = seen.get(&b.name).map(|&i| &buildouts[i]) {
                 errors.push(ConfigError::new(
                     &b.manifest,
                     b.line,
@@ -183,6 +186,7 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
                     },
                 ));
             } else {
+                seen.insert(b.name.clone(), buildouts.len());
                 buildouts.push(b);
             }
         }
