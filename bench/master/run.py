@@ -8,7 +8,7 @@ msgpack_experimental_v7, started in the foreground). Measured, for each master:
   latency     sequential force -> finished, one build at a time (p50, p90)
   throughput  N requests forced at once on 4 builders x 2 workers, builds/s from the first force
               to the last request seen finished
-  memory      VmRSS of the master process (only) with 50 connected idle workers
+  memory      RssAnon and PSS of the master process (only) with 50 connected idle workers
   log         a step printing ~200 MB: MB/s from the step's start to its finish (master's
               timestamps) and the size of the stored log
 
@@ -117,14 +117,23 @@ def free_port():
         return s.getsockname()[1]
 
 
-def rss_kib(pid, field="VmRSS"):
-    """A /proc/PID/status memory figure in KiB: VmRSS (all resident pages) or RssAnon (the
-    process's own heap and stacks, without the program's file pages shared with the page cache)."""
-    with open(f"/proc/{pid}/status") as f:
+def kib(path, field):
+    """The `FIELD:   N kB` figure of a /proc file, in KiB."""
+    with open(path) as f:
         for line in f:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise RuntimeError(f"no {field} for {pid}")
+    raise RuntimeError(f"no {field} in {path}")
+
+
+def memory_now(pid):
+    """The memory a process costs, in MiB: RssAnon (/proc/PID/status: its own heap and stacks,
+    which only it holds) and PSS (/proc/PID/smaps_rollup: every resident page divided by the
+    number of processes sharing it, so the program's code counts once across its processes,
+    and not at all while the kernel has reclaimed it). VmRSS is not used: it counts code pages
+    the kernel may drop at any time as if they were the process's."""
+    return {"anon_mib": round(kib(f"/proc/{pid}/status", "RssAnon") / 1024, 1),
+            "pss_mib": round(kib(f"/proc/{pid}/smaps_rollup", "Pss") / 1024, 1)}
 
 
 def cpu_seconds(pid):
@@ -267,9 +276,10 @@ class Workers:
 class OebbMaster:
     label = "oebb"
 
-    def __init__(self, work, oebb_bin, worker_names):
+    def __init__(self, work, oebb_bin, worker_names, master_args=()):
         self.dir = work / "oebb-master"
         self.bin = oebb_bin
+        self.master_args = list(master_args)
         self.worker_port = free_port()
         self.web_port = free_port()
         d = self.dir
@@ -298,7 +308,8 @@ class OebbMaster:
 
     def start(self):
         env = dict(os.environ, NO_COLOR="1", RUST_LOG="info")
-        self.proc = spawn([str(self.bin), "master", str(self.dir)], self.logfile, env=env)
+        self.proc = spawn([str(self.bin), "master", str(self.dir)] + self.master_args,
+                          self.logfile, env=env)
         wait_for("the oebb master's API", self._up, 30)
 
     def _up(self):
@@ -541,19 +552,18 @@ def throughput(master, n, timeout=600):
 
 
 def memory(master, start_workers, names, idle_s, settle=3.0):
-    """RSS right after the workers connected (settle) and again after idle_s more seconds
-    without a build: every minute when no build runs, the oebb master gives back the code pages
-    and free heap its last work touched."""
+    """RssAnon and PSS right after the workers connected (settle) and again after idle_s more
+    seconds without a build."""
     procs = start_workers(names)
     try:
         wait_connected(master, names, timeout=240)
         time.sleep(settle)
-        r = {"rss_mib_connected": round(rss_kib(master.proc.pid) / 1024, 1),
-             "anon_mib_connected": round(rss_kib(master.proc.pid, "RssAnon") / 1024, 1),
+        connected = memory_now(master.proc.pid)
+        r = {"anon_mib_connected": connected["anon_mib"],
+             "pss_mib_connected": connected["pss_mib"],
              "workers": len(names), "idle_s": idle_s}
         time.sleep(idle_s)
-        r["rss_mib"] = round(rss_kib(master.proc.pid) / 1024, 1)
-        r["anon_mib"] = round(rss_kib(master.proc.pid, "RssAnon") / 1024, 1)
+        r.update(memory_now(master.proc.pid))
         return r
     finally:
         end_all(procs)
@@ -591,7 +601,7 @@ def phase(results, key, fn):
 def bench_master(master, workers, tag, args, with_oebb_workers):
     r = {}
     master.start()
-    r["rss_mib_no_worker"] = round(rss_kib(master.proc.pid) / 1024, 1)
+    r["no_worker"] = memory_now(master.proc.pid)
     stock = lambda names: workers.start_stock(tag, master.worker_port, names)  # noqa: E731
     oebbw = lambda names: workers.start_oebb(tag, master.worker_port, names)  # noqa: E731
     kinds = [("stock", stock)] + ([("oebb", oebbw)] if with_oebb_workers else [])
@@ -634,7 +644,7 @@ def bench_master(master, workers, tag, args, with_oebb_workers):
                     end_all(procs)
                     wait_disconnected(master, ["w0"])
             phase(r, f"log_{kind}", big)
-        r["rss_mib_end"] = round(rss_kib(master.proc.pid) / 1024, 1)
+        r["end"] = memory_now(master.proc.pid)
     finally:
         master.stop()
     return r
@@ -679,20 +689,19 @@ def report(oebb, bb, meta):
         "higher", "> 100")
     row("master CPU s for the queued run, stock", get(oebb, "throughput_stock", "master_cpu_s"),
         get(bb, "throughput_stock", "master_cpu_s"), "lower")
-    row("RSS MiB, no worker (fresh master)", oebb.get("rss_mib_no_worker"),
-        bb.get("rss_mib_no_worker"), "lower")
+    for fig, name in (("anon_mib", "RssAnon"), ("pss_mib", "PSS")):
+        row(f"{name} MiB, no worker (fresh master)", get(oebb, "no_worker", fig),
+            get(bb, "no_worker", fig), "lower")
     idle = f"{meta['idle_workers']} idle"
-    row(f"RSS MiB, {idle} oebb workers, after {meta['idle_seconds']:g} s",
-        get(oebb, "memory_oebb_workers", "rss_mib"), None, "lower", "< 40")
-    row(f"RSS MiB, {idle} stock workers, just connected",
-        get(oebb, "memory_stock_workers", "rss_mib_connected"),
-        get(bb, "memory_stock_workers", "rss_mib_connected"), "lower")
-    row(f"RSS MiB, {idle} stock workers, after {meta['idle_seconds']:g} s",
-        get(oebb, "memory_stock_workers", "rss_mib"), get(bb, "memory_stock_workers", "rss_mib"),
-        "lower", "< 40; >= 10x")
-    row(f"RssAnon MiB (heap, stacks), {idle} stock workers, after {meta['idle_seconds']:g} s",
-        get(oebb, "memory_stock_workers", "anon_mib"), get(bb, "memory_stock_workers", "anon_mib"),
-        "lower")
+    for fig, name in (("anon_mib", "RssAnon"), ("pss_mib", "PSS")):
+        row(f"{name} MiB, {idle} oebb workers, after {meta['idle_seconds']:g} s",
+            get(oebb, "memory_oebb_workers", fig), None, "lower", "< 40")
+        row(f"{name} MiB, {idle} stock workers, just connected",
+            get(oebb, "memory_stock_workers", fig.replace("_mib", "_mib_connected")),
+            get(bb, "memory_stock_workers", fig.replace("_mib", "_mib_connected")), "lower")
+        row(f"{name} MiB, {idle} stock workers, after {meta['idle_seconds']:g} s",
+            get(oebb, "memory_stock_workers", fig), get(bb, "memory_stock_workers", fig),
+            "lower", "< 40; >= 10x")
     row("log MB/s stored, ~200 MB step, oebb worker", get(oebb, "log_oebb", "mb_per_s"), None,
         "higher", "> 100")
     row("log MB/s stored, ~200 MB step, stock worker", get(oebb, "log_stock", "mb_per_s"),
@@ -734,10 +743,14 @@ def main():
                     help="also the 200 MB log on Buildbot (takes minutes)")
     ap.add_argument("--only", choices=["oebb", "buildbot"], help="run one master only")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--master-arg", action="append", default=[],
+                    help="an argument for `oebb master` (repeat for several), e.g. "
+                    "--master-arg=--local-worker")
     args = ap.parse_args()
     WORKER_COUNT = max(args.idle_workers, 2)
     venv = Path(args.venv)
-    for tool in ("buildbot", "buildbot-worker", "twistd"):
+    needed = ("buildbot-worker",) if args.only == "oebb" else ("buildbot", "buildbot-worker", "twistd")
+    for tool in needed:
         if not (venv / "bin" / tool).exists():
             sys.exit(f"{venv}/bin/{tool} missing: run bench/master/setup.sh first")
 
@@ -757,6 +770,7 @@ def main():
             "builds": args.builds, "requests": args.requests, "idle_workers": args.idle_workers,
             "idle_seconds": args.idle_seconds,
             "poll_sleep_ms": POLL_SLEEP * 1000, "oebb_bin": str(oebb_bin),
+            "oebb_master_args": args.master_arg,
             "buildbot": subprocess.run([str(venv / "bin/python"), "-c",
                                         "import buildbot;print(buildbot.version)"],
                                        capture_output=True, text=True).stdout.strip()}
@@ -766,7 +780,8 @@ def main():
     try:
         if args.only != "buildbot":
             log("=== oebb master ===")
-            oebb_r = bench_master(OebbMaster(work, oebb_bin, names), workers, "oebb", args, True)
+            master = OebbMaster(work, oebb_bin, names, args.master_arg)
+            oebb_r = bench_master(master, workers, "oebb", args, True)
         if args.only != "oebb":
             log("=== Buildbot master ===")
             bb_r = bench_master(BuildbotMaster(work, venv, names), workers, "bb", args, False)

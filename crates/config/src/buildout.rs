@@ -199,11 +199,28 @@ fn inherit_chain<'a>(
             );
             return Err((parent.name == section.name).then_some(error));
         }
+        if chain.len() == MAX_INHERIT_DEPTH {
+            // Reported once, by the section whose own `inherit` makes the chain too long: the
+            // one whose parent's chain is still within the bound.
+            if parent.get("inherit").is_some() {
+                return Err(None);
+            }
+            let own_line = section.get("inherit").map_or(section.line, |o| o.line);
+            let kind = ErrorKind::InheritTooDeep {
+                section: section.name.clone(),
+                root: parent.name.clone(),
+                limit: MAX_INHERIT_DEPTH,
+            };
+            return Err(Some(ConfigError::new(&ini.path, own_line, kind)));
+        }
         chain.push(parent);
         current = parent;
     }
     Ok(chain)
 }
+
+/// How many sections an `inherit` chain may hold, the section itself included.
+const MAX_INHERIT_DEPTH: usize = 16;
 
 fn parse_buildout(
     path: &Path,

@@ -87,6 +87,15 @@ pub enum ErrorKind {
     /// The file could not be read.
     #[error("cannot read the file ({reason}); check that it exists and is readable")]
     Unreadable { reason: String },
+    /// A FIFO, a device, a directory… where a file was expected.
+    #[error("this is {what}, not a regular file; give the path of a configuration file")]
+    NotAFile { what: String },
+    /// A file beyond the size limit.
+    #[error("the file is larger than {limit} bytes, far beyond any configuration file; give the right file")]
+    FileTooLarge { limit: u64 },
+    /// So many errors that the rest is not worth reading.
+    #[error("more than {limit} errors, the rest is not shown; is this the right file?")]
+    TooManyErrors { limit: usize },
     /// The file is not UTF-8.
     #[error("the line is not valid UTF-8; save the file as UTF-8")]
     NotUtf8,
@@ -135,6 +144,24 @@ pub enum ErrorKind {
     /// `%(a)s` refers back to itself through other options.
     #[error("interpolation loop in option `{option}`: {chain}; break the loop")]
     InterpolationLoop { option: String, chain: String },
+    /// References nested deeper than the limit (Python's ConfigParser allows 10).
+    #[error("interpolation of option `{option}` nests deeper than {limit} references ({chain}); reference the values more directly")]
+    InterpolationTooDeep {
+        option: String,
+        chain: String,
+        limit: usize,
+    },
+    /// Interpolation makes a value longer than the limit (nested references multiply).
+    #[error("interpolation makes option `{option}` longer than {limit} bytes ({chain}); use fewer nested %(name)s references")]
+    InterpolationTooLong {
+        option: String,
+        chain: String,
+        limit: usize,
+    },
+    /// The sections of one file resolve to more than the limit (`[DEFAULT]` is copied into
+    /// every section).
+    #[error("resolving section [{section}] brings the sections of this file past {limit} bytes of options; make [DEFAULT] and the interpolations smaller, or split the file")]
+    ResolvedTooLarge { section: String, limit: usize },
 
     // --- versions and requirements
     /// A version that does not parse.
@@ -232,6 +259,13 @@ pub enum ErrorKind {
     /// `inherit` loops.
     #[error("inheritance loop: {chain}; remove one of these `inherit` options")]
     InheritLoop { chain: String },
+    /// An `inherit` chain longer than the limit.
+    #[error("[{section}] inherits through more than {limit} sections, up to [{root}]; inherit from fewer levels")]
+    InheritTooDeep {
+        section: String,
+        root: String,
+        limit: usize,
+    },
     /// The same buildout section in two manifests.
     #[error("buildout [{name}] is already defined at {first}; rename one of them")]
     DuplicateBuildout { name: String, first: String },

@@ -7,7 +7,14 @@
 //! silently, which hid typos).
 
 use crate::error::{ConfigError, ErrorKind};
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+
+mod interpolation;
+
+use interpolation::Interpolator;
+pub use interpolation::MAX_VALUE_BYTES;
 
 /// One option as written: lower-cased name, value (continuation lines joined by `\n`), line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,10 +87,26 @@ pub struct Ini {
     pub defaults: Vec<Opt>,
     /// Every other section, in file order.
     pub sections: Vec<Section>,
+    /// Index in `sections` by name.
+    index: HashMap<String, usize>,
+    /// Bytes the resolved sections of this file have cost so far (see [`MAX_RESOLVED_BYTES`]).
+    resolved_bytes: Cell<usize>,
 }
 
-/// Interpolation may nest this deep before it is reported as a loop (Python allows 10).
-const MAX_DEPTH: usize = 10;
+/// What resolving every section of one file may cost, in bytes of resolved options: every
+/// section gets a copy of `[DEFAULT]`, so a few thousand sections and options make a product
+/// that a short file can drive into gigabytes.
+pub const MAX_RESOLVED_BYTES: usize = 64 * 1024 * 1024;
+
+/// Syntax errors reported per file before reading stops: a file that is not INI at all would
+/// give one per line.
+pub const MAX_ERRORS: usize = 100;
+
+/// What one resolved option costs beyond its name and value.
+const OPTION_COST: usize = 64;
+
+/// What one resolved section costs beyond its options: the worker or buildout made of it.
+const SECTION_COST: usize = 1024;
 
 impl Ini {
     /// Parses raw bytes; lines that are not UTF-8 are errors.
@@ -107,7 +130,11 @@ impl Ini {
             path: path.to_path_buf(),
             defaults: Vec::new(),
             sections: Vec::new(),
+            index: HashMap::new(),
+            resolved_bytes: Cell::new(0),
         };
+        // The lines of each option name per target, so a file of many options stays linear.
+        let mut seen: HashMap<(Target, String), u32> = HashMap::new();
         let mut errors = Vec::new();
         let err = |line: u32, kind| ConfigError::new(path, line, kind);
         // Which option list receives options: None before the first header.
@@ -121,6 +148,10 @@ impl Ini {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (index, raw) in text.split('\n').enumerate() {
             let line_no = index as u32 + 1;
+            if errors.len() >= MAX_ERRORS {
+                errors.push(err(line_no, ErrorKind::TooManyErrors { limit: MAX_ERRORS }));
+                break;
+            }
             let line = raw.strip_suffix('\r').unwrap_or(raw);
             let trimmed = line.trim();
             if trimmed.is_empty() {
@@ -144,7 +175,7 @@ impl Ini {
                         errors.push(err(
                             line_no,
                             ErrorKind::BeforeSection {
-                                text: trimmed.into(),
+                                text: excerpt(trimmed),
                             },
                         ));
                         skipping = true;
@@ -153,7 +184,7 @@ impl Ini {
                         errors.push(err(
                             line_no,
                             ErrorKind::DanglingContinuation {
-                                text: trimmed.into(),
+                                text: excerpt(trimmed),
                             },
                         ));
                         skipping = true;
@@ -178,17 +209,18 @@ impl Ini {
                         }
                     }
                     Some(name) => {
-                        if let Some(prev) = ini.sections.iter().find(|s| s.name == name) {
+                        if let Some(&prev) = ini.index.get(&name) {
                             errors.push(err(
                                 line_no,
                                 ErrorKind::DuplicateSection {
                                     name,
-                                    first_line: prev.line,
+                                    first_line: ini.sections[prev].line,
                                 },
                             ));
                             // The duplicate's options are dropped; report them no further.
                             skipping = true;
                         } else {
+                            ini.index.insert(name.clone(), ini.sections.len());
                             ini.sections.push(Section {
                                 name,
                                 line: line_no,
@@ -201,7 +233,7 @@ impl Ini {
                         errors.push(err(
                             line_no,
                             ErrorKind::BadSectionHeader {
-                                text: trimmed.into(),
+                                text: excerpt(trimmed),
                             },
                         ));
                         skipping = true;
@@ -216,7 +248,7 @@ impl Ini {
                 errors.push(err(
                     line_no,
                     ErrorKind::NotAnOption {
-                        text: trimmed.into(),
+                        text: excerpt(trimmed),
                     },
                 ));
                 skipping = true;
@@ -233,7 +265,7 @@ impl Ini {
                 errors.push(err(
                     line_no,
                     ErrorKind::BeforeSection {
-                        text: trimmed.into(),
+                        text: excerpt(trimmed),
                     },
                 ));
                 skipping = true;
@@ -247,9 +279,7 @@ impl Ini {
                 Target::Section(i) => ini.sections[i].name.clone(),
                 _ => "DEFAULT".to_string(),
             };
-            let options = ini.options_mut(target);
-            if let Some(prev) = options.iter().find(|o| o.name == name) {
-                let first_line = prev.line;
+            if let Some(&first_line) = seen.get(&(target, name.clone())) {
                 errors.push(err(
                     line_no,
                     ErrorKind::DuplicateOption {
@@ -261,7 +291,9 @@ impl Ini {
                 skipping = true;
                 continue;
             }
+            seen.insert((target, name.clone()), line_no);
             let from_default = target == Target::Defaults;
+            let options = ini.options_mut(target);
             options.push(Opt {
                 name,
                 value,
@@ -282,38 +314,56 @@ impl Ini {
 
     /// The section named `name`, if any (`DEFAULT` is never one).
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections.iter().find(|s| s.name == name)
+        self.index.get(name).map(|&i| &self.sections[i])
     }
 
     /// Options of `chain[0]` with those of its parents `chain[1..]` and `[DEFAULT]` filling the
-    /// gaps, every value interpolated against that same chain.
+    /// gaps, every value interpolated against that same chain. Once the sections of this file
+    /// have cost [`MAX_RESOLVED_BYTES`], a section resolves to nothing and an error.
     pub fn resolve(&self, chain: &[&Section]) -> (Resolved, Vec<ConfigError>) {
+        let section_name = chain.first().map_or("DEFAULT", |s| s.name.as_str());
+        // Every path out records what was spent, so a file past its bound costs nothing more.
+        let too_large = |spent: usize| {
+            self.resolved_bytes.set(spent);
+            let line = chain.first().map_or(0, |s| s.line);
+            let kind = ErrorKind::ResolvedTooLarge {
+                section: section_name.to_string(),
+                limit: MAX_RESOLVED_BYTES,
+            };
+            let nothing = Resolved {
+                options: Vec::new(),
+            };
+            (nothing, vec![ConfigError::new(&self.path, line, kind)])
+        };
+        let mut spent = self.resolved_bytes.get().saturating_add(SECTION_COST);
+        let written = || chain.iter().flat_map(|s| &s.options).chain(&self.defaults);
         let mut options: Vec<Opt> = Vec::new();
-        for section in chain {
-            for opt in &section.options {
-                if !options.iter().any(|o| o.name == opt.name) {
-                    options.push(opt.clone());
-                }
+        let mut names: HashSet<&str> = HashSet::new();
+        for opt in written() {
+            if spent > MAX_RESOLVED_BYTES {
+                return too_large(spent);
             }
-        }
-        for opt in &self.defaults {
-            if !options.iter().any(|o| o.name == opt.name) {
+            if names.insert(&opt.name) {
+                spent = spent.saturating_add(opt.name.len() + opt.value.len() + OPTION_COST);
                 options.push(opt.clone());
             }
         }
-        let section_name = chain.first().map_or("DEFAULT", |s| s.name.as_str());
+        self.resolved_bytes.set(spent);
         let mut errors = Vec::new();
-        let raw: Vec<(String, String)> = options
-            .iter()
-            .map(|o| (o.name.clone(), o.value.clone()))
-            .collect();
+        let mut interpolator =
+            Interpolator::new(written().map(|o| (o.name.as_str(), o.value.as_str())));
         for opt in &mut options {
+            if spent.saturating_add(interpolator.made()) > MAX_RESOLVED_BYTES {
+                return too_large(spent.saturating_add(interpolator.made()));
+            }
             if !opt.value.contains('%') {
                 continue;
             }
-            let mut stack = vec![opt.name.clone()];
-            match interpolate(&opt.value, &raw, &mut stack) {
-                Ok(v) => opt.value = v,
+            match interpolator.expand(&opt.name, &opt.value) {
+                Ok(v) => {
+                    spent = spent.saturating_add(v.len());
+                    opt.value = v;
+                }
                 Err(kind) => {
                     let kind = match kind {
                         ErrorKind::UnknownInterpolation { name, .. } => {
@@ -329,16 +379,30 @@ impl Ini {
                 }
             }
         }
+        spent = spent.saturating_add(interpolator.made());
+        self.resolved_bytes.set(spent);
+        if spent > MAX_RESOLVED_BYTES {
+            return too_large(spent);
+        }
         (Resolved { options }, errors)
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Target {
     Defaults,
     Section(usize),
     /// Options of a rejected (duplicate) section: read and dropped.
     Discard,
+}
+
+/// The start of a bad line, for its error message: a line may be megabytes long.
+fn excerpt(line: &str) -> String {
+    const SHOWN: usize = 80;
+    match line.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line.to_string(),
+    }
 }
 
 /// `[name]`, optionally followed by a comment; None when malformed.
@@ -364,56 +428,6 @@ fn strip_inline_comment(value: &str) -> &str {
         }
     }
     value
-}
-
-/// Expands `%(name)s` and `%%` in `value`; `stack` holds the options being expanded (loops).
-fn interpolate(
-    value: &str,
-    options: &[(String, String)],
-    stack: &mut Vec<String>,
-) -> Result<String, ErrorKind> {
-    let option = stack[0].clone();
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(pos) = rest.find('%') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 1..];
-        if let Some(tail) = after.strip_prefix('%') {
-            out.push('%');
-            rest = tail;
-        } else if let Some(tail) = after.strip_prefix('(') {
-            let Some(close) = tail.find(")s") else {
-                let text: String = rest[pos..].chars().take(30).collect();
-                return Err(ErrorKind::BadInterpolation { option, text });
-            };
-            let name = tail[..close].trim().to_lowercase();
-            let Some((_, target)) = options.iter().find(|(n, _)| *n == name) else {
-                return Err(ErrorKind::UnknownInterpolation {
-                    name,
-                    option,
-                    section: String::new(),
-                });
-            };
-            if stack.contains(&name) || stack.len() > MAX_DEPTH {
-                stack.push(name);
-                return Err(ErrorKind::InterpolationLoop {
-                    option,
-                    chain: stack.join(" → "),
-                });
-            }
-            stack.push(name);
-            let expanded = interpolate(target, options, stack)?;
-            stack.pop();
-            out.push_str(&expanded);
-            rest = &tail[close + 2..];
-        } else {
-            // A lone `%` (e.g. `100%`) was harmless for ConfigParser when no `%(` followed; keep it.
-            out.push('%');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -2,10 +2,12 @@
 
 use crate::buildout::{parse_manifest, Buildout};
 use crate::error::{ConfigError, ErrorKind, Warning};
-use crate::ini::Ini;
+use crate::ini::{Ini, MAX_ERRORS};
 use crate::master_settings::{parse_master_settings, MasterSettings};
 use crate::matrix::{build_matrix, Matrix};
 use crate::worker::{parse_workers, Worker};
+use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Files to use instead of those of the master directory.
@@ -38,24 +40,80 @@ pub struct MasterConfig {
     pub warnings: Vec<Warning>,
 }
 
-/// Reads a file as INI; a missing or unreadable file is an error at line 0.
+/// The largest configuration file read; real ones are a few hundred kilobytes at most.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a file as INI; a missing, unreadable, special or oversized file is an error at line 0.
 fn read_ini(path: &Path, errors: &mut Vec<ConfigError>) -> Option<Ini> {
-    match std::fs::read(path) {
+    match read_file(path) {
         Ok(bytes) => {
             let (ini, errs) = Ini::parse_bytes(path, &bytes);
             errors.extend(errs);
             Some(ini)
         }
-        Err(e) => {
-            errors.push(ConfigError::new(
-                path,
-                0,
-                ErrorKind::Unreadable {
-                    reason: e.to_string(),
-                },
-            ));
+        Err(kind) => {
+            errors.push(ConfigError::new(path, 0, kind));
             None
         }
+    }
+}
+
+/// The bytes of the regular file `path`, at most [`MAX_FILE_BYTES`] of them. A FIFO, a device
+/// or a directory is refused before anything is read: `/dev/zero` never ends and a FIFO
+/// without a writer blocks forever.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, ErrorKind> {
+    let unreadable = |e: std::io::Error| ErrorKind::Unreadable {
+        reason: e.to_string(),
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Opening a FIFO for reading waits for a writer, unless non-blocking.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(unreadable)?;
+    let kind = file.metadata().map_err(unreadable)?.file_type();
+    if !kind.is_file() {
+        return Err(ErrorKind::NotAFile {
+            what: file_kind(kind).to_string(),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ErrorKind::FileTooLarge {
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    Ok(bytes)
+}
+
+/// [`read_file`] as UTF-8 text, `None` when it cannot be read: for the files `check` reads
+/// beside the manifests (buildout files), whose absence is reported elsewhere.
+pub fn read_text(path: &Path) -> Option<String> {
+    read_file(path).ok().and_then(|b| String::from_utf8(b).ok())
+}
+
+/// What a file that is not a regular file is, in words.
+fn file_kind(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
     }
 }
 
@@ -108,6 +166,8 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
         overrides.manifests.clone()
     };
     let mut buildouts: Vec<Buildout> = Vec::new();
+    // Index in `buildouts` by name: manifests may hold tens of thousands of sections.
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for path in &manifest_files {
         let Some(ini) = read_ini(path, &mut errors) else {
             continue;
@@ -116,7 +176,7 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
         errors.extend(errs);
         warnings.extend(warns);
         for b in found {
-            if let Some(first) = buildouts.iter().find(|o| o.name == b.name) {
+            if let Some(first) = seen.get(&b.name).map(|&i| &buildouts[i]) {
                 errors.push(ConfigError::new(
                     &b.manifest,
                     b.line,
@@ -126,6 +186,7 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
                     },
                 ));
             } else {
+                seen.insert(b.name.clone(), buildouts.len());
                 buildouts.push(b);
             }
         }
@@ -134,6 +195,12 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
     let (matrix, errs) = build_matrix(&buildouts, &workers);
     errors.extend(errs);
     if !errors.is_empty() {
+        if errors.len() > MAX_ERRORS {
+            let location = errors[MAX_ERRORS].location.clone();
+            errors.truncate(MAX_ERRORS);
+            let kind = ErrorKind::TooManyErrors { limit: MAX_ERRORS };
+            errors.push(ConfigError { location, kind });
+        }
         return Err(errors);
     }
     warnings.extend(matrix.warnings.iter().cloned());

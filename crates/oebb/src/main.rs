@@ -1,6 +1,7 @@
 //! `oebb`: one binary for the master, the worker and the offline tools.
 
 mod cmd;
+mod private_file;
 mod resident;
 
 use clap::{Parser, Subcommand};

@@ -130,3 +130,30 @@ odoo-16.0-nodemo-pg16  odoo-16.0-nodemo  stable    local
 "
     );
 }
+
+/// The password hashes and worker passwords, and the directory that will hold the store and
+/// the API token, are readable by their owner only; the buildout files are not secret.
+#[cfg(unix)]
+#[test]
+fn created_secrets_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("demo");
+    assert_eq!(
+        oebb(&["create-master", master.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let mode = |f: &str| {
+        std::fs::metadata(master.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(""), 0o700, "the master directory");
+    assert_eq!(mode("oebb.cfg"), 0o600);
+    assert_eq!(mode("slaves.cfg"), 0o600);
+    assert_eq!(mode("buildouts/MANIFEST.cfg") & 0o600, 0o600);
+}

@@ -91,3 +91,24 @@ fn a_password_in_clear_is_refused_naming_oebb_passwd() {
         "the error does not say how to fix it:\n{text}"
     );
 }
+
+/// `oebb.cfg` holds password hashes: after `oebb passwd` only its owner may read it, whether
+/// it was new or readable by all before.
+#[cfg(unix)]
+#[test]
+fn passwd_leaves_oebb_cfg_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("oebb.cfg");
+    assert_eq!(passwd(dir.path(), "alice", "pw one").status.code(), Some(0));
+    assert_eq!(mode(&cfg), 0o600, "a new oebb.cfg");
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(passwd(dir.path(), "bob", "pw two").status.code(), Some(0));
+    assert_eq!(mode(&cfg), 0o600, "an oebb.cfg that was 0644");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        text.contains("alice = $argon2") && text.contains("bob = $argon2"),
+        "{text}"
+    );
+}

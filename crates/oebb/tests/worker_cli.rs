@@ -41,7 +41,6 @@ impl WorkerProcess {
             .arg(&password_file)
             .arg("--basedir")
             .arg(dir.join("basedir"))
-            .args(["--release-memory-after", "1"])
             .env("OEBB_WORKER_TEST_SECRET", SECRET)
             .env("RUST_LOG", "info,oebb=debug")
             .stdin(Stdio::null())
@@ -164,21 +163,6 @@ async fn oebb_worker_runs_steps_and_keeps_its_environment_to_itself() {
     };
     let set = Request::SetWorkerSettings(settings);
     assert_eq!(connection.request(set, WAIT).await, Ok(Value::Nil));
-
-    // The worker gives back its code pages every second here (`--release-memory-after 1`);
-    // after a release that came once it was connected, the step below must run as well.
-    let releases = || {
-        worker
-            .log()
-            .matches("code pages and free heap released")
-            .count()
-    };
-    let before = releases();
-    let deadline = Instant::now() + WAIT;
-    while releases() == before {
-        assert!(Instant::now() < deadline, "no release:\n{}", worker.log());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     // The step's variables reach its process and its header; the worker's own stay out of the
     // header even with logEnviron, though the process inherits them.

@@ -349,8 +349,8 @@ mod tests {
     #[test]
     fn database_url_replaces_only_the_database() {
         assert_eq!(
-            database_url("postgresql://u@127.0.0.1:54329/postgres", "t1"),
-            "postgresql://u@127.0.0.1:54329/t1"
+            database_url("postgresql://u@127.0.0.1:25432/postgres", "t1"),
+            "postgresql://u@127.0.0.1:25432/t1"
         );
         assert_eq!(
             database_url("postgresql://u@h:1?sslmode=disable", "t2"),

@@ -523,6 +523,32 @@ fn analyze_options_resolve_the_ignore_file_beside_the_manifest() {
     );
 }
 
+/// A chain of `inherit` may be 16 sections long; a 2,000-deep one is one error, at the `inherit`
+/// line of the first section past the bound, and the sections within it still load.
+#[test]
+fn an_inherit_chain_deeper_than_the_bound_is_one_error() {
+    let mut text = String::from("[s0]\nbuildout = standalone b.cfg\n");
+    for i in 1..2000 {
+        text.push_str(&format!("[s{i}]\ninherit = s{}\n", i - 1));
+    }
+    let (buildouts, errors) = {
+        let (ini, errors) = crate::ini::Ini::parse(std::path::Path::new("t.cfg"), &text);
+        assert!(errors.is_empty());
+        let (buildouts, errors, _) = parse_manifest(&ini);
+        (buildouts, crate::testutil::strings(&errors))
+    };
+    assert_eq!(
+        errors,
+        [
+            "t.cfg:34: [s16] inherits through more than 16 sections, up to [s0]; inherit from \
+          fewer levels"
+        ]
+    );
+    let names: Vec<&str> = buildouts.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, (0..16).map(|i| format!("s{i}")).collect::<Vec<_>>());
+    assert_eq!(buildouts[15].source, buildouts[0].source);
+}
+
 #[test]
 fn buildout_names_that_are_no_directory_names_are_errors() {
     let errors =

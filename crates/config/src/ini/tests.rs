@@ -175,6 +175,199 @@ fn invalid_utf8_is_reported_at_its_line() {
     assert_eq!(ini.sections[0].get("x").unwrap().value, "1");
 }
 
+/// Ten options each naming the previous one ten times: 2·10¹⁰ bytes asked for by a 2.5 KB
+/// file. The values that would pass the limit are errors at their lines, the others are kept.
+#[test]
+fn nested_references_that_multiply_stop_at_the_value_limit() {
+    let mut text = String::from("[DEFAULT]\na0 = ha\n");
+    for i in 1..=10 {
+        text.push_str(&format!(
+            "a{i} = {}\n",
+            format!("%(a{})s", i - 1).repeat(10)
+        ));
+    }
+    for s in 0..40 {
+        text.push_str(&format!("[s{s}]\nx = %(a9)s\n"));
+    }
+    assert!(text.len() < 2600, "{} bytes", text.len());
+    let ini = ini(&text);
+    let (r, errors) = ini.resolve(&[ini.section("s0").unwrap()]);
+    // a5 (200,000 bytes) is the first past 64 KiB; a6..a10 and x contain it.
+    assert_eq!(
+        errors.iter().map(|e| e.location.line).collect::<Vec<_>>(),
+        [14, 7, 8, 9, 10, 11, 12]
+    );
+    assert_eq!(
+        errors[0].to_string(),
+        "t.cfg:14: interpolation makes option `x` longer than 65536 bytes (x → a9 → a8 → a7 \
+         → a6 → a5); use fewer nested %(name)s references"
+    );
+    assert_eq!(r.value("a4").map(str::len), Some(20_000));
+    for s in &ini.sections {
+        let (_, errors) = ini.resolve(&[s]);
+        assert_eq!(errors.len(), 7);
+    }
+}
+
+/// Python's ConfigParser stops at ten nested references; so does oebb, without calling it a loop.
+#[test]
+fn references_nested_too_deep_are_an_error() {
+    let mut text = String::from("[s]\na0 = x\n");
+    for i in 1..=11 {
+        text.push_str(&format!("a{i} = %(a{})s\n", i - 1));
+    }
+    let first = format!("[s]\nx = %(a11)s\n{}", &text[4..]);
+    let ini = ini(&text);
+    let (r, errors) = ini.resolve(&[&ini.sections[0]]);
+    // a1..a10 have been expanded when a11's turn comes: it errs all the same.
+    assert_eq!(
+        strings(&errors),
+        [
+            "t.cfg:13: interpolation of option `a11` nests deeper than 10 references (a11 → a10 → \
+          a9 → …); reference the values more directly"
+        ]
+    );
+    assert_eq!(r.value("a10"), Some("x"));
+    let other = crate::testutil::ini(&first);
+    let (_, errors) = other.resolve(&[&other.sections[0]]);
+    assert_eq!(
+        strings(&errors),
+        [
+            "t.cfg:2: interpolation of option `x` nests deeper than 10 references (x → a11 → a10 \
+             → a9 → a8 → a7 → a6 → a5 → a4 → a3 → a2 → a1); reference the values more directly",
+            "t.cfg:14: interpolation of option `a11` nests deeper than 10 references (a11 → a10 \
+             → a9 → …); reference the values more directly"
+        ]
+    );
+}
+
+/// References that expand to nothing cost no bytes but, without memory of what was expanded,
+/// 10¹⁰ lookups.
+#[test]
+fn nested_references_to_empty_values_resolve() {
+    let mut text = String::from("[s]\na0 =\n");
+    for i in 1..=9 {
+        text.push_str(&format!(
+            "a{i} = {}\n",
+            format!("%(a{})s", i - 1).repeat(10)
+        ));
+    }
+    text.push_str("x = <%(a9)s>\n");
+    assert_eq!(value(&text, "s", "x"), "<>");
+}
+
+/// `[DEFAULT]` is copied into every section: the sections of one file may together resolve to
+/// a bounded amount only, then the next one is an error at its header.
+#[test]
+fn the_resolved_sections_of_a_file_are_bounded() {
+    let mut text = String::from("[DEFAULT]\nbig = ");
+    text.push_str(&"x".repeat(60_000));
+    text.push_str("\nb1 = %(big)s\nb2 = %(big)s\nb3 = %(big)s\n");
+    for s in 0..400 {
+        text.push_str(&format!("[s{s}]\n"));
+    }
+    let ini = ini(&text);
+    let mut failed = None;
+    for (i, s) in ini.sections.iter().enumerate() {
+        let (r, errors) = ini.resolve(&[s]);
+        if !errors.is_empty() {
+            assert!(r.options.is_empty());
+            failed = Some((i, strings(&errors)));
+            break;
+        }
+        assert_eq!(r.value("b3").map(str::len), Some(60_000));
+    }
+    let (i, errors) = failed.expect("the bound was reached");
+    // Each section costs its four values of 60,000 bytes and a little more.
+    assert!((100..MAX_RESOLVED_BYTES / 240_000).contains(&i), "{i}");
+    let (_, again) = ini.resolve(&[ini.sections.last().unwrap()]);
+    assert_eq!(again.len(), 1, "every later section is refused at once");
+    assert_eq!(
+        errors,
+        [format!(
+            "t.cfg:{}: resolving section [s{i}] brings the sections of this file past 67108864 \
+             bytes of options; make [DEFAULT] and the interpolations smaller, or split the file",
+            6 + i
+        )]
+    );
+}
+
+/// Once past the bound, a section costs no more work: before, each later section copied
+/// `[DEFAULT]` again up to the bound before giving up.
+#[test]
+fn sections_past_the_bound_are_refused_without_copying_default() {
+    let mut text = String::from("[DEFAULT]\n");
+    let value = "v".repeat(700);
+    for o in 0..10_000 {
+        text.push_str(&format!("option{o} = {value}\n"));
+    }
+    for s in 0..30 {
+        text.push_str(&format!("[s{s}]\n"));
+    }
+    let ini = ini(&text);
+    let refused: Vec<usize> = (0..30)
+        .filter(|&i| !ini.resolve(&[&ini.sections[i]]).1.is_empty())
+        .collect();
+    assert_eq!(refused.first(), Some(&8), "each section costs about 8 MB");
+    assert_eq!(refused.len(), 22);
+    // What the refused section spent is recorded, so the next ones stop at once.
+    let before = ini.resolved_bytes.get();
+    assert!(before > MAX_RESOLVED_BYTES, "{before}");
+    ini.resolve(&[&ini.sections[29]]);
+    assert_eq!(ini.resolved_bytes.get(), before + SECTION_COST);
+}
+
+/// Duplicate checks look names up, so a file of many sections and options parses in linear
+/// time; the errors stay the same.
+#[test]
+fn many_sections_and_options_parse() {
+    let mut text = String::new();
+    for s in 0..20_000 {
+        text.push_str(&format!("[s{s}]\no = 1\n"));
+    }
+    text.push_str("[s7]\n[big]\n");
+    for o in 0..20_000 {
+        text.push_str(&format!("o{o} = {o}\n"));
+    }
+    text.push_str("o3 = again\n");
+    let (ini, errors) = Ini::parse(Path::new("t.cfg"), &text);
+    assert_eq!(
+        strings(&errors),
+        [
+            "t.cfg:40001: section [s7] is already defined at line 15; merge the two sections or rename one",
+            "t.cfg:60003: option `o3` is already set in section [big] at line 40006; keep only one of them",
+        ]
+    );
+    assert_eq!(ini.section("s19999").unwrap().line, 39999);
+    assert_eq!(ini.section("big").unwrap().options.len(), 20_000);
+}
+
+/// A bad line of any length is shown by its start only.
+#[test]
+fn a_long_bad_line_is_shown_by_its_start() {
+    let line = "é".repeat(1_000_000);
+    let (_, errors) = Ini::parse(Path::new("t.cfg"), &format!("[a]\n{line}\n"));
+    assert_eq!(
+        strings(&errors),
+        [format!(
+            "t.cfg:2: `{}…` is not an option; write `name = value` or `name: value`, or start a \
+             comment with # or ;",
+            "é".repeat(80)
+        )]
+    );
+}
+
+/// A file that is not INI at all stops after a hundred errors.
+#[test]
+fn reading_stops_after_a_hundred_errors() {
+    let (_, errors) = Ini::parse(Path::new("t.cfg"), &"junk\n".repeat(100_000));
+    assert_eq!(errors.len(), 101);
+    assert_eq!(
+        errors[100].to_string(),
+        "t.cfg:101: more than 100 errors, the rest is not shown; is this the right file?"
+    );
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_give_errors_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {

@@ -49,6 +49,14 @@ pub enum StoreError {
     /// A row held a value the master never writes.
     #[error("unexpected value in the database: {0}")]
     Unexpected(String),
+    /// The SQLite file could not be created.
+    #[error("cannot create the database file {}: {source}", path.display())]
+    CreateFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Which database the store talks to.
@@ -84,6 +92,7 @@ impl Store {
         let (url, backend) = if let Some(file) = database.strip_prefix("sqlite:") {
             let file = file.strip_prefix("//").unwrap_or(file);
             let path = master_dir.join(file);
+            create_owner_only(&path)?;
             (
                 format!("sqlite://{}?mode=rwc", url_path(&path)),
                 Backend::Sqlite,
@@ -371,6 +380,24 @@ impl Store {
             }
         }
         Ok(steps.into_iter().find(|s| s.name == number_or_name))
+    }
+}
+
+/// Creates the SQLite file, when missing, readable by its owner only (it holds every build's
+/// logs and the web sessions); SQLite gives its `-wal` and `-shm` files the same mode.
+fn create_owner_only(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Err(source) if source.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(StoreError::CreateFile {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        _ => Ok(()),
     }
 }
 

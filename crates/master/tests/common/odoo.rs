@@ -69,7 +69,7 @@ impl Cluster {
         let url = std::env::var("OEBB_TEST_PG2_URL").unwrap_or_else(|_| {
             panic!(
                 "OEBB_TEST_PG2_URL is not set: start the second test cluster with \
-                 `OEBB_TEST_PG2_URL=$(OEBB_TEST_PG_PORT=54330 scripts/install-postgresql)` \
+                 `OEBB_TEST_PG2_URL=$(OEBB_TEST_PG_PORT=25433 scripts/install-postgresql)` \
                  (scripts/test does)"
             )
         });

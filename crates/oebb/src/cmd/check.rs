@@ -9,7 +9,7 @@ use oebb_recipe::{build_steps, extended_files, standalone_file, BuildInput, Reci
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `oebb check`.
 #[derive(Args)]
@@ -156,7 +156,7 @@ fn check_recipes(config: &mut MasterConfig) -> Vec<String> {
             }
         }
         // Read now, for the one builder of the buildout that is checked.
-        let extends = extended_files(buildout, |p: &Path| std::fs::read_to_string(p).ok());
+        let extends = extended_files(buildout, oebb_config::load::read_text);
         let input = BuildInput {
             buildout,
             builder,

@@ -4,6 +4,8 @@ use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 
+use crate::private_file;
+
 /// Arguments of `oebb create-master`.
 #[derive(Args)]
 pub struct CreateMasterArgs {
@@ -11,23 +13,26 @@ pub struct CreateMasterArgs {
     pub dir: PathBuf,
 }
 
-/// The files written, relative to the master directory.
-const FILES: &[(&str, &str)] = &[
-    ("oebb.cfg", include_str!("create_master/oebb.cfg")),
-    ("slaves.cfg", include_str!("create_master/slaves.cfg")),
+/// The files written, relative to the master directory, and whether they hold secrets (the
+/// web users' password hashes, the workers' passwords): those are readable by their owner only.
+const FILES: &[(&str, &str, bool)] = &[
+    ("oebb.cfg", include_str!("create_master/oebb.cfg"), true),
+    ("slaves.cfg", include_str!("create_master/slaves.cfg"), true),
     (
         "buildouts/MANIFEST.cfg",
         include_str!("create_master/MANIFEST.cfg"),
+        false,
     ),
     (
         "buildouts/odoo-16.0.cfg",
         include_str!("create_master/odoo-16.0.cfg"),
+        false,
     ),
 ];
 
 /// Runs the command; refuses to overwrite any existing file.
 pub fn run(args: CreateMasterArgs) -> anyhow::Result<u8> {
-    for (name, _) in FILES {
+    for (name, _, _) in FILES {
         let path = args.dir.join(name);
         if path.exists() {
             anyhow::bail!(
@@ -36,13 +41,21 @@ pub fn run(args: CreateMasterArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    for (name, text) in FILES {
+    // The master directory will also hold the store and the API token: owner only.
+    private_file::create_dir(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    for (name, text, secret) in FILES {
         let path = args.dir.join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        let written = if *secret {
+            private_file::create_new(&path, text)
+        } else {
+            std::fs::write(&path, text)
+        };
+        written.with_context(|| format!("writing {}", path.display()))?;
     }
     println!(
         "wrote a master directory in {}; adjust slaves.cfg to your PostgreSQL, then run: oebb check {}",

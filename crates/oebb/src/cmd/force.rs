@@ -1,12 +1,11 @@
 //! `oebb force`: force a build of a builder on a running master, through its JSON API.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
 use super::master::load_config;
@@ -32,11 +31,11 @@ pub struct ForceArgs {
 /// Runs the command.
 pub fn run(args: ForceArgs) -> anyhow::Result<u8> {
     let config = load_config(&args.dir)?;
-    let address = client_address(&config.settings.web_address);
+    let api = Api::new(&client_address(&config.settings.web_address));
     let token = api_token(&args.dir)?;
-    let path = format!("/api/builders/{}/force", args.builder);
-    let body = json!({ "reason": args.reason }).to_string();
-    let (status, answer) = http(&address, "POST", &path, Some(&body), Some(&token))?;
+    let path = format!("/api/builders/{}/force", path_segment(&args.builder));
+    let body = json!({ "reason": args.reason });
+    let (status, answer) = api.post(&path, &body, &token)?;
     if status != 201 {
         bail!("the master refused: HTTP {status}: {}", message(&answer));
     }
@@ -49,13 +48,7 @@ pub fn run(args: ForceArgs) -> anyhow::Result<u8> {
     }
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     loop {
-        let (status, answer) = http(
-            &address,
-            "GET",
-            &format!("/api/buildrequests/{request}"),
-            None,
-            None,
-        )?;
+        let (status, answer) = api.get(&format!("/api/buildrequests/{request}"))?;
         if status != 200 {
             bail!(
                 "cannot follow build request {request}: HTTP {status}: {}",
@@ -120,63 +113,93 @@ fn message(answer: &Value) -> String {
         .unwrap_or_else(|| answer.to_string())
 }
 
-/// One HTTP/1.1 exchange with the master's JSON API (`Connection: close`, JSON bodies).
-fn http(
-    address: &str,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-    token: Option<&str>,
-) -> anyhow::Result<(u16, Value)> {
-    let mut stream = TcpStream::connect(address).with_context(|| {
-        format!("cannot reach the master at {address}; is `oebb master` running?")
-    })?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let body = body.unwrap_or("");
-    let authorization = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
-         {authorization}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let text = String::from_utf8_lossy(&response);
-    let (head, rest) = text
-        .split_once("\r\n\r\n")
-        .context("the master's answer is not HTTP")?;
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("the master's answer has no status")?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-    });
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    Ok((status, value))
+/// Characters left as they are in a URL path segment (RFC 3986 unreserved); everything else,
+/// `/`, `?`, `#`, `%`, spaces and non-ASCII letters included, is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `name` as one segment of a URL path; `.` and `..` are encoded too, as a path would read
+/// them as "here" and "up".
+fn path_segment(name: &str) -> String {
+    if matches!(name, "." | "..") {
+        return name.replace('.', "%2E");
+    }
+    utf8_percent_encode(name, SEGMENT).to_string()
 }
 
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || after.len() < size {
-            break;
+/// The largest answer read from the master; a build request's record is a few kilobytes.
+const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The master's JSON API over plain HTTP.
+struct Api {
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl Api {
+    fn new(address: &str) -> Api {
+        let agent = ureq::Agent::config_builder()
+            // An error status is an answer to show, with the master's message.
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Api {
+            agent,
+            base: format!("http://{address}"),
         }
-        out.push_str(&after[..size]);
-        rest = after[size..].trim_start_matches("\r\n");
     }
-    out
+
+    fn post(&self, path: &str, body: &Value, token: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .send_json(body);
+        self.answer(response)
+    }
+
+    fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        self.answer(self.agent.get(format!("{}{path}", self.base)).call())
+    }
+
+    /// The status and the JSON body of an answer (a body that is not JSON as a string).
+    fn answer(
+        &self,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut response = response.with_context(|| {
+            format!(
+                "cannot reach the master at {}; is `oebb master` running?",
+                self.base
+            )
+        })?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_vec()
+            .context("reading the master's answer")?;
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Ok((status, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_one_path_segment_whatever_it_holds() {
+        assert_eq!(path_segment("odoo-16.0_pg~16"), "odoo-16.0_pg~16");
+        assert_eq!(path_segment("a b/c?d#e%f"), "a%20b%2Fc%3Fd%23e%25f");
+        assert_eq!(path_segment("été"), "%C3%A9t%C3%A9");
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(path_segment("..."), "...");
+    }
 }

@@ -16,8 +16,6 @@ pub struct MasterArgs {
     /// named `local` in slaves.cfg, or as the only worker when there is one.
     #[arg(long)]
     local_worker: bool,
-    #[command(flatten)]
-    release: crate::resident::ReleaseArgs,
 }
 
 /// Loads a master directory's configuration, or fails with every error, one per line.
@@ -46,7 +44,6 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
     crate::resident::fewer_heap_arenas();
     crate::resident::map_large_allocations();
-    let code_pages = crate::resident::CodePages::of_this_process();
     super::init_logging();
     raise_fd_limit();
     let config = load_config(&args.dir)?;
@@ -73,19 +70,6 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
                 }
             });
         }
-        let store = master.store().clone();
-        crate::resident::spawn_releases(code_pages, &args.release, move || {
-            let store = store.clone();
-            async move {
-                match store.running_builds().await {
-                    Ok(running) => running.is_empty(),
-                    Err(e) => {
-                        tracing::debug!("no memory release at this tick: {e}");
-                        false
-                    }
-                }
-            }
-        });
         tokio::select! {
             () = super::stop_signal() => {
                 tracing::info!("stopping: SIGTERM or SIGINT received");

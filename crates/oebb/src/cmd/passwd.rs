@@ -46,10 +46,9 @@ pub fn run(args: PasswdArgs) -> anyhow::Result<u8> {
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?
         .to_string();
     let edited = set_user(&text, &user, &hash);
-    // Written beside and renamed, so a crash never leaves half a file.
-    let temp = args.dir.join(".oebb.cfg.passwd");
-    std::fs::write(&temp, edited).with_context(|| format!("cannot write {}", temp.display()))?;
-    std::fs::rename(&temp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
+    // Password hashes: the new file is readable by its owner only.
+    crate::private_file::replace(&path, &edited)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
     eprintln!("password of web user {user} set in {}", path.display());
     Ok(0)
 }

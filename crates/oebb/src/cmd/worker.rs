@@ -21,16 +21,14 @@ pub struct WorkerArgs {
     /// Directory the commands run under; created if missing.
     #[arg(long, value_name = "DIR")]
     basedir: PathBuf,
-    #[command(flatten)]
-    release: crate::resident::ReleaseArgs,
 }
 
 /// Runs the command.
 pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
     crate::resident::fewer_heap_arenas();
-    let code_pages = crate::resident::CodePages::of_this_process();
     super::init_logging();
     super::master::raise_fd_limit();
+    warn_if_readable_by_others(&args.password_file);
     let password = std::fs::read_to_string(&args.password_file)
         .with_context(|| format!("reading the password file {}", args.password_file.display()))?
         .trim()
@@ -45,15 +43,26 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let stopped = runtime.block_on(async {
-        // A step's own work is in its processes; the worker only relays their output, so a
-        // release during a step costs it a few page faults: every tick counts as idle.
-        crate::resident::spawn_releases(code_pages, &args.release, || async { true });
-        oebb_worker::run(options, super::stop_signal()).await
-    })?;
+    let stopped = runtime.block_on(oebb_worker::run(options, super::stop_signal()))?;
     match stopped {
         Stopped::ByMaster => tracing::info!("stopped: the master sent shutdown"),
         Stopped::BySignal => tracing::info!("stopped by a signal"),
     }
     Ok(0)
+}
+
+/// Warns when others than the owner may read the password file (as ssh does for its keys).
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "the password file {} can be read by other users (mode {mode:03o}); \
+                 run: chmod 600 {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
 }

@@ -17,7 +17,7 @@ pub fn run(
     worker: Option<&str>,
     out: &mut impl Write,
 ) -> anyhow::Result<u8> {
-    let read = |p: &Path| std::fs::read_to_string(p).ok();
+    let read = oebb_config::load::read_text;
     let steps = match steps_for(config, builder, worker, read) {
         Ok(steps) => steps,
         Err(e) => {
