@@ -33,12 +33,16 @@ fn master_dir(d: &Path) {
     .unwrap();
     std::fs::write(d.join("buildouts/x.cfg"), "[buildout]\nparts =\n").unwrap();
     std::fs::create_dir_all(d.join("steps")).unwrap();
-    std::fs::write(d.join("steps/x.sh"), "echo built in $(pwd)\n").unwrap();
+    std::fs::write(
+        d.join("steps/x.sh"),
+        "echo built in $(pwd)\necho open files: $(ulimit -Sn)\n",
+    )
+    .unwrap();
 }
 
 /// Forces `x` until the master answers, waits for the build and checks it succeeded and that
-/// build `build`'s step printed the worker's directory.
-fn force_and_check(d: &Path, build: u32, master_log: &Path) {
+/// build `build`'s step printed the worker's directory; returns what the step printed.
+fn force_and_check(d: &Path, build: u32, master_log: &Path) -> String {
     let dir_arg = d.to_str().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let out = loop {
@@ -64,6 +68,7 @@ fn force_and_check(d: &Path, build: u32, master_log: &Path) {
         printed.contains(&format!("built in {}", workdir.display())),
         "{printed}"
     );
+    printed.into_owned()
 }
 
 #[test]
@@ -82,6 +87,30 @@ fn a_master_with_its_local_worker_builds_a_forced_builder() {
         log.clone(),
     );
     force_and_check(d, 1, &log);
+}
+
+/// The master raises its own file-descriptor limit for its connections, but the commands it
+/// runs start with the limit it was given: old programs close every descriptor up to the
+/// limit before each subprocess.
+#[test]
+fn commands_start_with_the_file_descriptor_limit_the_master_was_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    master_dir(d);
+    let log = d.join("master.log");
+    let oebb = env!("CARGO_BIN_EXE_oebb");
+    let _master = Killed::spawn(
+        Command::new("sh").args([
+            "-c",
+            "ulimit -Sn 256 && exec \"$0\" master \"$1\" --local-worker",
+            oebb,
+            d.to_str().unwrap(),
+        ]),
+        "oebb master --local-worker, soft limit 256",
+        log.clone(),
+    );
+    let printed = force_and_check(d, 1, &log);
+    assert!(printed.contains("open files: 256\n"), "{printed}");
 }
 
 /// The store holds every build's logs and the web sessions: the master creates it, and SQLite

@@ -40,6 +40,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use process::commands_keep_fd_limit;
 pub use session::Backoff;
 
 /// The version this worker reports in `get_worker_info`.

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use oebb_protocol::{LogFileSpec, Update};
@@ -186,6 +187,37 @@ fn default_signal_dispositions() {
     }
 }
 
+/// The file-descriptor limit (soft) commands start with, when the process raised its own; 0
+/// leaves them the process's.
+static COMMAND_FD_LIMIT: AtomicU64 = AtomicU64::new(0);
+
+/// Commands start with `soft` as their file-descriptor limit: a master or worker that raised its
+/// own limit for its connections gives commands the limit they would have had, since old
+/// programs close every descriptor up to the limit before each subprocess (Python 2's
+/// `close_fds`), which takes long with a limit of a million.
+pub fn commands_keep_fd_limit(soft: u64) {
+    COMMAND_FD_LIMIT.store(soft, Ordering::Relaxed);
+}
+
+/// In the child, before exec: sets the soft file-descriptor limit of [`commands_keep_fd_limit`].
+fn restore_fd_limit(soft: u64) {
+    if soft == 0 {
+        return;
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit are plain system calls (async-signal-safe) writing and reading
+    // only `limit`, a local of this child.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur > soft {
+            limit.rlim_cur = soft as libc::rlim_t;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 /// Runs the process to its end; returns its rc (-1 when killed). The caller sends the rc.
 pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut Interrupt) -> i64 {
     let started = Instant::now();
@@ -207,11 +239,13 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    // SAFETY: between fork and exec only async-signal-safe calls are allowed; signal(2) is one,
-    // and the closure touches no memory of the parent.
+    // SAFETY: between fork and exec only async-signal-safe calls are allowed; signal(2),
+    // getrlimit(2) and setrlimit(2) are, and the closure touches no memory of the parent.
     unsafe {
-        command.pre_exec(|| {
+        let fd_limit = COMMAND_FD_LIMIT.load(Ordering::Relaxed);
+        command.pre_exec(move || {
             default_signal_dispositions();
+            restore_fd_limit(fd_limit);
             Ok(())
         });
     }

@@ -401,20 +401,17 @@ fn create_owner_only(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// A file path as the path of a `sqlite://` URL: the characters a URL gives a meaning to are
-/// percent-encoded (sqlx decodes them), so any master directory name works.
+/// What a `sqlite://` URL's path must not hold as it is: controls, and the characters a URL
+/// gives a meaning to (sqlx decodes them back).
+const URL_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b'%')
+    .add(b'?')
+    .add(b'#')
+    .add(b' ');
+
+/// A file path as the path of a `sqlite://` URL, so any master directory name works.
 fn url_path(path: &Path) -> String {
-    let mut out = String::new();
-    for c in path.to_string_lossy().chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '?' => out.push_str("%3F"),
-            '#' => out.push_str("%23"),
-            ' ' => out.push_str("%20"),
-            c => out.push(c),
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(&path.to_string_lossy(), URL_PATH).to_string()
 }
 
 fn result_of(row: &AnyRow, column: &str) -> Result<Option<Results>, StoreError> {

@@ -86,6 +86,9 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
 /// connection and sizes its connection limits from it (`ConnectionLimits::for_this_process`);
 /// a worker holds one per pipe and log of its commands.
 pub fn raise_fd_limit() {
+    if let Ok((soft, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        oebb_worker::commands_keep_fd_limit(soft);
+    }
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "file-descriptor limit"),
         Err(e) => {
