@@ -88,10 +88,10 @@ pub fn recipe_steps(config: &MasterConfig) -> StepSource {
     let scripts = config.dir.join("steps");
     Arc::new(move |builder: &Builder, worker: &WorkerName| {
         let script = scripts.join(format!("{}.sh", builder.name));
-        if let Ok(text) = std::fs::read_to_string(&script) {
+        if let Some(text) = oebb_config::load::read_text(&script) {
             return vec![Step::script("script", &text)];
         }
-        let read = |p: &std::path::Path| std::fs::read_to_string(p).ok();
+        let read = oebb_config::load::read_text;
         match oebb_recipe::steps_for(&config, builder.name.as_str(), Some(worker.as_str()), read) {
             Ok(steps) => steps,
             // The build fails and says why, where the user looks for it.

@@ -113,8 +113,9 @@ impl BuildRun {
             ..Options::default()
         };
         if let Some(file) = ignore_file {
-            let parsed = std::fs::read_to_string(file)
+            let parsed = oebb_config::load::read_file(file)
                 .map_err(|e| e.to_string())
+                .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
                 .and_then(|text| {
                     IgnoreList::parse_config(&text, &file.display().to_string())
                         .map_err(|e| e.to_string())
