@@ -135,9 +135,42 @@ impl Budget {
     }
 }
 
+/// A connection taken from a listener: inside its budget, holding a permit for its life, or
+/// over it.
+pub enum Accepted {
+    /// The connection, its peer and the permit it holds until it ends.
+    Admitted(TcpStream, SocketAddr, OwnedSemaphorePermit),
+    /// The budget is spent: the caller answers, or just drops the connection.
+    OverBudget(TcpStream),
+}
+
+/// Accepts the next connection on `listener`, reaping the ended tasks of `connections`
+/// meanwhile so their results do not pile up.
+pub async fn accept_next(
+    listener: &TcpListener,
+    budget: &Budget,
+    connections: &mut JoinSet<()>,
+) -> Accepted {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                return match budget.admit(peer) {
+                    Some(permit) => Accepted::Admitted(stream, peer, permit),
+                    None => Accepted::OverBudget(stream),
+                }
+            }
+            Err(e) => accept_failed(budget.what, e).await,
+        }
+    }
+}
+
 /// Waits after a failed `accept`: at once for errors of the one connection, a moment when
 /// the process is out of file descriptors (or memory), so the loop does not spin.
-pub async fn accept_failed(what: &str, e: std::io::Error) {
+async fn accept_failed(what: &str, e: std::io::Error) {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
     if matches!(
         e.kind(),
@@ -158,20 +191,12 @@ pub async fn serve_web(listener: TcpListener, app: Router, limits: ConnectionLim
         .keep_alive(true);
     let mut connections = JoinSet::new();
     loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                accept_failed("web", e).await;
+        let (stream, peer, permit) = match accept_next(&listener, &budget, &mut connections).await {
+            Accepted::Admitted(stream, peer, permit) => (stream, peer, permit),
+            Accepted::OverBudget(stream) => {
+                busy(stream);
                 continue;
             }
-        };
-        let Some(permit) = budget.admit(peer) else {
-            busy(stream);
-            continue;
         };
         let service = TowerToHyperService::new(app.clone());
         let connection = http.serve_connection(TokioIo::new(stream), service);

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::task::JoinSet;
 
-use crate::connections::{accept_failed, Budget, ConnectionLimits};
+use crate::connections::{accept_next, Accepted, Budget, ConnectionLimits};
 use crate::ids::ConnectionId;
 use crate::scheduler::Event;
 use crate::store::Store;
@@ -119,19 +119,10 @@ impl WorkerService {
         let budget = Budget::new("worker", self.limits.worker_logins);
         let mut connections = JoinSet::new();
         loop {
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            };
-            let (stream, peer) = match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    accept_failed("worker", e).await;
-                    continue;
-                }
-            };
             // Over budget, the connection is closed at once; the worker tries again later.
-            let Some(permit) = budget.admit(peer) else {
+            let Accepted::Admitted(stream, peer, permit) =
+                accept_next(&listener, &budget, &mut connections).await
+            else {
                 continue;
             };
             let service = self.clone();

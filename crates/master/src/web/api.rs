@@ -216,19 +216,17 @@ async fn build_requests(State(web): State<Web>, Query(q): Query<RequestsQuery>) 
         q.after.map(BuildRequestId),
         paging::rows_to_read(limit),
     );
-    let (page, more) = match rows.await {
-        Ok(rows) => paging::cut(rows, limit),
-        Err(e) => return internal(e),
-    };
-    let next = page.last().filter(|_| more).map(|last| {
-        let params = [
-            ("builder", builder.map(str::to_string)),
-            ("after", Some(last.id.0.to_string())),
-            ("limit", Some(limit.to_string())),
-        ];
-        url("/api/buildrequests", &params)
-    });
-    with_next(Json(page).into_response(), next)
+    match rows.await {
+        Ok(rows) => paging::json_page(
+            paging::cut(rows, limit),
+            limit,
+            "/api/buildrequests",
+            &[("builder", builder.map(str::to_string))],
+            "after",
+            |last| last.id.0.to_string(),
+        ),
+        Err(e) => internal(e),
+    }
 }
 
 async fn build_request(State(web): State<Web>, Path(id): Path<i64>) -> Response {
@@ -265,19 +263,17 @@ async fn builds(State(web): State<Web>, Query(q): Query<BuildsQuery>) -> Respons
     let rows = web
         .store
         .builds_before(builder, q.before.map(BuildId), paging::rows_to_read(limit));
-    let (page, more) = match rows.await {
-        Ok(rows) => paging::cut(rows, limit),
-        Err(e) => return internal(e),
-    };
-    let next = page.last().filter(|_| more).map(|last| {
-        let params = [
-            ("builder", builder.map(str::to_string)),
-            ("before", Some(last.id.0.to_string())),
-            ("limit", Some(limit.to_string())),
-        ];
-        url("/api/builds", &params)
-    });
-    with_next(Json(page).into_response(), next)
+    match rows.await {
+        Ok(rows) => paging::json_page(
+            paging::cut(rows, limit),
+            limit,
+            "/api/builds",
+            &[("builder", builder.map(str::to_string))],
+            "before",
+            |last| last.id.0.to_string(),
+        ),
+        Err(e) => internal(e),
+    }
 }
 
 async fn build_detail(State(web): State<Web>, Path(id): Path<i64>) -> Response {
@@ -445,16 +441,9 @@ async fn workers_json(State(web): State<Web>, Query(q): Query<AfterNameQuery>) -
     let limit = paging::limit(q.limit);
     let after = q.after.unwrap_or_default();
     match workers::workers(&web, &after, limit).await {
-        Ok((page, more)) => {
-            let next = page.last().filter(|_| more).map(|last| {
-                let params = [
-                    ("after", Some(last.name.clone())),
-                    ("limit", Some(limit.to_string())),
-                ];
-                url("/api/workers", &params)
-            });
-            with_next(Json(page).into_response(), next)
-        }
+        Ok(page) => paging::json_page(page, limit, "/api/workers", &[], "after", |last| {
+            last.name.clone()
+        }),
         Err(e) => internal(e),
     }
 }

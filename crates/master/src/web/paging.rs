@@ -5,7 +5,9 @@
 //! the plain JSON array it always was.
 
 use axum::http::{header, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
 
 use super::view::url_segment;
 
@@ -32,6 +34,26 @@ pub fn cut<T>(mut rows: Vec<T>, limit: i64) -> (Vec<T>, bool) {
     let more = rows.len() > limit;
     rows.truncate(limit);
     (rows, more)
+}
+
+/// A page (see [`cut`]) as a JSON array, with a link to the next page when more rows follow:
+/// `path` with the `filter` parameters, `cursor` set to the last row's `key`, and the same
+/// `limit`.
+pub fn json_page<T: Serialize>(
+    (page, more): (Vec<T>, bool),
+    limit: i64,
+    path: &str,
+    filter: &[(&str, Option<String>)],
+    cursor: &str,
+    key: impl Fn(&T) -> String,
+) -> Response {
+    let next = page.last().filter(|_| more).map(|last| {
+        let mut params = filter.to_vec();
+        params.push((cursor, Some(key(last))));
+        params.push(("limit", Some(limit.to_string())));
+        url(path, &params)
+    });
+    with_next(Json(page).into_response(), next)
 }
 
 /// `path?k=v&…` with the parameters that have a value, each percent-encoded.

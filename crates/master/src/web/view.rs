@@ -100,18 +100,17 @@ pub fn duration(started: i64, finished: Option<i64>) -> String {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters, so a segment or a query value cannot
+/// change the URL around it.
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// A path segment with the characters that would change a URL percent-encoded.
 pub fn url_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]
@@ -126,6 +125,7 @@ mod tests {
         assert_eq!(duration(0, Some(184_000)), "3m 04s");
         assert_eq!(duration(0, Some(3_720_000)), "1h 02m");
         assert_eq!(url_segment("a b/c"), "a%20b%2Fc");
+        assert_eq!(url_segment("é-_.~?&#"), "%C3%A9-_.~%3F%26%23");
     }
 }
 
