@@ -112,7 +112,7 @@ fn sign(key: &[u8], data: &[u8]) -> Vec<u8> {
 /// The anonymous session of a signed cookie value, if its signature is good and it has not
 /// expired. (A cookie signed by an older master that named a user counts as anonymous: the
 /// user is not read.)
-fn decode_anonymous(value: &str, key: &[u8]) -> Option<Session> {
+pub fn decode_anonymous(value: &str, key: &[u8]) -> Option<Session> {
     let (payload, signature) = value.split_once('.')?;
     let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
     let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
@@ -179,17 +179,8 @@ enum Found {
 /// The session named by a request's cookies: a signed anonymous one, or a stored one whose
 /// user still has the password hash of the login.
 async fn find(web: &Web, headers: &HeaderMap) -> Found {
-    let values = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value)
-        .take(MAX_COOKIES);
     let mut found = Found::Nothing;
-    for value in values {
+    for value in cookie_values(headers) {
         if let Some(session) = decode_anonymous(value, &web.session_key) {
             return Found::Session(session);
         }
@@ -206,6 +197,19 @@ async fn find(web: &Web, headers: &HeaderMap) -> Found {
         }
     }
     found
+}
+
+/// The values of the session cookies a request sends, the first [`MAX_COOKIES`] of them.
+pub fn cookie_values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value)
+        .take(MAX_COOKIES)
 }
 
 /// The stored session of id `id`, if any and still its user's.
