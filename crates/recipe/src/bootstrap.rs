@@ -214,7 +214,8 @@ fn legacy_script(config: &str) -> String {
 mod tests;
 
 /// The bootstrap on an existing virtualenv: its own pip fetches zc.buildout (and, with
-/// `SETUPTOOLS` set, that setuptools beside it) into a shared directory, never into the
+/// `SETUPTOOLS` set, that setuptools beside it; else zc.buildout's dependencies at the
+/// virtualenv's own pip and setuptools versions) into a shared directory, never into the
 /// virtualenv; the bootstrap then runs on the virtualenv's interpreter with them on `PYTHONPATH`.
 fn venv_script(config: &str) -> String {
     format!(
@@ -237,7 +238,10 @@ fn venv_script(config: &str) -> String {
          \x20   \"$VENV_PYTHON\" -m pip install -q --target \"$DISTS/setuptools\" \"$SETUPTOOLS\"\n\
          \x20   \"$VENV_PYTHON\" -m pip install -q --no-deps --target \"$DISTS/zc.buildout\" \"$ZC_BUILDOUT\"\n\
          \x20 else\n\
-         \x20   \"$VENV_PYTHON\" -m pip install -q --target \"$DISTS/zc.buildout\" \"$ZC_BUILDOUT\"\n\
+         \x20   # the newest setuptools and pip break older zc.buildout: keep the virtualenv's\n\
+         \x20   pins=\"pip==$(\"$VENV_PYTHON\" -m pip --version | cut -d ' ' -f 2)\"\n\
+         \x20   if v=$(\"$VENV_PYTHON\" -c 'import setuptools; print(setuptools.__version__)' 2>/dev/null); then pins=\"$pins setuptools==$v\"; fi\n\
+         \x20   \"$VENV_PYTHON\" -m pip install -q --target \"$DISTS/zc.buildout\" \"$ZC_BUILDOUT\" $pins\n\
          \x20 fi\n\
          \x20 # pip leaves the zc namespace to a .pth file, which PYTHONPATH does not read\n\
          \x20 [ -f \"$DISTS/zc.buildout/zc/__init__.py\" ] || echo \"__import__('pkg_resources').declare_namespace(__name__)\" > \"$DISTS/zc.buildout/zc/__init__.py\"\n\

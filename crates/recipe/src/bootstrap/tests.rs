@@ -197,9 +197,10 @@ fn venv_with_zc_buildout_3_on_python_3_fetches_it_with_its_dependencies() {
         "a ~/ path is the worker user's home: {t}"
     );
     assert!(
-        t.contains("-m pip install -q --target \"$DISTS/zc.buildout\" \"$ZC_BUILDOUT\""),
+        t.contains("-m pip install -q --target \"$DISTS/zc.buildout\" \"$ZC_BUILDOUT\" $pins"),
         "{t}"
     );
+    assert!(t.contains("pins=\"$pins setuptools==$v\""), "{t}");
 }
 
 #[test]
