@@ -18,6 +18,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Where servers put their sockets by default (Debian, then upstream's build).
 const SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
 
+/// Most bytes read of a probe's output (its answers are one line).
+const MAX_OUTPUT: u64 = 64 * 1024;
+
 /// Most interpreters tried on `PATH`.
 const MAX_PYTHON_CANDIDATES: usize = 32;
 
@@ -61,11 +64,11 @@ fn run(command: &mut Command) -> Result<String, String> {
     };
     let mut out = String::new();
     let mut err = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut out);
+    if let Some(o) = child.stdout.take() {
+        let _ = o.take(MAX_OUTPUT).read_to_string(&mut out);
     }
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
+    if let Some(e) = child.stderr.take() {
+        let _ = e.take(MAX_OUTPUT).read_to_string(&mut err);
     }
     if status.success() {
         Ok(out)
@@ -146,20 +149,23 @@ fn postmaster(pid: &str, proc_dir: &Path, args: &[String]) -> Option<Cluster> {
         p if p.is_absolute() => p.to_path_buf(),
         p => std::fs::read_link(proc_dir.join("cwd")).ok()?.join(p),
     };
-    let pid_file = std::fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
+    // Bounded reads of regular files only: the directory comes from another user's process.
+    let pid_file = read_text(&data.join("postmaster.pid")).unwrap_or_default();
     let pid_lines: Vec<&str> = pid_file.lines().collect();
     let port = pid_lines
         .get(3)
         .and_then(|p| p.trim().parse().ok())
         .or_else(|| flag_value(args, "-p")?.parse().ok())?;
+    // Programs beside it are run (and written as bin=) only from a directory nobody but root
+    // or this user could have put them in: any local user can start a process named postgres.
     let bin = program
-        .is_absolute()
-        .then(|| program.parent().map(|p| p.display().to_string()))
-        .flatten();
-    let version = std::fs::read_to_string(data.join("PG_VERSION"))
-        .ok()
+        .parent()
+        .filter(|_| program.is_absolute() && trusted(program))
+        .map(|p| p.display().to_string());
+    let version = read_text(&data.join("PG_VERSION"))
         .map(|v| v.trim().to_string())
-        .or_else(|| program_version(program));
+        .filter(|v| major_version(v).is_some())
+        .or_else(|| bin.as_ref().and_then(|_| program_version(program)));
     Some(Cluster {
         port,
         version,
@@ -205,7 +211,7 @@ fn lsclusters() -> Vec<Cluster> {
             Some(Cluster {
                 port: port.parse().ok()?,
                 version: Some(version.to_string()),
-                bin: Path::new(&bin).is_dir().then_some(bin),
+                bin: trusted(Path::new(&bin)).then_some(bin),
                 running: status.starts_with("online"),
                 found_by: format!("pg_lsclusters {version}/{name}"),
                 debian_name: Some(format!("{version}/{name}")),
@@ -255,7 +261,7 @@ fn installed_postgresql() -> Vec<(String, String)> {
 /// its socket, then its TCP address; never with a password prompt.
 fn ask(cluster: &Cluster, user: &str) -> Access {
     let psql = match cluster.bin.as_deref().map(|b| Path::new(b).join("psql")) {
-        Some(p) if p.is_file() => p,
+        Some(p) if p.is_file() && trusted(&p) => p,
         _ => match which("psql") {
             Some(p) => p,
             None => return Access::NotAsked,
@@ -452,4 +458,57 @@ fn open_to_others(file: &Path) -> bool {
     };
     real.ancestors()
         .all(|p| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+/// A file of at most 16 MiB, only if it is a regular file (not a FIFO that never ends).
+fn read_text(path: &Path) -> Option<String> {
+    oebb_config::load::read_text(path)
+}
+
+/// Whether `path` and every directory above it belong to root or to this user and are not
+/// writable by others: then nobody else could have put a program there.
+fn trusted(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return false;
+    };
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    real.ancestors().all(|p| {
+        std::fs::metadata(p).is_ok_and(|m| (m.uid() == 0 || m.uid() == me) && m.mode() & 0o022 == 0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_python_name, trusted};
+
+    #[test]
+    fn programs_are_trusted_only_where_nobody_else_could_write() {
+        assert!(trusted(std::path::Path::new("/usr/bin")));
+        // /tmp is writable by everyone: a program under it could be anyone's.
+        let dir = tempfile::tempdir_in("/tmp").unwrap();
+        let fake = dir.path().join("postgres");
+        std::fs::write(&fake, "#!/bin/sh\n").unwrap();
+        assert!(!trusted(&fake));
+        assert!(!trusted(std::path::Path::new("/nonexistent/bin")));
+    }
+
+    #[test]
+    fn python_names() {
+        for yes in ["python3", "python2.7", "python3.11", "python3.6"] {
+            assert!(is_python_name(yes), "{yes}");
+        }
+        for no in [
+            "python",
+            "python2",
+            "python3-config",
+            "python3.11-config",
+            "python3.",
+            "pythonw",
+        ] {
+            assert!(!is_python_name(no), "{no}");
+        }
+    }
 }
