@@ -214,8 +214,9 @@ fn legacy_script(config: &str) -> String {
 mod tests;
 
 /// The bootstrap on an existing virtualenv: its own pip fetches zc.buildout (and, with
-/// `SETUPTOOLS` set, that setuptools beside it; else zc.buildout's dependencies at the
-/// virtualenv's own pip and setuptools versions) into a shared directory, never into the
+/// `SETUPTOOLS` set, that setuptools beside it; else zc.buildout's dependencies, at the
+/// virtualenv's own pip and setuptools versions when a zc.buildout version is asked for) into a
+/// shared directory, never into the
 /// virtualenv; the bootstrap then runs on the virtualenv's interpreter with them on `PYTHONPATH`.
 fn venv_script(config: &str) -> String {
     format!(
@@ -238,13 +239,20 @@ fn venv_script(config: &str) -> String {
          \x20   \"$VENV_PYTHON\" -m pip install -q --target \"$DISTS/setuptools\" \"$SETUPTOOLS\"\n\
          \x20   \"$VENV_PYTHON\" -m pip install -q --no-deps --target \"$DISTS/zc.buildout\" \"$ZC_BUILDOUT\"\n\
          \x20 else\n\
-         \x20   # the newest setuptools and pip break older zc.buildout: keep the virtualenv's\n\
-         \x20   pins=\"pip==$(\"$VENV_PYTHON\" -m pip --version | cut -d ' ' -f 2)\"\n\
-         \x20   if v=$(\"$VENV_PYTHON\" -c 'import setuptools; print(setuptools.__version__)' 2>/dev/null); then pins=\"$pins setuptools==$v\"; fi\n\
+         \x20   # the newest setuptools and pip break an older zc.buildout asked for by version:\n\
+         \x20   # keep the virtualenv's then (the latest zc.buildout wants the latest of them)\n\
+         \x20   pins=\n\
+         \x20   case \"$ZC_BUILDOUT\" in *==*)\n\
+         \x20     pins=\"pip==$(\"$VENV_PYTHON\" -m pip --version | cut -d ' ' -f 2)\"\n\
+         \x20     if v=$(\"$VENV_PYTHON\" -c 'import setuptools; print(setuptools.__version__)' 2>/dev/null); then pins=\"$pins setuptools==$v\"; fi\n\
+         \x20   esac\n\
          \x20   \"$VENV_PYTHON\" -m pip install -q --target \"$DISTS/zc.buildout\" \"$ZC_BUILDOUT\" $pins\n\
          \x20 fi\n\
-         \x20 # pip leaves the zc namespace to a .pth file, which PYTHONPATH does not read\n\
-         \x20 [ -f \"$DISTS/zc.buildout/zc/__init__.py\" ] || echo \"__import__('pkg_resources').declare_namespace(__name__)\" > \"$DISTS/zc.buildout/zc/__init__.py\"\n\
+         \x20 # a zc.buildout of setuptools namespaces leaves zc to a -nspkg.pth file, which\n\
+         \x20 # PYTHONPATH does not read (zc.buildout 5 and later are native namespaces)\n\
+         \x20 if [ ! -f \"$DISTS/zc.buildout/zc/__init__.py\" ] && ls \"$DISTS/zc.buildout\"/*-nspkg.pth >/dev/null 2>&1; then\n\
+         \x20   echo \"__import__('pkg_resources').declare_namespace(__name__)\" > \"$DISTS/zc.buildout/zc/__init__.py\"\n\
+         \x20 fi\n\
          \x20 echo \"$want\" > \"$DISTS/.oebb-bootstrap\"\n\
          fi\n\
          PYTHONPATH=\"$DISTS/zc.buildout:$DISTS/setuptools\" \"$VENV_PYTHON\" \
