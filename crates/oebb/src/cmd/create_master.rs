@@ -9,6 +9,7 @@ use crate::private_file;
 mod capability_lines;
 mod machine;
 mod probe;
+mod python_probe;
 
 /// Arguments of `oebb create-master`.
 #[derive(Args)]
