@@ -35,13 +35,14 @@ fn path_pythons() -> Vec<(PathBuf, String)> {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
-            // pyenv's shims start a shell script each (over a second on a loaded machine),
-            // and those of versions not selected only fail: only the selected python3 is run.
+            // pyenv's shims start a shell script each (over a second on a loaded machine), and
+            // one of a version not selected searches every version for seconds before it fails:
+            // only the selected python3 is run (pyenv's 2.7 is found by `pyenv prefix`).
             let shims = dir.ends_with("shims");
             let mut names: Vec<String> = entries
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| is_python_name(n) && (!shims || n == "python3" || n == "python2.7"))
+                .filter(|n| is_python_name(n) && (!shims || n == "python3"))
                 .collect();
             names.sort();
             for name in names {
