@@ -304,6 +304,11 @@ fn parse_capability_line(
     for tok in toks {
         match tok.split_once('=') {
             Some((k, v)) if !k.is_empty() => {
+                if name == "python" {
+                    if let Some(reason) = python_options::problem(k, v) {
+                        return err(line, bad(reason));
+                    }
+                }
                 options.insert(k.to_string(), v.to_string());
             }
             _ => return err(line, bad(format!("`{tok}` is not KEY=VALUE"))),
@@ -340,6 +345,8 @@ fn add_capability(
         line,
     });
 }
+
+mod python_options;
 
 #[cfg(test)]
 mod tests;

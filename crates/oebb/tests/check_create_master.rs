@@ -14,7 +14,7 @@ fn created_master_passes_check_with_a_builder_per_buildout() {
     let dir = tempfile::tempdir().unwrap();
     let master = dir.path().join("demo");
     let m = master.to_str().unwrap();
-    let out = oebb(&["create-master", m]);
+    let out = oebb(&["create-master", "--no-probe", m]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -58,7 +58,10 @@ fn created_master_passes_check_with_a_builder_per_buildout() {
 fn created_files_are_commented_and_show_each_manifest_option() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().to_str().unwrap();
-    assert_eq!(oebb(&["create-master", m]).status.code(), Some(0));
+    assert_eq!(
+        oebb(&["create-master", "--no-probe", m]).status.code(),
+        Some(0)
+    );
     let manifest = std::fs::read_to_string(dir.path().join("buildouts/MANIFEST.cfg")).unwrap();
     for option in [
         "buildout =",
@@ -94,7 +97,7 @@ fn create_master_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().to_str().unwrap();
     std::fs::write(dir.path().join("slaves.cfg"), "[mine]\npassword = keep\n").unwrap();
-    let out = oebb(&["create-master", m]);
+    let out = oebb(&["create-master", "--no-probe", m]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -112,7 +115,10 @@ fn create_master_refuses_to_overwrite() {
 fn table_output_lists_workers_and_builders() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().to_str().unwrap();
-    assert_eq!(oebb(&["create-master", m]).status.code(), Some(0));
+    assert_eq!(
+        oebb(&["create-master", "--no-probe", m]).status.code(),
+        Some(0)
+    );
     let out = oebb(&["check", m]);
     assert_eq!(out.status.code(), Some(0));
     let table = String::from_utf8_lossy(&out.stdout);
@@ -140,7 +146,7 @@ fn created_secrets_are_readable_by_their_owner_only() {
     let dir = tempfile::tempdir().unwrap();
     let master = dir.path().join("demo");
     assert_eq!(
-        oebb(&["create-master", master.to_str().unwrap()])
+        oebb(&["create-master", "--no-probe", master.to_str().unwrap()])
             .status
             .code(),
         Some(0)

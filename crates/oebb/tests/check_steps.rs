@@ -15,7 +15,7 @@ fn oebb(args: &[&str]) -> Output {
 /// A master directory written by `oebb create-master`.
 fn example() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let out = oebb(&["create-master", dir.path().to_str().unwrap()]);
+    let out = oebb(&["create-master", "--no-probe", dir.path().to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
         Some(0),

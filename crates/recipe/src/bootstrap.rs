@@ -19,6 +19,14 @@
 //! egg cache, so builders bootstrapping different versions never share those copies. A
 //! virtualenv without its stamp file (a failed install) is made again.
 //! With `virtualenv = false`, the buildout's own `bootstrap.py` is run instead.
+//!
+//! A `python` capability with `venv=DIR` (anybox's: the buildout ran on `DIR/bin/python`, an
+//! existing virtualenv, when `virtualenv = true`) is honoured the way anybox's bootstrapper
+//! did: the buildout runs on `DIR/bin/python` as it is, with whatever the worker's admin
+//! installed in it; oebb makes no virtualenv and installs nothing into it: zc.buildout (and for
+//! zc.buildout 2 its setuptools) go to `<basedir>/caches/buildout-dists/<checksum>` by the
+//! virtualenv's own pip and are on `PYTHONPATH` for the bootstrap only. With `virtualenv =
+//! false` the buildout's `bootstrap.py` runs on `bin=`, as anybox did.
 
 use crate::context::Context;
 use crate::shell::{cache, quote};
@@ -48,6 +56,14 @@ pub fn python_bin(cx: &Context) -> String {
         Some([major]) => format!("python{major}"),
         _ => "python3".to_string(),
     }
+}
+
+/// The `venv=` of the worker's `python` capability, if any.
+pub fn python_venv<'a>(cx: &Context<'a>) -> Option<&'a str> {
+    cx.python
+        .and_then(|c| c.options.get("venv"))
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
 }
 
 /// Whether the build's Python is 2.x: from the capability version, else the interpreter name.
@@ -98,7 +114,13 @@ pub fn steps(cx: &Context) -> Vec<Step> {
     let py2 = python2(cx);
     let config = quote(&cx.config);
     let legacy = py2 || buildout_major(cx).is_some_and(|m| m <= 2);
-    let (script, description) = if !cx.buildout.virtualenv {
+    let venv = python_venv(cx).filter(|_| cx.buildout.virtualenv);
+    let (script, description) = if venv.is_some() {
+        (
+            venv_script(&config),
+            "zc.buildout on the python capability's virtualenv (venv=), left as it is",
+        )
+    } else if !cx.buildout.virtualenv {
         let version = cx
             .buildout
             .bootstrap_version
@@ -125,7 +147,14 @@ pub fn steps(cx: &Context) -> Vec<Step> {
         .halt_on_failure(true)
         .timeout(BOOTSTRAP_TIMEOUT)
         .description(description);
-    if cx.buildout.virtualenv && legacy {
+    if let Some(venv) = venv {
+        step = step
+            .env("PYTHON_VENV", venv)
+            .env("BUILDOUT_DISTS", &cache("buildout-dists"));
+        if legacy {
+            step = step.env("SETUPTOOLS", &setuptools(cx, py2));
+        }
+    } else if cx.buildout.virtualenv && legacy {
         step = step
             .env("SETUPTOOLS", &setuptools(cx, py2))
             .env("VIRTUALENV_TOOL", &cache("virtualenv-tool"));
@@ -183,3 +212,51 @@ fn legacy_script(config: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The bootstrap on an existing virtualenv: its own pip fetches zc.buildout (and, with
+/// `SETUPTOOLS` set, that setuptools beside it; else zc.buildout's dependencies, at the
+/// virtualenv's own pip and setuptools versions when a zc.buildout version is asked for) into a
+/// shared directory, never into the
+/// virtualenv; the bootstrap then runs on the virtualenv's interpreter with them on `PYTHONPATH`.
+fn venv_script(config: &str) -> String {
+    format!(
+        "set -e\n\
+         case \"$PYTHON_VENV\" in \"~/\"*) PYTHON_VENV=\"$HOME/${{PYTHON_VENV#\"~/\"}}\";; esac\n\
+         VENV_PYTHON=\"$PYTHON_VENV/bin/python\"\n\
+         if [ ! -x \"$VENV_PYTHON\" ]; then\n\
+         \x20 echo \"venv=$PYTHON_VENV of the worker's python capability has no bin/python: make that virtualenv on the worker or fix the line in slaves.cfg\" >&2\n\
+         \x20 exit 1\n\
+         fi\n\
+         want=\"$VENV_PYTHON $ZC_BUILDOUT ${{SETUPTOOLS:-}}\"\n\
+         DISTS=\"$BUILDOUT_DISTS/$(printf '%s' \"$want\" | cksum | cut -d ' ' -f 1)\"\n\
+         if [ \"$(cat \"$DISTS/.oebb-bootstrap\" 2>/dev/null)\" != \"$want\" ]; then\n\
+         \x20 if ! \"$VENV_PYTHON\" -m pip --version >/dev/null 2>&1; then\n\
+         \x20   echo \"the virtualenv $PYTHON_VENV has no pip, which fetches zc.buildout: install it there (python -m ensurepip)\" >&2\n\
+         \x20   exit 1\n\
+         \x20 fi\n\
+         \x20 rm -rf \"$DISTS\"\n\
+         \x20 if [ -n \"${{SETUPTOOLS:-}}\" ]; then\n\
+         \x20   \"$VENV_PYTHON\" -m pip install -q --target \"$DISTS/setuptools\" \"$SETUPTOOLS\"\n\
+         \x20   \"$VENV_PYTHON\" -m pip install -q --no-deps --target \"$DISTS/zc.buildout\" \"$ZC_BUILDOUT\"\n\
+         \x20 else\n\
+         \x20   # the newest setuptools and pip break an older zc.buildout asked for by version:\n\
+         \x20   # keep the virtualenv's then (the latest zc.buildout wants the latest of them)\n\
+         \x20   pins=\n\
+         \x20   case \"$ZC_BUILDOUT\" in *==*)\n\
+         \x20     pins=\"pip==$(\"$VENV_PYTHON\" -m pip --version | cut -d ' ' -f 2)\"\n\
+         \x20     if v=$(\"$VENV_PYTHON\" -c 'import setuptools; print(setuptools.__version__)' 2>/dev/null); then pins=\"$pins setuptools==$v\"; fi\n\
+         \x20   esac\n\
+         \x20   \"$VENV_PYTHON\" -m pip install -q --target \"$DISTS/zc.buildout\" \"$ZC_BUILDOUT\" $pins\n\
+         \x20 fi\n\
+         \x20 # a zc.buildout of setuptools namespaces leaves zc to a -nspkg.pth file, which\n\
+         \x20 # PYTHONPATH does not read (zc.buildout 5 and later are native namespaces)\n\
+         \x20 if [ ! -f \"$DISTS/zc.buildout/zc/__init__.py\" ] && ls \"$DISTS/zc.buildout\"/*-nspkg.pth >/dev/null 2>&1; then\n\
+         \x20   echo \"__import__('pkg_resources').declare_namespace(__name__)\" > \"$DISTS/zc.buildout/zc/__init__.py\"\n\
+         \x20 fi\n\
+         \x20 echo \"$want\" > \"$DISTS/.oebb-bootstrap\"\n\
+         fi\n\
+         PYTHONPATH=\"$DISTS/zc.buildout:$DISTS/setuptools\" \"$VENV_PYTHON\" \
+         -c 'import sys; from zc.buildout.buildout import main; main(sys.argv[1:])' \
+         -c {config} \"buildout:eggs-directory=$DISTS/bootstrap-eggs\" bootstrap\n"
+    )
+}

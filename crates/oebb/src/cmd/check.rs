@@ -1,6 +1,7 @@
 //! `oebb check`: load a master directory, print every error or the builder matrix, or with
 //! `--steps BUILDER` the steps of one build ([`steps`]).
 
+mod buildbot_master;
 mod steps;
 
 use clap::Args;
@@ -45,6 +46,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         .and_then(|mut config| {
             let mut errors = ignore_file_errors(&config);
             errors.extend(check_recipes(&mut config));
+            let left_over = buildbot_master::warnings(&config.dir, &config.settings);
+            config.warnings.extend(left_over);
             if errors.is_empty() {
                 Ok(config)
             } else {

@@ -154,3 +154,66 @@ fn the_virtualenv_is_made_again_only_when_python_or_versions_change() {
     );
     assert!(!s.env.contains_key("BUILDOUT_VENV"));
 }
+
+#[test]
+fn venv_runs_the_buildout_on_that_virtualenv_as_it_is() {
+    let s = bootstrap(
+        "bootstrap-version = 2.13.8\n",
+        "python 2.7 bin=/usr/bin/python2.7 venv=/srv/openerp-env",
+    );
+    assert_eq!(s.env["PYTHON_VENV"], "/srv/openerp-env");
+    assert_eq!(
+        s.env["BUILDOUT_DISTS"],
+        "%(prop:builddir)s/../caches/buildout-dists"
+    );
+    assert_eq!(s.env["SETUPTOOLS"], "setuptools<45");
+    assert_eq!(s.env["ZC_BUILDOUT"], "zc.buildout==2.13.8");
+    let t = text(&s);
+    assert!(t.contains("VENV_PYTHON=\"$PYTHON_VENV/bin/python\""), "{t}");
+    assert!(
+        t.contains("\"$VENV_PYTHON\" -m pip install -q --target \"$DISTS/setuptools\""),
+        "{t}"
+    );
+    assert!(
+        t.contains("PYTHONPATH=\"$DISTS/zc.buildout:$DISTS/setuptools\" \"$VENV_PYTHON\""),
+        "{t}"
+    );
+    // Nothing made, nothing installed into the user's virtualenv.
+    assert!(!t.contains("-m venv"), "{t}");
+    assert!(!t.contains("virtualenv\" -q"), "{t}");
+    assert!(!t.contains("$PYTHON_VENV/bin/pip"), "{t}");
+    assert!(!s.env.contains_key("VIRTUALENV_TOOL"));
+    assert!(!s.env.contains_key("BUILDOUT_VENVS") || !t.contains("BUILDOUT_VENV/"));
+}
+
+#[test]
+fn venv_with_zc_buildout_3_on_python_3_fetches_it_with_its_dependencies() {
+    let s = bootstrap("bootstrap-version = 3.0.1\n", "python 3.11 venv=~/env311");
+    assert_eq!(s.env["PYTHON_VENV"], "~/env311");
+    assert!(!s.env.contains_key("SETUPTOOLS"));
+    let t = text(&s);
+    assert!(
+        t.contains("PYTHON_VENV=\"$HOME/${PYTHON_VENV#\"~/\"}\""),
+        "a ~/ path is the worker user's home: {t}"
+    );
+    assert!(
+        t.contains("-m pip install -q --target \"$DISTS/zc.buildout\" \"$ZC_BUILDOUT\" $pins"),
+        "{t}"
+    );
+    assert!(t.contains("pins=\"$pins setuptools==$v\""), "{t}");
+}
+
+#[test]
+fn venv_is_not_used_without_virtualenv_the_buildouts_bootstrap_runs_on_bin() {
+    let s = bootstrap(
+        "virtualenv = false\n",
+        "python 2.7 bin=/usr/bin/python2.7 venv=/srv/openerp-env",
+    );
+    assert_eq!(s.env["PYTHON"], "/usr/bin/python2.7");
+    assert!(!s.env.contains_key("PYTHON_VENV"));
+    assert!(
+        text(&s).contains("\"$PYTHON\" bootstrap.py"),
+        "{}",
+        text(&s)
+    );
+}
