@@ -1,0 +1,115 @@
+//! The master itself: which configuration runs, since when, and how the last reconfig ended
+//! (`GET /about`, `GET /api/about`); and the reconfig action (`POST /api/reconfig`), which
+//! only the master's API token may ask for: it is the `oebb reconfig` of the master's machine.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+
+use super::auth::{api_user, TOKEN_USER};
+use super::session::Session;
+use super::view::{self, Layout};
+use super::{render, Web};
+use crate::configuration::{Outcome, Running};
+
+#[derive(Template)]
+#[template(path = "about.html")]
+struct AboutPage {
+    layout: Layout,
+    loaded_at: String,
+    files: Vec<String>,
+    builders: usize,
+    workers: usize,
+    users: usize,
+    /// `applied`, `refused`, or `none` before the first reconfig.
+    outcome: &'static str,
+    reconfig_at: String,
+    /// What changed, or every error.
+    lines: Vec<String>,
+}
+
+/// The files of the running configuration, as shown.
+fn files(running: &Running) -> Vec<String> {
+    let c = &running.config;
+    let mut files = vec![c.dir.join("oebb.cfg"), c.workers_file.clone()];
+    files.extend(c.manifest_files.iter().cloned());
+    files.iter().map(|f| f.display().to_string()).collect()
+}
+
+/// `GET /about`.
+pub async fn page(State(web): State<Web>, Extension(session): Extension<Session>) -> Response {
+    let layout = Layout::new(&web, &session, "/about");
+    let running = web.current.get();
+    let c = &running.config;
+    let (outcome, reconfig_at, lines) = match &running.last_reconfig {
+        None => ("none", String::new(), Vec::new()),
+        Some(Outcome::Applied { at, changes, .. }) => {
+            let mut lines = changes.lines();
+            if lines.is_empty() {
+                lines.push("nothing changed".to_string());
+            }
+            ("applied", view::time(*at), lines)
+        }
+        Some(Outcome::Refused { at, errors }) => ("refused", view::time(*at), errors.clone()),
+    };
+    render(&AboutPage {
+        layout,
+        loaded_at: view::time(running.loaded_at),
+        files: files(&running),
+        builders: c.matrix.builders.len(),
+        workers: c.workers.len(),
+        users: c.settings.users.len(),
+        outcome,
+        reconfig_at,
+        lines,
+    })
+}
+
+/// `GET /api/about`.
+pub async fn json(State(web): State<Web>) -> Response {
+    let running = web.current.get();
+    let c = &running.config;
+    Json(json!({
+        "loaded_at": running.loaded_at,
+        "files": files(&running),
+        "builders": c.matrix.builders.len(),
+        "workers": c.workers.len(),
+        "last_reconfig": running.last_reconfig,
+    }))
+    .into_response()
+}
+
+/// `POST /api/reconfig`: reads the master directory again; 200 with what changed, or 422
+/// with every error (the running configuration stays). Only the master's API token: web
+/// users force and stop builds, the configuration is the administrator's.
+pub async fn reconfig(State(web): State<Web>, headers: HeaderMap) -> Response {
+    let error = |status: StatusCode, why: &str| (status, Json(json!({ "error": why })));
+    match api_user(&web, &headers).await {
+        Ok(user) if user == TOKEN_USER => {}
+        Ok(_) => {
+            let why = "a reconfig takes the master's API token (DIR/.oebb-api-token): run \
+                       `oebb reconfig DIR` on the master's machine";
+            return error(StatusCode::FORBIDDEN, why).into_response();
+        }
+        Err(refused) => return refused,
+    }
+    match web.reconfig.run().await {
+        Ok(outcome) => {
+            let status = if outcome.applied() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            let mut body: Value = serde_json::to_value(&outcome).unwrap_or_default();
+            if let Outcome::Applied { changes, .. } = &outcome {
+                // What `oebb reconfig` prints, one line per kind of change.
+                body["summary"] = json!(changes.lines());
+            }
+            (status, Json(body)).into_response()
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()).into_response(),
+    }
+}
