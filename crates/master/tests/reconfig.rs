@@ -358,7 +358,8 @@ async fn only_the_api_token_may_ask_for_a_reconfig() {
     let mut api = Browser::new(t.master.web_address());
     let as_alice = format!("Authorization: Basic {basic}\r\n");
     let answer = api.request("POST", "/api/reconfig", &as_alice, "").await;
-    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert!(answer.body.contains("bearer token"), "{}", answer.body);
     let anonymous = api.request("POST", "/api/reconfig", "", "").await;
     assert_eq!(anonymous.status, 401, "{}", anonymous.body);
     let about = json(&api.get("/api/about").await.body);
