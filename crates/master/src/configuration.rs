@@ -3,6 +3,7 @@
 //! (a pure comparison of two configurations), and the outcome of the last reconfig.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use oebb_config::{Builder, Buildout, MasterConfig, Worker};
@@ -218,6 +219,70 @@ impl Outcome {
     pub fn applied(&self) -> bool {
         matches!(self, Outcome::Applied { .. })
     }
+
+    /// What anyone may read of it (the `/about` page is public): an error's message may
+    /// quote a line of the configuration, a password's included, so only where each error
+    /// is (relative to the master directory `dir`) and how many; web users' names only as a
+    /// count. The whole outcome goes to the log and to `oebb reconfig`.
+    pub fn public(&self, dir: &Path) -> PublicOutcome {
+        match self {
+            Outcome::Applied { at, changes, .. } => {
+                let mut shown = (**changes).clone();
+                for names in [
+                    &mut shown.users_added,
+                    &mut shown.users_removed,
+                    &mut shown.users_new_password,
+                ] {
+                    if !names.is_empty() {
+                        *names = vec![format!("{} (names not shown)", names.len())];
+                    }
+                }
+                PublicOutcome {
+                    outcome: "applied",
+                    at: *at,
+                    lines: shown.lines(),
+                    errors: 0,
+                }
+            }
+            Outcome::Refused { at, errors } => PublicOutcome {
+                outcome: "refused",
+                at: *at,
+                lines: errors.iter().map(|e| location(e, dir)).collect(),
+                errors: errors.len(),
+            },
+        }
+    }
+}
+
+/// A reconfig's outcome as the public pages show it (see [`Outcome::public`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct PublicOutcome {
+    /// `applied` or `refused`.
+    pub outcome: &'static str,
+    /// When (milliseconds since the epoch).
+    pub at: i64,
+    /// What changed, or where each error is (`FILE:LINE`).
+    pub lines: Vec<String>,
+    /// How many errors.
+    pub errors: usize,
+}
+
+/// The `FILE:LINE` an error message starts with, the file relative to `dir`; the message
+/// itself is left out.
+fn location(error: &str, dir: &Path) -> String {
+    let at = error
+        .match_indices(": ")
+        .map(|(i, _)| &error[..i])
+        .find(|head| {
+            head.rsplit_once(':').is_some_and(|(_, line)| {
+                !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit())
+            })
+        });
+    let Some(at) = at else {
+        return "(no file given: `oebb check DIR` prints it)".to_string();
+    };
+    let prefix = format!("{}/", dir.display());
+    at.strip_prefix(&prefix).unwrap_or(at).to_string()
 }
 
 /// The configuration the master runs now, and what was derived from it for the parts that
@@ -337,7 +402,7 @@ mod tests {
         let c = changes(&old, &new);
         assert_eq!(c.builders_added, ["three"]);
         assert_eq!(c.builders_removed, ["two"]);
-        assert!(c.builders_changed.is_empty(), "{c:?}");
+        assert_eq!(c.builders_changed, ["one"], "its workers changed");
         assert_eq!(c.workers_added, ["w3"]);
         assert_eq!(c.workers_removed, ["w1"]);
         assert_eq!(c.workers_changed, ["w2"]);
@@ -354,23 +419,61 @@ mod tests {
     }
 
     #[test]
+    fn the_public_outcome_shows_where_errors_are_not_what_they_quote() {
+        let refused = Outcome::Refused {
+            at: 1,
+            errors: vec![
+                "/m/slaves.cfg:3: `password secret` is not an option; write `name = value`".into(),
+                "/elsewhere/x.cfg:12: bad: value".into(),
+                "no location here".into(),
+            ],
+        };
+        let public = refused.public(Path::new("/m"));
+        assert_eq!(public.errors, 3);
+        assert_eq!(
+            public.lines,
+            [
+                "slaves.cfg:3",
+                "/elsewhere/x.cfg:12",
+                "(no file given: `oebb check DIR` prints it)"
+            ]
+        );
+        let changes = Changes {
+            users_removed: vec!["alice".into(), "bob".into()],
+            builders_added: vec!["b".into()],
+            ..Changes::default()
+        };
+        let applied = Outcome::Applied {
+            at: 2,
+            changes: Box::new(changes),
+            warnings: vec!["w".into()],
+        };
+        assert_eq!(
+            applied.public(Path::new("/m")).lines,
+            ["builders added: b", "users removed: 2 (names not shown)"]
+        );
+    }
+
+    #[test]
     fn a_changed_buildout_section_changes_its_builders() {
         let dir = tempfile::tempdir().unwrap();
-        let files = |addons: &str| {
+        let files = |above: &str, addons: &str| {
+            let manifest =
+                format!("{above}[one]\nbuildout = standalone x.cfg\nodoo-addons = {addons}\n");
+            let workers = format!("{above}[w1]\npassword = a\n");
             load(
                 dir.path(),
-                &[
-                    ("slaves.cfg", "[w1]\npassword = a\n"),
-                    (
-                        MANIFEST,
-                        &format!("[one]\nbuildout = standalone x.cfg\nodoo-addons = {addons}\n"),
-                    ),
-                ],
+                &[("slaves.cfg", &workers), (MANIFEST, &manifest)],
             )
         };
-        let c = changes(&files("a"), &files("a,b"));
+        let c = changes(&files("", "a"), &files("", "a,b"));
         assert_eq!(c.builders_changed, ["one"]);
         assert!(c.builders_added.is_empty() && c.builders_removed.is_empty());
+        let moved = changes(&files("", "a"), &files("# moved\n\n", "a"));
+        assert!(
+            moved.is_empty(),
+            "moving sections changes nothing: {moved:?}"
+        );
     }
 
     #[test]

@@ -122,14 +122,20 @@ async fn a_broken_manifest_is_refused_with_its_line_and_the_running_configuratio
     let (request, _) = t.force_and_wait("a").await;
     assert_eq!(request.result, Some(Results::Success));
 
-    // The outcome is shown.
+    // The outcome is shown to anyone: where the error is, not what it quotes.
     let mut web = Browser::new(t.master.web_address());
     let about = json(&web.get("/api/about").await.body);
     assert_eq!(about["last_reconfig"]["outcome"], "refused", "{about}");
+    assert_eq!(
+        names(&about["last_reconfig"]["lines"]),
+        ["buildouts/MANIFEST.cfg:7"]
+    );
     assert_eq!(about["builders"], 1);
     let page = web.get("/about").await;
     assert!(
-        page.body.contains("data-outcome=\"refused\"") && page.body.contains(":7: invalid"),
+        page.body.contains("data-outcome=\"refused\"")
+            && page.body.contains("<li>buildouts/MANIFEST.cfg:7</li>")
+            && !page.body.contains("~~"),
         "{}",
         page.body
     );
@@ -321,6 +327,12 @@ async fn a_user_removed_from_users_loses_the_session_at_the_reconfig() {
     let (status, answer) = reconfig(&t).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(names(&answer["changes"]["users_removed"]), ["alice"]);
+    let about = Browser::new(t.master.web_address()).get("/about").await;
+    assert!(
+        about.body.contains("users removed: 1 (names not shown)") && !about.body.contains("alice"),
+        "{}",
+        about.body
+    );
 
     let page = alice_browser.get("/builders/a").await;
     assert!(

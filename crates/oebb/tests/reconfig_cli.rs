@@ -128,6 +128,16 @@ fn oebb_reconfig_prints_the_errors_of_oebb_check_or_what_changed() {
     let web_port = free_port();
     write_master_dir(d, web_port, &["first"], "");
     let _master = start_master(d);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.join(".oebb-web-address"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the web address file is the master's user's only"
+    );
 
     write_manifest(d, &["first", "second"], BROKEN);
     let expected = check_errors(d);
@@ -196,22 +206,22 @@ fn sighup_does_what_oebb_reconfig_does() {
     hangup();
     let refused = next_reconfig(0);
     assert_eq!(refused["last_reconfig"]["outcome"], "refused", "{refused}");
-    let errors: Vec<&str> = refused["last_reconfig"]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e.as_str().unwrap())
-        .collect();
-    assert_eq!(errors, expected);
+    // The page shows where, the log what.
+    assert_eq!(
+        refused["last_reconfig"]["lines"],
+        serde_json::json!(["buildouts/MANIFEST.cfg:7"])
+    );
     assert_eq!(refused["builders"], 1);
+    let log = std::fs::read_to_string(d.join("master.log")).unwrap();
+    assert!(log.contains(&expected[0]), "{log}");
 
     write_manifest(d, &["first", "second"], "");
     hangup();
     let applied = next_reconfig(refused["last_reconfig"]["at"].as_i64().unwrap());
     assert_eq!(applied["last_reconfig"]["outcome"], "applied", "{applied}");
     assert_eq!(
-        applied["last_reconfig"]["changes"]["builders_added"],
-        serde_json::json!(["second"])
+        applied["last_reconfig"]["lines"],
+        serde_json::json!(["builders added: second"])
     );
     assert_eq!(applied["builders"], 2);
     force_until_built(d, "second");

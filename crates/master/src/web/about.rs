@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use super::session::Session;
 use super::view::{self, Layout};
 use super::{render, Web};
-use crate::configuration::{Outcome, Running};
+use crate::configuration::Running;
 
 #[derive(Template)]
 #[template(path = "about.html")]
@@ -31,30 +31,38 @@ struct AboutPage {
     lines: Vec<String>,
 }
 
-/// The files of the running configuration, as shown.
+/// The files of the running configuration, as shown: relative to the master directory.
 fn files(running: &Running) -> Vec<String> {
     let c = &running.config;
     let mut files = vec![c.dir.join("oebb.cfg"), c.workers_file.clone()];
     files.extend(c.manifest_files.iter().cloned());
-    files.iter().map(|f| f.display().to_string()).collect()
+    let shown = |f: &std::path::PathBuf| f.strip_prefix(&c.dir).unwrap_or(f).display().to_string();
+    files.iter().map(shown).collect()
 }
+
+/// Lines shown on the page at most; `oebb check DIR` prints them all.
+const MAX_LINES: usize = 100;
 
 /// `GET /about`.
 pub async fn page(State(web): State<Web>, Extension(session): Extension<Session>) -> Response {
     let layout = Layout::new(&web, &session, "/about");
     let running = web.current.get();
     let c = &running.config;
-    let (outcome, reconfig_at, lines) = match &running.last_reconfig {
+    let last = running.last_reconfig.as_ref().map(|o| o.public(&c.dir));
+    let (outcome, reconfig_at, mut lines) = match last {
         None => ("none", String::new(), Vec::new()),
-        Some(Outcome::Applied { at, changes, .. }) => {
-            let mut lines = changes.lines();
-            if lines.is_empty() {
-                lines.push("nothing changed".to_string());
-            }
-            ("applied", view::time(*at), lines)
-        }
-        Some(Outcome::Refused { at, errors }) => ("refused", view::time(*at), errors.clone()),
+        Some(last) => (last.outcome, view::time(last.at), last.lines),
     };
+    if outcome == "applied" && lines.is_empty() {
+        lines.push("nothing changed".to_string());
+    }
+    if lines.len() > MAX_LINES {
+        let more = lines.len() - MAX_LINES;
+        lines.truncate(MAX_LINES);
+        lines.push(format!(
+            "… and {more} more: `oebb check DIR` prints them all"
+        ));
+    }
     render(&AboutPage {
         layout,
         loaded_at: view::time(running.loaded_at),
@@ -68,7 +76,7 @@ pub async fn page(State(web): State<Web>, Extension(session): Extension<Session>
     })
 }
 
-/// `GET /api/about`.
+/// `GET /api/about`: the same as the page (where each error is, not its message).
 pub async fn json(State(web): State<Web>) -> Response {
     let running = web.current.get();
     let c = &running.config;
@@ -77,7 +85,7 @@ pub async fn json(State(web): State<Web>) -> Response {
         "files": files(&running),
         "builders": c.matrix.builders.len(),
         "workers": c.workers.len(),
-        "last_reconfig": running.last_reconfig,
+        "last_reconfig": running.last_reconfig.as_ref().map(|o| o.public(&c.dir)),
     }))
     .into_response()
 }
@@ -110,7 +118,7 @@ pub async fn reconfig(State(web): State<Web>, headers: HeaderMap) -> Response {
                 StatusCode::UNPROCESSABLE_ENTITY
             };
             let mut body: Value = serde_json::to_value(&outcome).unwrap_or_default();
-            if let Outcome::Applied { changes, .. } = &outcome {
+            if let crate::configuration::Outcome::Applied { changes, .. } = &outcome {
                 // What `oebb reconfig` prints, one line per kind of change.
                 body["summary"] = json!(changes.lines());
             }
