@@ -17,6 +17,10 @@ use crate::configuration::{changes, Outcome, Running};
 pub(super) const REMOVED: &str =
     "this worker is no longer in the master's workers file (removed at a reconfig)";
 
+/// Errors of a refused configuration kept and answered, at most (the recipe check gives at
+/// most one per buildout, and manifests may hold tens of thousands).
+const MAX_ERRORS: usize = 1000;
+
 /// Why a worker whose password changed is disconnected.
 const NEW_PASSWORD: &str =
     "this worker's password changed at a reconfig of the master: log in again with the new one";
@@ -31,7 +35,14 @@ impl Scheduler {
         let at = crate::store::now_millis();
         let new = match loaded {
             Ok(new) => Arc::new(*new),
-            Err(errors) => {
+            Err(mut errors) => {
+                if errors.len() > MAX_ERRORS {
+                    let more = errors.len() - MAX_ERRORS;
+                    errors.truncate(MAX_ERRORS);
+                    errors.push(format!(
+                        "… and {more} more errors: `oebb check DIR` lists them"
+                    ));
+                }
                 tracing::warn!(
                     "reconfig refused, the running configuration stays; {} error(s):\n{}",
                     errors.len(),
