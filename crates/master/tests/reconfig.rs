@@ -240,6 +240,45 @@ async fn a_removed_builders_queued_request_waits_until_the_builder_comes_back() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_builders_running_build_finishes() {
+    let scratch = tempfile::tempdir().unwrap();
+    let go = scratch.path().to_path_buf();
+    let mut t =
+        MasterTester::start(
+            Db::Sqlite,
+            &[W],
+            &["keep", "slow"],
+            move |builder, _| match builder {
+                "slow" => vec![wait_for_go(&go)],
+                _ => vec![Step::script("ok", "echo fine")],
+            },
+        )
+        .await;
+    t.connect_oebb_worker("w1", "pw1").await;
+    let slow = t.master.force("slow", "test").await.unwrap();
+    wait_running(&t, "slow").await;
+    write_manifest(t.dir.path(), &["keep"], "");
+    let (status, answer) = reconfig(&t).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(names(&answer["changes"]["builders_removed"]), ["slow"]);
+    std::fs::write(scratch.path().join("go"), "").unwrap();
+    let (slow, builds) = t.wait_for(slow, BUILD_TIMEOUT).await;
+    assert_eq!(slow.result, Some(Results::Success));
+    assert_eq!(builds.len(), 1, "it ran once, to its end");
+    // The page of the removed builder still shows the build.
+    let page = Browser::new(t.master.web_address())
+        .get("/builders/slow")
+        .await;
+    assert!(
+        page.body
+            .contains(&format!("data-build=\"{}\"", builds[0].id))
+            && page.body.contains("id=\"builder-removed\""),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_worker_finishes_its_build_then_is_disconnected() {
     let scratch = tempfile::tempdir().unwrap();
     let go = scratch.path().to_path_buf();

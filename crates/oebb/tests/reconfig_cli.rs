@@ -170,6 +170,18 @@ fn oebb_reconfig_prints_the_errors_of_oebb_check_or_what_changed() {
         "{log}"
     );
     assert!(log.contains("reconfig refused"), "{log}");
+
+    // A new web address needs a restart: reported, and the master answers where it did.
+    let cfg = std::fs::read_to_string(d.join("oebb.cfg")).unwrap();
+    let moved = cfg.replace(&format!(":{web_port}"), &format!(":{}", free_port()));
+    std::fs::write(d.join("oebb.cfg"), moved).unwrap();
+    let out = oebb(&["reconfig", d.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "reconfig applied:\n  needs restart (kept until then): web-address\n"
+    );
+    assert_eq!(about(web_port)["builders"], 2);
 }
 
 #[test]
