@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod command;
+pub mod configuration;
 pub mod connections;
 pub mod dispatcher;
 pub mod ids;
@@ -28,6 +29,7 @@ pub mod logins;
 pub mod master;
 mod master_steps;
 pub mod properties;
+pub mod reconfig;
 pub mod results;
 pub mod runner;
 pub mod scheduler;

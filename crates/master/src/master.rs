@@ -1,7 +1,6 @@
 //! The master as a whole: opens the store, listens for workers and for the web, and starts the
 //! scheduler loop that everything else talks to.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,9 +10,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::configuration::{CurrentConfig, Outcome};
 use crate::connections::{serve_web, ConnectionLimits};
 use crate::ids::{BuildId, BuildRequestId};
 use crate::locks::WorkerLocks;
+use crate::reconfig::{ConfigLoader, Reconfig, Stopping};
 use crate::scheduler::{Event, ForceError, Scheduler, StepSource};
 use crate::step::Step;
 use crate::store::{BuildRequestRecord, Store, StoreError};
@@ -59,6 +60,8 @@ pub struct MasterOptions {
     pub lock_slots: Vec<(String, u32)>,
     /// Connections each port holds at once, and how long a client may take.
     pub connections: ConnectionLimits,
+    /// How a reconfig reads and checks the master directory.
+    pub load_config: ConfigLoader,
 }
 
 impl MasterOptions {
@@ -68,9 +71,10 @@ impl MasterOptions {
         MasterOptions {
             keepalive_interval: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(10),
-            steps: recipe_steps(config),
+            steps: recipe_steps(),
             lock_slots: Vec::new(),
             connections: ConnectionLimits::for_this_process(config.workers.len()),
+            load_config: crate::reconfig::plain_loader(),
         }
     }
 }
@@ -78,36 +82,40 @@ impl MasterOptions {
 /// How long a shutdown waits for the scheduler to end the running builds' tasks.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The build recipe of each builder (`oebb check --steps` prints the same), reading the files
-/// a standalone buildout extends from the master directory.
+/// The build recipe of each builder (`oebb check --steps` prints the same) under the running
+/// configuration, reading the files a standalone buildout extends from the master directory.
 ///
 /// Escape hatch, used by tests of the master's machinery and handy to try a worker: a shell
 /// script `steps/<builder>.sh` in the master directory replaces the recipe by that one step.
-pub fn recipe_steps(config: &MasterConfig) -> StepSource {
-    let config = Arc::new(config.clone());
-    let scripts = config.dir.join("steps");
-    Arc::new(move |builder: &Builder, worker: &WorkerName| {
-        let script = scripts.join(format!("{}.sh", builder.name));
-        if let Some(text) = oebb_config::load::read_text(&script) {
-            return vec![Step::script("script", &text)];
-        }
-        let read = oebb_config::load::read_text;
-        match oebb_recipe::steps_for(&config, builder.name.as_str(), Some(worker.as_str()), read) {
-            Ok(steps) => steps,
-            // The build fails and says why, where the user looks for it.
-            Err(e) => vec![Step::argv(
-                "recipe",
-                &[
-                    "sh",
-                    "-c",
-                    "printf '%s\\n' \"$1\" >&2; exit 1",
+pub fn recipe_steps() -> StepSource {
+    Arc::new(
+        |config: &MasterConfig, builder: &Builder, worker: &WorkerName| {
+            let script = config
+                .dir
+                .join("steps")
+                .join(format!("{}.sh", builder.name));
+            if let Some(text) = oebb_config::load::read_text(&script) {
+                return vec![Step::script("script", &text)];
+            }
+            let read = oebb_config::load::read_text;
+            match oebb_recipe::steps_for(config, builder.name.as_str(), Some(worker.as_str()), read)
+            {
+                Ok(steps) => steps,
+                // The build fails and says why, where the user looks for it.
+                Err(e) => vec![Step::argv(
                     "recipe",
-                    &e.to_string(),
-                ],
-            )
-            .halt_on_failure(true)],
-        }
-    })
+                    &[
+                        "sh",
+                        "-c",
+                        "printf '%s\\n' \"$1\" >&2; exit 1",
+                        "recipe",
+                        &e.to_string(),
+                    ],
+                )
+                .halt_on_failure(true)],
+            }
+        },
+    )
 }
 
 /// A running master.
@@ -116,6 +124,7 @@ pub struct Master {
     events: mpsc::UnboundedSender<Event>,
     worker_address: SocketAddr,
     web_address: SocketAddr,
+    reconfig: Reconfig,
     tasks: Tasks,
 }
 
@@ -162,6 +171,20 @@ impl Master {
 
         let (events, events_rx) = mpsc::unbounded_channel();
         let locks = Arc::new(WorkerLocks::new(options.lock_slots.clone()));
+        let current = CurrentConfig::new(config);
+        let reconfig = Reconfig::new(&config.dir, options.load_config.clone(), events.clone());
+        let secrets_failed = |source| MasterError::Secrets {
+            dir: config.dir.display().to_string(),
+            source,
+        };
+        let web = crate::web::Web::new(
+            store.clone(),
+            events.clone(),
+            current.clone(),
+            reconfig.clone(),
+        )
+        .map_err(secrets_failed)?;
+        crate::reconfig::write_web_address(&config.dir, web_address).map_err(secrets_failed)?;
         let scheduler = Scheduler::new(
             store.clone(),
             queue,
@@ -170,15 +193,11 @@ impl Master {
             locks,
             events.clone(),
         )
-        .with_liveness_timeout(options.keepalive_timeout);
+        .with_liveness_timeout(options.keepalive_timeout)
+        .with_followers(current.clone(), web.passwords.clone());
         let scheduler = tokio::spawn(scheduler.run(events_rx));
-        let passwords: HashMap<String, String> = config
-            .workers
-            .iter()
-            .map(|w| (w.name.as_str().to_string(), w.password.clone()))
-            .collect();
         let service = WorkerService {
-            passwords: Arc::new(passwords),
+            current,
             settings: master_settings(),
             keepalive_interval: options.keepalive_interval,
             keepalive_timeout: options.keepalive_timeout,
@@ -187,13 +206,6 @@ impl Master {
             events: events.clone(),
         };
         let workers = tokio::spawn(service.serve(workers_listener));
-        let web =
-            crate::web::Web::new(store.clone(), events.clone(), config).map_err(|source| {
-                MasterError::Secrets {
-                    dir: config.dir.display().to_string(),
-                    source,
-                }
-            })?;
         let app = crate::web::router(web);
         let web = tokio::spawn(serve_web(web_listener, app, options.connections.clone()));
         let limits = &options.connections;
@@ -203,6 +215,7 @@ impl Master {
             events,
             worker_address,
             web_address,
+            reconfig,
             tasks: Tasks {
                 scheduler,
                 workers,
@@ -240,6 +253,17 @@ impl Master {
         properties: serde_json::Map<String, serde_json::Value>,
     ) -> Result<BuildRequestId, ForceError> {
         force(&self.events, builder, reason, properties).await
+    }
+
+    /// Reads the master directory again and applies its configuration, or keeps the running
+    /// one when it has errors (see `reconfig.rs`); what `oebb reconfig` and SIGHUP do.
+    pub async fn reconfigure(&self) -> Result<Outcome, Stopping> {
+        self.reconfig.run().await
+    }
+
+    /// The reconfigs of this master, for a task that asks for them (on SIGHUP).
+    pub fn reconfig(&self) -> Reconfig {
+        self.reconfig.clone()
     }
 
     /// Asks a running build to stop; false if it was not running.

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+use crate::configuration::{CurrentConfig, Outcome};
 use crate::dispatcher::{choose_worker, Candidate};
 use crate::ids::{BuildId, BuildRequestId};
 use crate::locks::WorkerLocks;
@@ -24,8 +25,11 @@ use crate::store::{BuildRequestRecord, Store, StoreError};
 use crate::workers::WorkerHandle;
 use oebb_config::{Builder, BuilderName, MasterConfig, PropertyValue, Worker, WorkerName};
 
-/// Gives the steps of a build of `builder` on `worker`.
-pub type StepSource = Arc<dyn Fn(&Builder, &WorkerName) -> Vec<Step> + Send + Sync>;
+mod reconfig;
+use reconfig::REMOVED;
+
+/// Gives the steps of a build of `builder` on `worker` under the running configuration.
+pub type StepSource = Arc<dyn Fn(&MasterConfig, &Builder, &WorkerName) -> Vec<Step> + Send + Sync>;
 
 /// Why a force was refused.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +128,14 @@ pub enum Event {
     /// The master stops: running builds are abandoned (the store records them as
     /// interrupted afterwards) and the loop ends; the answer comes once no build task runs.
     Shutdown(oneshot::Sender<()>),
+    /// A configuration was read and checked (off the loop, see `reconfig.rs`): apply it, or
+    /// record why it was refused, and answer how it ended.
+    Reconfigure {
+        /// The new configuration, or every error found in it.
+        loaded: Result<Box<MasterConfig>, Vec<String>>,
+        /// How it ended.
+        reply: oneshot::Sender<Outcome>,
+    },
 }
 
 struct ConnectedWorker {
@@ -141,6 +153,15 @@ struct RunningBuild {
 /// The scheduler's state; only [`Scheduler::run`] touches it.
 pub struct Scheduler {
     store: Store,
+    /// The running configuration, from which the fields below are derived.
+    config: Arc<MasterConfig>,
+    /// Where the web and the worker listener read the running configuration.
+    current: CurrentConfig,
+    /// The web users' passwords, replaced at a reconfig.
+    web_passwords: Option<Arc<crate::web::passwords::Passwords>>,
+    /// Connected workers removed from the configuration, or given a new password, at a
+    /// reconfig: they get no new build and are disconnected once their builds end.
+    retiring: HashMap<WorkerName, &'static str>,
     builders: HashMap<String, Builder>,
     workers: HashMap<WorkerName, Worker>,
     steps: StepSource,
@@ -174,8 +195,13 @@ impl Scheduler {
         locks: Arc<WorkerLocks>,
         events: mpsc::UnboundedSender<Event>,
     ) -> Scheduler {
+        let current = CurrentConfig::new(config);
         Scheduler {
             store,
+            config: current.get().config.clone(),
+            current,
+            web_passwords: None,
+            retiring: HashMap::new(),
             builders: config
                 .matrix
                 .builders
@@ -201,6 +227,18 @@ impl Scheduler {
             tasks: JoinSet::new(),
             max_queued: config.settings.max_queued_requests,
         }
+    }
+
+    /// Makes the web and the worker listener read the running configuration from `current`,
+    /// and the web users' passwords follow it.
+    pub fn with_followers(
+        mut self,
+        current: CurrentConfig,
+        web_passwords: Arc<crate::web::passwords::Passwords>,
+    ) -> Scheduler {
+        self.current = current;
+        self.web_passwords = Some(web_passwords);
+        self
     }
 
     /// How long the connection holding a worker's name has to answer when the name logs in
@@ -298,6 +336,11 @@ impl Scheduler {
                         .close("replaced by a newer connection of the same worker");
                     return;
                 }
+                if !self.workers.contains_key(&handle.name) {
+                    // Removed by a reconfig while it logged in.
+                    handle.connection.close(REMOVED);
+                    return;
+                }
                 if let Some(old) = self.connected.get(&handle.name) {
                     // A worker that reconnects has usually lost its old connection without
                     // the master noticing yet; the newer one is the live one.
@@ -324,6 +367,7 @@ impl Scheduler {
                     .is_some_and(|w| w.handle.connection.is_same(&connection))
                 {
                     self.connected.remove(&name);
+                    self.retiring.remove(&name);
                 }
                 if let Some(waiting) = self.logins.leave(&name, &connection) {
                     tracing::info!(worker = %Untrusted(name.as_str()), "the connection holding the name ended: the waiting login takes it");
@@ -344,6 +388,9 @@ impl Scheduler {
             }
             // `run` ends the loop on it before it gets here.
             Event::Shutdown(_) => {}
+            Event::Reconfigure { loaded, reply } => {
+                let _ = reply.send(self.reconfigure(loaded));
+            }
         }
     }
 
@@ -408,7 +455,7 @@ impl Scheduler {
         };
         // Checked before anything is stored; the runner checks each path again.
         if let Some(worker) = config.workers.first() {
-            let steps = (self.steps)(config, worker);
+            let steps = (self.steps)(&self.config, config, worker);
             crate::properties::check_forced(properties, &steps).map_err(ForceError::BadProperty)?;
         }
         let queued = self.queue.iter().filter(|r| r.builder == builder).count();
@@ -437,6 +484,7 @@ impl Scheduler {
         if let Some(worker) = self.connected.get_mut(&running.worker) {
             worker.builders_running.remove(&running.builder);
         }
+        self.retire_idle_workers();
         if result == Results::Retry {
             let mut request = running.request;
             request.claimed_by = None;
@@ -459,7 +507,7 @@ impl Scheduler {
                 .iter()
                 .filter_map(|name| {
                     let connected = self.connected.get(name)?;
-                    if connected.handle.is_gone() {
+                    if connected.handle.is_gone() || self.retiring.contains_key(name) {
                         return None;
                     }
                     let config = self.workers.get(name)?;
@@ -510,7 +558,7 @@ impl Scheduler {
             locks: self.locks.clone(),
             build,
             builder: builder.name.clone(),
-            steps: (self.steps)(&builder, &worker),
+            steps: (self.steps)(&self.config, &builder, &worker),
             master_dir: self.master_dir.clone(),
             properties,
             stop: stop_rx,

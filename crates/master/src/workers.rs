@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::task::JoinSet;
 
+use crate::configuration::CurrentConfig;
 use crate::connections::{accept_next, Accepted, Budget, ConnectionLimits};
 use crate::ids::ConnectionId;
 use crate::scheduler::Event;
@@ -96,8 +97,8 @@ impl WorkerHandle {
 /// How workers are accepted and kept.
 #[derive(Clone, Debug)]
 pub struct WorkerService {
-    /// Password of each configured worker.
-    pub passwords: Arc<HashMap<String, String>>,
+    /// The running configuration: the password of each configured worker.
+    pub current: CurrentConfig,
     /// Sent to every worker after it connects.
     pub settings: WorkerSettings,
     /// How often each worker is asked whether it is alive.
@@ -136,8 +137,9 @@ impl WorkerService {
         peer: String,
         permit: OwnedSemaphorePermit,
     ) {
-        let passwords = self.passwords.clone();
+        let current = self.current.clone();
         let accepted = accept_worker_within(stream, self.limits.handshake_timeout, move |c| {
+            let passwords = &current.get().worker_passwords;
             passwords.get(&c.name).is_some_and(|p| c.password_is(p))
         })
         .await;

@@ -263,7 +263,7 @@ async fn a_path_property_set_while_the_build_runs_fails_the_step_and_touches_not
         .into_iter()
         .map(|b| (b.to_string(), attack_steps(&config, b)))
         .collect();
-    options.steps = std::sync::Arc::new(move |b, _| steps[b.name.as_str()].clone());
+    options.steps = std::sync::Arc::new(move |_, b, _| steps[b.name.as_str()].clone());
     t.master = restart(t.master, &config, options).await;
     t.connect_oebb_worker("w", "pw").await;
 

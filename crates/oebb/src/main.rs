@@ -35,6 +35,8 @@ enum Command {
     Log(cmd::log::LogArgs),
     /// Set a web user's password (its argon2 hash goes into oebb.cfg).
     Passwd(cmd::passwd::PasswdArgs),
+    /// Make a running master read its configuration again (as SIGHUP does).
+    Reconfig(cmd::reconfig::ReconfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Builds(args) => cmd::builds::run(args),
         Command::Log(args) => cmd::log::run(args),
         Command::Passwd(args) => cmd::passwd::run(args),
+        Command::Reconfig(args) => cmd::reconfig::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -283,6 +283,11 @@ impl Killed {
         Killed::new(child, what, Some(log))
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM, as a service manager stopping it would, and waits up to `within` for
     /// the exit; panics when the process outlives it.
     pub fn terminate(&mut self, within: std::time::Duration) -> std::process::ExitStatus {

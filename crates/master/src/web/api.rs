@@ -126,7 +126,8 @@ struct AfterNameQuery {
 
 /// The configured builders (in the configuration's order), a page at a time.
 async fn builders(State(web): State<Web>, Query(q): Query<AfterNameQuery>) -> Response {
-    let all = &web.config.matrix.builders;
+    let config = web.config();
+    let all = &config.matrix.builders;
     let start = match &q.after {
         None => 0,
         Some(name) => match all.iter().position(|b| b.name.as_str() == name) {
@@ -160,7 +161,8 @@ async fn builders(State(web): State<Web>, Query(q): Query<AfterNameQuery>) -> Re
 }
 
 async fn builder(State(web): State<Web>, Path(name): Path<String>) -> Response {
-    let Some(b) = web.config.matrix.builder(&name) else {
+    let config = web.config();
+    let Some(b) = config.matrix.builder(&name) else {
         return error(StatusCode::NOT_FOUND, format!("no builder named {name:?}"));
     };
     let (builds, queued, queued_count) = match tokio::try_join!(
@@ -176,7 +178,7 @@ async fn builder(State(web): State<Web>, Path(name): Path<String>) -> Response {
     answer["builds"] = json!(builds);
     answer["queued"] = json!(queued);
     answer["queued_count"] = json!(queued_count);
-    answer["max_queued"] = json!(web.config.settings.max_queued_requests);
+    answer["max_queued"] = json!(config.settings.max_queued_requests);
     Json(answer).into_response()
 }
 

@@ -83,7 +83,7 @@ pub async fn builder(State(web): State<Web>, Path(file): Path<String>) -> Respon
         return not_found("badge: ask for NAME.svg");
     };
     if !web
-        .config
+        .config()
         .matrix
         .builders
         .iter()
@@ -102,8 +102,8 @@ pub async fn buildout(State(web): State<Web>, Path(file): Path<String>) -> Respo
     let Some(name) = strip_svg(&file) else {
         return not_found("badge: ask for NAME.svg");
     };
-    let builders: Vec<&str> = web
-        .config
+    let config = web.config();
+    let builders: Vec<&str> = config
         .matrix
         .builders
         .iter()

@@ -161,7 +161,7 @@ pub async fn page(
             next_seq: tail.next_seq,
             truncated: tail.truncated,
             running: s.finished_at.is_none(),
-            has_file: log_file::fetched_file_path(&web.config.dir, id, &s.name).is_some(),
+            has_file: log_file::fetched_file_path(&web.config().dir, id, &s.name).is_some(),
             named_logs,
         });
     }

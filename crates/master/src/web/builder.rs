@@ -31,6 +31,8 @@ pub struct QueuedRow {
 struct BuilderPage {
     layout: Layout,
     name: String,
+    /// Not in the running configuration (a reconfig removed it).
+    removed: bool,
     buildout: String,
     category: String,
     column: String,
@@ -73,14 +75,9 @@ pub async fn page(
 ) -> Response {
     let here = format!("/builders/{}", view::url_segment(&name));
     let layout = Layout::new(&web, &session, &here);
-    let Some(builder) = web.config.matrix.builder(&name) else {
-        return message(
-            StatusCode::NOT_FOUND,
-            layout,
-            "No such builder",
-            &format!("There is no builder {name:?}; the grid lists them all."),
-        );
-    };
+    let config = web.config();
+    // A builder a reconfig removed still shows its builds and the requests that wait for it.
+    let builder = config.matrix.builder(&name);
     let builds = match web
         .store
         .builds_before(Some(&name), q.before.map(BuildId), PAGE)
@@ -104,12 +101,20 @@ pub async fn page(
         Ok(q) => q,
         Err(e) => return store_failed(layout, e),
     };
+    if builder.is_none() && builds.is_empty() && queued_count == 0 {
+        return message(
+            StatusCode::NOT_FOUND,
+            layout,
+            "No such builder",
+            &format!("There is no builder {name:?}; the grid lists them all."),
+        );
+    }
     let (queued, more_queued) = paging::cut(queued, QUEUED_PAGE);
     let queued_next = queued.last().filter(|_| more_queued).map(|last| {
         let after = Some(last.id.0.to_string());
         paging::url(&here, &[("queued_after", after)])
     });
-    let max_queued = web.config.settings.max_queued_requests;
+    let max_queued = config.settings.max_queued_requests;
     let queue_full = (queued_count >= max_queued as i64).then(|| {
         let queued = usize::try_from(queued_count).unwrap_or(usize::MAX);
         let builder = name.clone();
@@ -134,12 +139,13 @@ pub async fn page(
     render(&BuilderPage {
         layout,
         name: name.clone(),
-        buildout: builder.buildout.clone(),
-        category: builder.category.clone(),
-        column: super::grid::column_of(builder),
+        removed: builder.is_none(),
+        buildout: builder.map(|b| b.buildout.clone()).unwrap_or_default(),
+        category: builder.map(|b| b.category.clone()).unwrap_or_default(),
+        column: builder.map(super::grid::column_of).unwrap_or_default(),
         workers: builder
-            .workers
             .iter()
+            .flat_map(|b| &b.workers)
             .map(|w| w.as_str().to_string())
             .collect(),
         queued: queued

@@ -68,8 +68,8 @@ pub fn column_of(builder: &Builder) -> String {
 
 /// Builds the grid of the configured builders in `category` (all when `None`).
 pub async fn grid(web: &Web, category: Option<&str>) -> Result<Grid, StoreError> {
-    let builders: Vec<&Builder> = web
-        .config
+    let config = web.config();
+    let builders: Vec<&Builder> = config
         .matrix
         .builders
         .iter()
@@ -124,8 +124,7 @@ pub async fn grid(web: &Web, category: Option<&str>) -> Result<Grid, StoreError>
     for (row, col, cell) in cells {
         rows[row].cells[col] = Some(cell);
     }
-    let mut categories: Vec<String> = web
-        .config
+    let mut categories: Vec<String> = config
         .matrix
         .builders
         .iter()

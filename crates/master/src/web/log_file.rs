@@ -72,7 +72,7 @@ pub async fn fetched_file(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Some(path) = fetched_file_path(&web.config.dir, BuildId(build), &step.name) else {
+    let Some(path) = fetched_file_path(&web.config().dir, BuildId(build), &step.name) else {
         return message(
             StatusCode::NOT_FOUND,
             layout,

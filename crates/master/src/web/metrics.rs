@@ -66,7 +66,11 @@ pub async fn render(web: &Web) -> Result<String, crate::StoreError> {
         "# HELP oebb_workers_configured Workers of the workers file."
     );
     let _ = writeln!(out, "# TYPE oebb_workers_configured gauge");
-    let _ = writeln!(out, "oebb_workers_configured {}", web.config.workers.len());
+    let _ = writeln!(
+        out,
+        "oebb_workers_configured {}",
+        web.config().workers.len()
+    );
     let _ = writeln!(
         out,
         "# HELP oebb_step_duration_seconds Durations of steps finished since the master started."

@@ -13,6 +13,7 @@
 // `Err` would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod about;
 pub mod actions;
 pub mod api;
 pub mod auth;
@@ -43,6 +44,8 @@ use axum::Router;
 use oebb_config::MasterConfig;
 use tokio::sync::mpsc;
 
+use crate::configuration::CurrentConfig;
+use crate::reconfig::Reconfig;
 use crate::scheduler::Event;
 use crate::store::Store;
 
@@ -53,14 +56,17 @@ pub struct Web {
     pub store: Store,
     /// The scheduler's events (force, stop, cancel).
     pub events: mpsc::UnboundedSender<Event>,
-    /// The master's configuration: builders, workers, users, title.
-    pub config: Arc<MasterConfig>,
+    /// The running configuration (builders, workers, users, title): read it with
+    /// [`Web::config`], once per request, as a reconfig may replace it.
+    pub current: CurrentConfig,
     /// Signs session cookies.
     pub session_key: Arc<[u8]>,
     /// Bearer token of the API for the master's own machine.
     pub api_token: Arc<str>,
     /// The web users' passwords, checked at a bounded cost and throttled per name.
     pub passwords: Arc<passwords::Passwords>,
+    /// Reconfigs of the master (`POST /api/reconfig`).
+    pub reconfig: Reconfig,
 }
 
 impl Web {
@@ -69,18 +75,26 @@ impl Web {
     pub fn new(
         store: Store,
         events: mpsc::UnboundedSender<Event>,
-        config: &MasterConfig,
+        current: CurrentConfig,
+        reconfig: Reconfig,
     ) -> std::io::Result<Web> {
+        let config = current.get().config.clone();
         let key = secrets::load_or_create(&config.dir, secrets::SESSION_KEY_FILE)?;
         let token = secrets::load_or_create(&config.dir, secrets::API_TOKEN_FILE)?;
         Ok(Web {
             store,
             events,
-            config: Arc::new(config.clone()),
+            current,
+            reconfig,
             session_key: Arc::from(key.into_bytes()),
             api_token: Arc::from(token),
             passwords: Arc::new(passwords::Passwords::new(&config.settings.users)),
         })
+    }
+
+    /// The running configuration.
+    pub fn config(&self) -> Arc<MasterConfig> {
+        self.current.get().config.clone()
     }
 }
 
@@ -110,6 +124,9 @@ pub fn router(web: Web) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/badges/builders/{file}", get(badges::builder))
         .route("/badges/buildouts/{file}", get(badges::buildout))
+        .route("/about", get(about::page))
+        .route("/api/about", get(about::json))
+        .route("/api/reconfig", post(about::reconfig))
         .route("/static/live.js", get(live_script))
         .route("/static/style.css", get(style_sheet))
         .fallback(not_found);

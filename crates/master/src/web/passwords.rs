@@ -12,7 +12,7 @@
 //!   no more memory.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::OsRng;
@@ -47,18 +47,51 @@ pub enum PasswordCheck {
 }
 
 /// A web user's hash and its fingerprint.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Account {
     hash: String,
     fingerprint: String,
 }
 
-/// The web users' passwords and the limits of checking them; one per master.
+/// The algorithm, version and parameters of a hash.
+type Model = (Algorithm, Version, Params);
+
+/// The users of one configuration.
 #[derive(Debug)]
-pub struct Passwords {
-    accounts: HashMap<String, Account>,
+struct Accounts {
+    by_name: HashMap<String, Account>,
     /// A hash of a password nobody knows, with the users' parameters.
     decoy: String,
+    /// The parameters of the decoy (the first user's).
+    model: Option<Model>,
+}
+
+impl Accounts {
+    fn new(users: &[User], decoy: String, model: Option<Model>) -> Accounts {
+        let mut by_name = HashMap::new();
+        for user in users {
+            // The first line of a name wins, as everywhere else in the configuration.
+            by_name.entry(user.name.clone()).or_insert_with(|| Account {
+                fingerprint: fingerprint(&user.password),
+                hash: user.password.clone(),
+            });
+        }
+        Accounts {
+            by_name,
+            decoy,
+            model,
+        }
+    }
+}
+
+/// The web users' passwords and the limits of checking them; one per master. The users
+/// follow the configuration ([`Passwords::set_users`]); the limits' state and the throttle
+/// stay.
+#[derive(Debug)]
+pub struct Passwords {
+    accounts: RwLock<Arc<Accounts>>,
+    /// Checks allowed to run at once now (the permits of `running`).
+    running_limit: Mutex<usize>,
     /// One permit per check allowed to run.
     running: Arc<Semaphore>,
     /// One permit per attempt running or waiting.
@@ -76,20 +109,11 @@ impl Passwords {
 
     /// [`Passwords::new`] with `running` checks at once and `waiting` attempts waiting.
     pub fn with_limits(users: &[User], running: usize, waiting: usize) -> Passwords {
-        let mut accounts = HashMap::new();
-        for user in users {
-            // The first line of a name wins, as everywhere else in the configuration.
-            accounts
-                .entry(user.name.clone())
-                .or_insert_with(|| Account {
-                    fingerprint: fingerprint(&user.password),
-                    hash: user.password.clone(),
-                });
-        }
         let model = users.iter().find_map(|u| hash_params(&u.password));
+        let accounts = Accounts::new(users, decoy_hash(model.clone()), model);
         Passwords {
-            accounts,
-            decoy: decoy_hash(model),
+            accounts: RwLock::new(Arc::new(accounts)),
+            running_limit: Mutex::new(running),
             running: Arc::new(Semaphore::new(running)),
             admitted: Arc::new(Semaphore::new(running + waiting)),
             throttle: LoginThrottle::default(),
@@ -116,8 +140,9 @@ impl Passwords {
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
-        let account = self.accounts.get(user);
-        let hash = account.map_or(&self.decoy, |a| &a.hash).clone();
+        let accounts = self.accounts();
+        let account = accounts.by_name.get(user);
+        let hash = account.map_or(&accounts.decoy, |a| &a.hash).clone();
         let right = verify(hash, password.to_string(), [admitted, running]).await;
         if right && account.is_some() {
             self.throttle.succeeded(user);
@@ -130,8 +155,75 @@ impl Passwords {
 
     /// The fingerprint of `user`'s hash, kept with each of its sessions: a session whose
     /// fingerprint is not the user's (any more) is refused.
-    pub fn fingerprint(&self, user: &str) -> Option<&str> {
-        self.accounts.get(user).map(|a| a.fingerprint.as_str())
+    pub fn fingerprint(&self, user: &str) -> Option<String> {
+        let accounts = self.accounts();
+        accounts.by_name.get(user).map(|a| a.fingerprint.clone())
+    }
+
+    fn accounts(&self) -> Arc<Accounts> {
+        self.accounts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the users by those of a new configuration: a removed user, or one with a new
+    /// hash, no longer logs in, and the sessions of the old hash are refused. Checks running
+    /// or waiting finish with the hash they took; the number of checks at once follows the
+    /// new hashes' memory cost. A new decoy is made off the async threads when the users'
+    /// parameters changed (the old one serves meanwhile).
+    pub fn set_users(self: &Arc<Self>, users: &[User]) {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        self.resize(running_limit(users, cores));
+        let model = users.iter().find_map(|u| hash_params(&u.password));
+        let now = self.accounts();
+        let same_model = now.model == model;
+        let accounts = Accounts::new(users, now.decoy.clone(), model.clone());
+        *self.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(accounts);
+        if same_model {
+            return;
+        }
+        let passwords = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let decoy = decoy_hash(model.clone());
+            let mut guard = passwords
+                .accounts
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            // Only if no newer configuration came meanwhile.
+            if guard.model == model {
+                let by_name = guard.by_name.clone();
+                *guard = Arc::new(Accounts {
+                    by_name,
+                    decoy,
+                    model,
+                });
+            }
+        });
+    }
+
+    /// Makes `limit` checks run at once (and as many more attempts wait as before): permits
+    /// are added at once, or taken away as soon as running checks give them back.
+    fn resize(&self, limit: usize) {
+        let mut now = self.running_limit.lock().unwrap_or_else(|e| e.into_inner());
+        if limit > *now {
+            self.running.add_permits(limit - *now);
+            self.admitted.add_permits(limit - *now);
+        } else if limit < *now {
+            for semaphore in [&self.running, &self.admitted] {
+                let fewer = *now - limit;
+                let rest = fewer - semaphore.forget_permits(fewer);
+                if rest > 0 {
+                    let semaphore = semaphore.clone();
+                    tokio::spawn(async move {
+                        if let Ok(permits) = semaphore.acquire_many_owned(rest as u32).await {
+                            permits.forget();
+                        }
+                    });
+                }
+            }
+        }
+        *now = limit;
     }
 }
 
@@ -261,9 +353,31 @@ mod tests {
         assert_eq!(p.check("bob", "s3cret").await, PasswordCheck::Wrong);
         assert_eq!(
             p.fingerprint("alice"),
-            Some(fingerprint(&p.accounts["alice"].hash).as_str())
+            Some(fingerprint(&p.accounts().by_name["alice"].hash))
         );
         assert_eq!(p.fingerprint("bob"), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn users_follow_a_new_configuration() {
+        let p = Arc::new(Passwords::with_limits(
+            &[user("alice", "s3cret", cheap())],
+            1,
+            4,
+        ));
+        let alice = p.fingerprint("alice");
+        p.set_users(&[user("bob", "b0b", cheap()), user("carol", "c", None)]);
+        assert_eq!(p.check("alice", "s3cret").await, PasswordCheck::Wrong);
+        assert_eq!(p.check("bob", "b0b").await, PasswordCheck::Right);
+        assert_eq!(p.fingerprint("alice"), None);
+        let again = user("alice", "s3cret", cheap());
+        p.set_users(std::slice::from_ref(&again));
+        assert_ne!(
+            p.fingerprint("alice"),
+            alice,
+            "a new hash, a new fingerprint"
+        );
+        assert_eq!(p.check("alice", "s3cret").await, PasswordCheck::Right);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,7 +42,7 @@ pub fn load_or_create(dir: &Path, name: &str) -> std::io::Result<String> {
 }
 
 /// Writes a file only its owner may read.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

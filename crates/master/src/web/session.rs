@@ -151,7 +151,7 @@ pub async fn log_in(web: &Web, user: &str) -> Result<Session, StoreError> {
             id: session.id.as_deref().unwrap_or_default(),
             user,
             csrf: &session.csrf,
-            password_fingerprint: fingerprint,
+            password_fingerprint: &fingerprint,
             expires_at: session.expires * 1000,
         })
         .await?;
@@ -217,7 +217,9 @@ async fn stored(web: &Web, id: &str) -> Result<Option<Session>, StoreError> {
     let Some(record) = web.store.web_session(id).await? else {
         return Ok(None);
     };
-    if web.passwords.fingerprint(&record.user) != Some(record.password_fingerprint.as_str()) {
+    if web.passwords.fingerprint(&record.user).as_deref()
+        != Some(record.password_fingerprint.as_str())
+    {
         tracing::info!(
             user = %record.user.escape_debug(),
             "web session refused: the user is no longer in [users] or has a new password"

@@ -25,7 +25,7 @@ impl Layout {
     /// The layout of a page at `here` for this session.
     pub fn new(web: &Web, session: &Session, here: &str) -> Layout {
         Layout {
-            title: web.config.settings.title.clone(),
+            title: web.config().settings.title.clone(),
             user: session.user.clone(),
             csrf: session.csrf.clone(),
             here: here.to_string(),

@@ -60,8 +60,8 @@ pub async fn workers(
         .into_iter()
         .map(|w| (w.name.clone(), w))
         .collect();
-    let mut configured: Vec<&str> = web
-        .config
+    let config = web.config();
+    let mut configured: Vec<&str> = config
         .workers
         .iter()
         .map(|w| w.name.as_str())
@@ -92,8 +92,7 @@ pub async fn workers(
                 })
                 .map(view::time)
                 .unwrap_or_default();
-            let capabilities = web
-                .config
+            let capabilities = config
                 .workers
                 .iter()
                 .find(|w| w.name.as_str() == name)

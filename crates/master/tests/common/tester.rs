@@ -135,9 +135,10 @@ impl MasterTester {
         let options = MasterOptions {
             keepalive_interval: Duration::from_secs(2),
             keepalive_timeout: Duration::from_secs(10),
-            steps: Arc::new(move |b, w| steps(b.name.as_str(), w.as_str())),
+            steps: Arc::new(move |_, b, w| steps(b.name.as_str(), w.as_str())),
             lock_slots: Vec::new(),
             connections: ConnectionLimits::for_this_process(workers.len()),
+            load_config: oebb_master::reconfig::plain_loader(),
         };
         Self::start_master(dir, &config, options).await
     }
@@ -176,9 +177,10 @@ impl MasterTester {
         let mut options = MasterOptions {
             keepalive_interval: Duration::from_secs(2),
             keepalive_timeout: Duration::from_secs(10),
-            steps: Arc::new(move |b, w| steps(b.name.as_str(), w.as_str())),
+            steps: Arc::new(move |_, b, w| steps(b.name.as_str(), w.as_str())),
             lock_slots: vec![("db".to_string(), 2)],
             connections: ConnectionLimits::for_this_process(config.workers.len()),
+            load_config: oebb_master::reconfig::plain_loader(),
         };
         tune(&mut options);
         Self::start_master(dir, &config, options).await

@@ -10,7 +10,7 @@ use oebb_recipe::{build_steps, extended_files, standalone_file, BuildInput, Reci
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `oebb check`.
 #[derive(Args)]
@@ -41,20 +41,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         workers: args.workers,
         manifests: args.manifests,
     };
-    let loaded = load(&args.dir, &overrides)
-        .map_err(|errors| errors.iter().map(ToString::to_string).collect())
-        .and_then(|mut config| {
-            let mut errors = ignore_file_errors(&config);
-            errors.extend(check_recipes(&mut config));
-            let left_over = buildbot_master::warnings(&config.dir, &config.settings);
-            config.warnings.extend(left_over);
-            if errors.is_empty() {
-                Ok(config)
-            } else {
-                Err(errors)
-            }
-        });
-    let config = match loaded {
+    let config = match load_checked(&args.dir, &overrides) {
         Ok(config) => config,
         Err(errors) => {
             let stderr = std::io::stderr();
@@ -82,6 +69,24 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     }
     out.flush()?;
     Ok(0)
+}
+
+/// Loads a master directory with every check of `oebb check`: the configuration, or every
+/// error, one line each (what `oebb master` does at a reconfig too).
+pub fn load_checked(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<String>> {
+    load(dir, overrides)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+        .and_then(|mut config| {
+            let mut errors = ignore_file_errors(&config);
+            errors.extend(check_recipes(&mut config));
+            let left_over = buildbot_master::warnings(&config.dir, &config.settings);
+            config.warnings.extend(left_over);
+            if errors.is_empty() {
+                Ok(config)
+            } else {
+                Err(errors)
+            }
+        })
 }
 
 /// Reads every buildout's `analyze.ignore-file` now, so a bad pattern is found by `check`

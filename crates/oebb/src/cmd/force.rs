@@ -85,7 +85,7 @@ pub fn run(args: ForceArgs) -> anyhow::Result<u8> {
 }
 
 /// The bearer token the master wrote into its directory when it started.
-fn api_token(dir: &std::path::Path) -> anyhow::Result<String> {
+pub(super) fn api_token(dir: &std::path::Path) -> anyhow::Result<String> {
     let path = dir.join(".oebb-api-token");
     let token = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -106,7 +106,7 @@ fn client_address(address: &str) -> String {
     }
 }
 
-fn message(answer: &Value) -> String {
+pub(super) fn message(answer: &Value) -> String {
     answer["error"]
         .as_str()
         .map(str::to_string)
@@ -134,17 +134,22 @@ fn path_segment(name: &str) -> String {
 const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The master's JSON API over plain HTTP.
-struct Api {
+pub(super) struct Api {
     agent: ureq::Agent,
     base: String,
 }
 
 impl Api {
     fn new(address: &str) -> Api {
+        Api::with_timeout(address, Duration::from_secs(30))
+    }
+
+    /// The API at `address`, each call given at most `timeout`.
+    pub(super) fn with_timeout(address: &str, timeout: Duration) -> Api {
         let agent = ureq::Agent::config_builder()
             // An error status is an answer to show, with the master's message.
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
+            .timeout_global(Some(timeout))
             .build()
             .into();
         Api {
@@ -153,7 +158,12 @@ impl Api {
         }
     }
 
-    fn post(&self, path: &str, body: &Value, token: &str) -> anyhow::Result<(u16, Value)> {
+    pub(super) fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        token: &str,
+    ) -> anyhow::Result<(u16, Value)> {
         let response = self
             .agent
             .post(format!("{}{path}", self.base))

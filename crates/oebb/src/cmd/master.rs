@@ -1,11 +1,13 @@
 //! `oebb master`: run the master of a master directory.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use oebb_config::{load, MasterConfig, Overrides};
 use oebb_master::{Master, MasterOptions};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// Arguments of `oebb master`.
 #[derive(Args)]
@@ -56,9 +58,15 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
         None
     };
     runtime()?.block_on(async move {
-        let mut master = Master::start(&config, MasterOptions::for_config(&config))
+        // Watched before the master starts: an unwatched SIGHUP would end the process.
+        let hangups = signal(SignalKind::hangup()).context("watching SIGHUP")?;
+        let mut options = MasterOptions::for_config(&config);
+        options.load_config =
+            Arc::new(|dir| super::check::load_checked(dir, &Overrides::default()));
+        let mut master = Master::start(&config, options)
             .await
             .context("starting the master")?;
+        tokio::spawn(reconfig_on_hangup(hangups, master.reconfig()));
         if let Some((name, password)) = local {
             let address = format!("127.0.0.1:{}", master.worker_address().port());
             let basedir = config.dir.join("workers").join(&name);
@@ -80,6 +88,17 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
         anyhow::Ok(())
     })?;
     Ok(0)
+}
+
+/// Reads the configuration again at each SIGHUP (the outcome goes to the log, the
+/// `/about` page and `/api/about`).
+async fn reconfig_on_hangup(mut hangups: Signal, reconfig: oebb_master::reconfig::Reconfig) {
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP received: reconfig");
+        if reconfig.run().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Raises the soft file-descriptor limit to the hard one: the master holds one per

@@ -8,6 +8,7 @@ pub mod force;
 pub mod log;
 pub mod master;
 pub mod passwd;
+pub mod reconfig;
 pub mod worker;
 
 /// Logs to stderr at `info` unless `RUST_LOG` says otherwise.
