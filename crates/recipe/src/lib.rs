@@ -32,11 +32,13 @@
 
 mod analyze;
 mod bootstrap;
+pub mod buildout_cfg;
 mod buildout_run;
 mod context;
 mod database;
 pub mod extends;
 mod for_config;
+pub mod live_sources;
 mod ports;
 mod post_buildout;
 mod properties;
