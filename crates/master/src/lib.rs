@@ -34,6 +34,7 @@ pub mod scheduler;
 pub mod step;
 pub mod store;
 pub mod transfer;
+pub mod watch;
 pub mod web;
 pub mod workers;
 

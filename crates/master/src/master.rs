@@ -127,10 +127,13 @@ struct Tasks {
     workers: JoinHandle<()>,
     /// The web listener, with the web connections.
     web: JoinHandle<()>,
+    /// The pollers, with their client processes.
+    pollers: JoinHandle<()>,
 }
 
 impl Tasks {
     fn abort(&self) {
+        self.pollers.abort();
         self.web.abort();
         self.workers.abort();
         self.scheduler.abort();
@@ -171,6 +174,8 @@ impl Master {
             events.clone(),
         )
         .with_liveness_timeout(options.keepalive_timeout);
+        let (scheduler, watch, pollers) =
+            crate::watch::start(config, &store, scheduler, events.clone()).await?;
         let scheduler = tokio::spawn(scheduler.run(events_rx));
         let passwords: HashMap<String, String> = config
             .workers
@@ -187,13 +192,14 @@ impl Master {
             events: events.clone(),
         };
         let workers = tokio::spawn(service.serve(workers_listener));
-        let web =
+        let mut web =
             crate::web::Web::new(store.clone(), events.clone(), config).map_err(|source| {
                 MasterError::Secrets {
                     dir: config.dir.display().to_string(),
                     source,
                 }
             })?;
+        web.watch = Some(watch);
         let app = crate::web::router(web);
         let web = tokio::spawn(serve_web(web_listener, app, options.connections.clone()));
         let limits = &options.connections;
@@ -207,6 +213,7 @@ impl Master {
                 scheduler,
                 workers,
                 web,
+                pollers,
             },
         })
     }
@@ -304,7 +311,7 @@ impl Master {
         }
         self.tasks.abort();
         let t = &mut self.tasks;
-        for task in [&mut t.web, &mut t.scheduler, &mut t.workers] {
+        for task in [&mut t.web, &mut t.scheduler, &mut t.workers, &mut t.pollers] {
             // A task that `wait` saw end has given its result already.
             if !task.is_finished() {
                 let _ = task.await;

@@ -124,6 +124,8 @@ pub enum Event {
     /// The master stops: running builds are abandoned (the store records them as
     /// interrupted afterwards) and the loop ends; the answer comes once no build task runs.
     Shutdown(oneshot::Sender<()>),
+    /// Pollers and tree-stable timers (`watch/`).
+    Watch(crate::watch::WatchEvent),
 }
 
 struct ConnectedWorker {
@@ -161,6 +163,8 @@ pub struct Scheduler {
     tasks: JoinSet<()>,
     /// Most queued requests per builder (`max-queued-requests`).
     max_queued: usize,
+    /// The buildouts' schedulers, when the master watches repositories.
+    schedules: Option<crate::watch::schedules::Schedules>,
 }
 
 impl Scheduler {
@@ -200,7 +204,14 @@ impl Scheduler {
             liveness_timeout: Duration::from_secs(10),
             tasks: JoinSet::new(),
             max_queued: config.settings.max_queued_requests,
+            schedules: None,
         }
+    }
+
+    /// Runs the buildouts' schedulers too (see `watch/schedules.rs`).
+    pub fn with_schedules(mut self, schedules: crate::watch::schedules::Schedules) -> Scheduler {
+        self.schedules = Some(schedules);
+        self
     }
 
     /// How long the connection holding a worker's name has to answer when the name logs in
@@ -344,6 +355,7 @@ impl Scheduler {
             }
             // `run` ends the loop on it before it gets here.
             Event::Shutdown(_) => {}
+            Event::Watch(event) => self.watch_event(event).await,
         }
     }
 
@@ -430,10 +442,20 @@ impl Scheduler {
         Ok(id)
     }
 
+    async fn watch_event(&mut self, event: crate::watch::WatchEvent) {
+        if let Some(schedules) = &mut self.schedules {
+            let queued = schedules.handle(event, &self.store).await;
+            self.queue.extend(queued);
+        }
+    }
+
     fn build_finished(&mut self, build: BuildId, result: Results) {
         let Some(running) = self.running.remove(&build) else {
             return;
         };
+        if let Some(schedules) = &self.schedules {
+            schedules.build_finished(&self.store, &running.builder, build);
+        }
         if let Some(worker) = self.connected.get_mut(&running.worker) {
             worker.builders_running.remove(&running.builder);
         }

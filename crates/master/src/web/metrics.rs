@@ -67,6 +67,9 @@ pub async fn render(web: &Web) -> Result<String, crate::StoreError> {
     );
     let _ = writeln!(out, "# TYPE oebb_workers_configured gauge");
     let _ = writeln!(out, "oebb_workers_configured {}", web.config.workers.len());
+    if let Some(watch) = &web.watch {
+        crate::watch::write_metrics(&mut out, watch);
+    }
     let _ = writeln!(
         out,
         "# HELP oebb_step_duration_seconds Durations of steps finished since the master started."
