@@ -223,6 +223,16 @@ async fn commits_build_the_buildouts_watching_them_once_and_auto_watch_follows_t
     let got = props.iter().find(|p| p.name == "got_revision").unwrap();
     assert_eq!(got.value_json, format!("\"{second}\""));
     assert!(requests_of(&t, "other").await.is_empty());
+    let page = Browser::new(t.master.web_address())
+        .get(&format!("/builds/{build}"))
+        .await;
+    assert!(
+        page.body.contains("watch the addons") && page.body.contains("first change"),
+        "{}",
+        page.body
+    );
+    let detail = api(&t, &format!("/api/builds/{build}")).await;
+    assert_eq!(detail["changes"].as_array().unwrap().len(), 2, "{detail}");
 
     // After that build, the addons repository is watched, the pinned one is not.
     polled(&t, &addons_url).await;

@@ -301,7 +301,8 @@ impl Schedules {
                 Ok(props) => props
                     .into_iter()
                     .find(|p| p.name == "got_revision")
-                    .and_then(|p| serde_json::from_str::<String>(&p.value_json).ok()),
+                    .and_then(|p| serde_json::from_str::<String>(&p.value_json).ok())
+                    .filter(|r| super::vcs::is_revision(repo.vcs, r)),
                 Err(_) => None,
             };
             let revision = revision.or_else(|| {

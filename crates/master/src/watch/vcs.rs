@@ -68,6 +68,20 @@ pub async fn poll(
     Ok(polled)
 }
 
+/// A git or hg object id: 40 or 64 hex digits.
+pub fn is_object_id(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether `revision` has the shape of the revisions a build records (`got_revision`): an
+/// object id for git and hg, a revno for bzr. What a worker sent reaches a client only then.
+pub fn is_revision(vcs: Vcs, revision: &str) -> bool {
+    match vcs {
+        Vcs::Git | Vcs::Hg => is_object_id(revision),
+        Vcs::Bzr => revision.len() <= 12 && revision.bytes().all(|b| b.is_ascii_digit()),
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -135,7 +149,8 @@ async fn git(
     for line in text(&listed).lines() {
         if let Some((sha, name)) = line.split_once('\t') {
             if let Some(branch) = name.strip_prefix("refs/heads/") {
-                if repo.branches.contains(branch) && sha.len() <= 64 {
+                // The remote's answer: only an object id is ever passed on to `git log`.
+                if repo.branches.contains(branch) && is_object_id(sha) {
                     heads.insert(branch.to_string(), sha.to_string());
                 }
             }
@@ -273,8 +288,7 @@ async fn hg(
         let Some(before) = old.get(branch).filter(|b| *b != node) else {
             continue;
         };
-        let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
-        if !hex(before) || !hex(node) {
+        if !is_object_id(before) || !is_object_id(node) {
             continue;
         }
         let revset = format!("last(sort(only({node}, {before}), rev), {MAX_CHANGES})");
@@ -524,6 +538,15 @@ mod tests {
         assert_eq!(c[0].files.as_deref(), Some("f\ng/\n"));
         // 2026-12-02T05:00:32Z
         assert_eq!(c[0].changed_at, Some(1_796_187_632_000));
+    }
+
+    #[test]
+    fn only_revisions_of_the_right_shape_reach_a_client() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        assert!(is_revision(Vcs::Git, sha) && is_revision(Vcs::Hg, sha));
+        assert!(!is_revision(Vcs::Git, "--output=/tmp/x"));
+        assert!(!is_revision(Vcs::Git, "HEAD:../x"));
+        assert!(is_revision(Vcs::Bzr, "42") && !is_revision(Vcs::Bzr, "-1"));
     }
 
     #[test]
