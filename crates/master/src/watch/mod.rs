@@ -37,6 +37,8 @@ pub enum PollerCommand {
     SetPlan(Arc<WatchPlan>),
     /// Poll these repositories (original URLs) now: a push hook.
     PollNow(Vec<String>),
+    /// Poll with these settings from now on (a new `[watch]` of `oebb.cfg`).
+    SetSettings(pollers::PollerSettings),
 }
 
 /// The scheduler's watch events (one variant of its `Event`).

@@ -61,6 +61,9 @@ pub fn mirror_of(master_dir: &std::path::Path, repo: &Repository) -> Option<Path
         .map(|p| p.path().to_path_buf())
 }
 
+/// Polls a push hook asked for that may run at once beside the scheduled ones.
+pub const URGENT_POLLS: usize = 2;
+
 /// A poll's heads, or its error.
 type PollOutcome = Result<BTreeMap<String, String>, String>;
 
@@ -71,6 +74,8 @@ struct RepoState {
     failures: u32,
     busy: bool,
     again: bool,
+    /// A push hook asked for this poll: it does not wait behind the scheduled ones.
+    urgent: bool,
 }
 
 /// The pollers task's state.
@@ -84,6 +89,8 @@ pub struct Pollers {
     repos: HashMap<String, RepoState>,
     jobs: JoinSet<(String, PollOutcome)>,
     slots: Arc<Semaphore>,
+    /// Slots of the polls a push hook asked for, beside the scheduled polls' ones.
+    urgent_slots: Arc<Semaphore>,
     jitter: std::collections::hash_map::RandomState,
     rounds: u64,
 }
@@ -112,6 +119,7 @@ impl Pollers {
             repos: HashMap::new(),
             jobs: JoinSet::new(),
             slots,
+            urgent_slots: Arc::new(Semaphore::new(URGENT_POLLS)),
             jitter: Default::default(),
             rounds: 0,
         };
@@ -165,6 +173,7 @@ impl Pollers {
                     failures: 0,
                     busy: false,
                     again: false,
+                    urgent: false,
                 },
             );
         }
@@ -196,6 +205,7 @@ impl Pollers {
                     None => break,
                     Some(PollerCommand::SetPlan(plan)) => self.set_plan(&plan),
                     Some(PollerCommand::PollNow(urls)) => self.poll_now(&urls),
+                    Some(PollerCommand::SetSettings(settings)) => self.settings = settings,
                 },
                 Some(done) = self.jobs.join_next(), if !self.jobs.is_empty() => {
                     if let Ok((url, outcome)) = done {
@@ -211,6 +221,7 @@ impl Pollers {
     fn poll_now(&mut self, urls: &[String]) {
         for url in urls {
             if let Some(state) = self.repos.get_mut(url) {
+                state.urgent = true;
                 if state.busy {
                     state.again = true;
                 } else {
@@ -232,6 +243,11 @@ impl Pollers {
             let state = self.repos.get_mut(&url).expect("listed above");
             state.busy = true;
             state.again = false;
+            let slots = if std::mem::take(&mut state.urgent) {
+                self.urgent_slots.clone()
+            } else {
+                self.slots.clone()
+            };
             let Some(mirror) = mirror_of(&self.master_dir, &state.repo) else {
                 continue;
             };
@@ -240,7 +256,7 @@ impl Pollers {
                 mirror,
                 old: state.heads.clone(),
                 timeout: self.settings.timeout,
-                slots: self.slots.clone(),
+                slots,
                 events: self.events.clone(),
                 store: self.store.clone(),
             };
@@ -275,7 +291,7 @@ impl Pollers {
                 wait
             }
         };
-        state.next_at = if state.again {
+        state.next_at = if state.again || state.urgent {
             Instant::now()
         } else {
             Instant::now() + wait

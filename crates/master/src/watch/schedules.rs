@@ -102,6 +102,8 @@ impl Schedules {
     /// handed to the pollers; waiting changes stay and build with the new builders.
     pub fn reconfigure(&mut self, config: &MasterConfig) {
         self.config = Arc::new(config.clone());
+        let settings = super::pollers::PollerSettings::for_config(config);
+        let _ = self.pollers.send(PollerCommand::SetSettings(settings));
         self.read_standalone();
         self.replan();
     }
