@@ -16,6 +16,7 @@ pub mod names;
 pub mod paths;
 pub mod requirement;
 pub mod version;
+pub mod watching;
 pub mod worker;
 
 #[cfg(test)]

@@ -13,6 +13,10 @@ pub struct WatchSettings {
     pub tree_stable_timer: u64,
     /// `url-rewrite` lines `PREFIX NEW_PREFIX`, applied in order, each to the previous result.
     pub url_rewrites: Vec<(String, String)>,
+    /// `hook-secret-file`: the file (relative to the master directory) holding the shared
+    /// secret of the push hooks (`/hooks/github`, `/hooks/gitlab`, `/hooks/gitea`); without
+    /// it the hooks are refused.
+    pub hook_secret_file: Option<PathBuf>,
 }
 
 /// One web user (`[users]`: `name = ARGON2_HASH`, as `oebb passwd` writes it).
@@ -101,6 +105,7 @@ impl Default for MasterSettings {
                 poll_interval: 600,
                 tree_stable_timer: 600,
                 url_rewrites: Vec::new(),
+                hook_secret_file: None,
             },
             users: Vec::new(),
             mail: None,
@@ -124,7 +129,12 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ),
     (
         "watch",
-        &["poll-interval", "tree-stable-timer", "url-rewrite"],
+        &[
+            "poll-interval",
+            "tree-stable-timer",
+            "url-rewrite",
+            "hook-secret-file",
+        ],
     ),
     ("users", &[]),
     (
@@ -283,6 +293,11 @@ fn watch_option(w: &mut WatchSettings, opt: &Opt, err: &mut impl FnMut(u32, Erro
                 ),
             ),
         },
+        "hook-secret-file" if v.is_empty() => err(
+            opt.line,
+            bad(opt, "name the file holding the hooks' secret"),
+        ),
+        "hook-secret-file" => w.hook_secret_file = Some(PathBuf::from(v)),
         "url-rewrite" => {
             for l in value_lines(v) {
                 match l.split_whitespace().collect::<Vec<_>>().as_slice() {

@@ -365,6 +365,18 @@ pub fn builder_dir(basedir: &str, builder: &str) -> Result<RootedPath, PathError
     Ok(base.child(&name))
 }
 
+/// Where the master keeps its mirror of a polled repository: `<master>/watch/<vcs>/<key>`,
+/// `key` being one name (the pollers use a hash of the repository's original URL).
+pub fn mirror_dir(master_dir: &Path, vcs: &str, key: &str) -> Result<RootedPath, PathError> {
+    let root = RootedPath::root(Subject::Path("master directory"), master_dir)?;
+    let vcs = Component::new(Subject::Name("vcs"), vcs)?;
+    let key = Component::new(Subject::Name("mirror"), key)?;
+    Ok(root
+        .child(&Component("watch".to_string()))
+        .child(&vcs)
+        .child(&key))
+}
+
 /// A master path of a step. `template` is the step's text (trusted), `interpolated` the same
 /// with the build properties in (each checked with [`property_value`]). A relative path is
 /// relative to `master_dir` and must stay under it; either must stay under the template's

@@ -14,6 +14,9 @@
 //!                                   │        web_queries.rs)
 //!                                   ▼ each write of a running build
 //!                                   live.rs ──▶ web/live.rs (Server-Sent Events to pages)
+//!
+//! watch/: pollers (git, hg, brz mirrors) ──Event::Watch──▶ scheduler.rs (tree-stable timers,
+//!         auto-watch); web/watch.rs: /changes, /pollers, push hooks ──poll now──▶ pollers
 //! ```
 
 #![warn(missing_docs)]
@@ -36,6 +39,7 @@ pub mod scheduler;
 pub mod step;
 pub mod store;
 pub mod transfer;
+pub mod watch;
 pub mod web;
 pub mod workers;
 

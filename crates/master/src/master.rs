@@ -136,10 +136,13 @@ struct Tasks {
     workers: JoinHandle<()>,
     /// The web listener, with the web connections.
     web: JoinHandle<()>,
+    /// The pollers, with their client processes.
+    pollers: JoinHandle<()>,
 }
 
 impl Tasks {
     fn abort(&self) {
+        self.pollers.abort();
         self.web.abort();
         self.workers.abort();
         self.scheduler.abort();
@@ -195,6 +198,8 @@ impl Master {
         )
         .with_liveness_timeout(options.keepalive_timeout)
         .with_followers(current.clone(), web.passwords.clone());
+        let (scheduler, watch, pollers) =
+            crate::watch::start(config, &store, scheduler, events.clone()).await?;
         let scheduler = tokio::spawn(scheduler.run(events_rx));
         let service = WorkerService {
             current,
@@ -206,6 +211,8 @@ impl Master {
             events: events.clone(),
         };
         let workers = tokio::spawn(service.serve(workers_listener));
+        let mut web = web;
+        web.watch = Some(watch);
         let app = crate::web::router(web);
         let web = tokio::spawn(serve_web(web_listener, app, options.connections.clone()));
         let limits = &options.connections;
@@ -220,6 +227,7 @@ impl Master {
                 scheduler,
                 workers,
                 web,
+                pollers,
             },
         })
     }
@@ -328,7 +336,7 @@ impl Master {
         }
         self.tasks.abort();
         let t = &mut self.tasks;
-        for task in [&mut t.web, &mut t.scheduler, &mut t.workers] {
+        for task in [&mut t.web, &mut t.scheduler, &mut t.workers, &mut t.pollers] {
             // A task that `wait` saw end has given its result already.
             if !task.is_finished() {
                 let _ = task.await;

@@ -136,6 +136,8 @@ pub enum Event {
         /// How it ended.
         reply: oneshot::Sender<Outcome>,
     },
+    /// Pollers and tree-stable timers (`watch/`).
+    Watch(crate::watch::WatchEvent),
 }
 
 struct ConnectedWorker {
@@ -182,6 +184,8 @@ pub struct Scheduler {
     tasks: JoinSet<()>,
     /// Most queued requests per builder (`max-queued-requests`).
     max_queued: usize,
+    /// The buildouts' schedulers, when the master watches repositories.
+    schedules: Option<crate::watch::schedules::Schedules>,
 }
 
 impl Scheduler {
@@ -226,6 +230,7 @@ impl Scheduler {
             liveness_timeout: Duration::from_secs(10),
             tasks: JoinSet::new(),
             max_queued: config.settings.max_queued_requests,
+            schedules: None,
         }
     }
 
@@ -238,6 +243,12 @@ impl Scheduler {
     ) -> Scheduler {
         self.current = current;
         self.web_passwords = Some(web_passwords);
+        self
+    }
+
+    /// Runs the buildouts' schedulers too (see `watch/schedules.rs`).
+    pub fn with_schedules(mut self, schedules: crate::watch::schedules::Schedules) -> Scheduler {
+        self.schedules = Some(schedules);
         self
     }
 
@@ -391,6 +402,7 @@ impl Scheduler {
             Event::Reconfigure { loaded, reply } => {
                 let _ = reply.send(self.reconfigure(loaded));
             }
+            Event::Watch(event) => self.watch_event(event).await,
         }
     }
 
@@ -477,10 +489,20 @@ impl Scheduler {
         Ok(id)
     }
 
+    async fn watch_event(&mut self, event: crate::watch::WatchEvent) {
+        if let Some(schedules) = &mut self.schedules {
+            let queued = schedules.handle(event, &self.store).await;
+            self.queue.extend(queued);
+        }
+    }
+
     fn build_finished(&mut self, build: BuildId, result: Results) {
         let Some(running) = self.running.remove(&build) else {
             return;
         };
+        if let Some(schedules) = &self.schedules {
+            schedules.build_finished(&self.store, &running.builder, build);
+        }
         if let Some(worker) = self.connected.get_mut(&running.worker) {
             worker.builders_running.remove(&running.builder);
         }

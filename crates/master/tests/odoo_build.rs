@@ -11,7 +11,9 @@ use common::tester::MasterTester;
 use oebb_master::Results;
 
 /// The steps of a standalone buildout with the default post-buildout step.
-const STEPS: [&str; 12] = odoo::default_steps("download");
+fn steps() -> Vec<&'static str> {
+    odoo::default_steps("download")
+}
 
 /// A master whose buildouts `[passing]`, `[failing]`, `[broken]`, `[unimportable]` and `[badexit]` install these modules of
 /// the stand-in Odoo on PostgreSQL 15, and the one oebb worker having that capability.
@@ -62,7 +64,7 @@ fn test_databases() -> String {
 }
 
 fn expected(failed: &[(&str, Results)]) -> Vec<(String, Option<Results>)> {
-    STEPS
+    steps()
         .iter()
         .map(|name| {
             let result = failed
@@ -124,7 +126,7 @@ async fn odoo_builds_of_a_standalone_buildout() {
                 .ends_with("Hit CTRL-C again or send a second signal to force the shutdown. \n"),
         "the log file is kept with the step: {test_log}"
     );
-    let number = STEPS.iter().position(|s| *s == "test").unwrap();
+    let number = steps().iter().position(|s| *s == "test").unwrap();
     let page = common::browser::Browser::new(t.master.web_address())
         .get(&format!("/builds/{build}"))
         .await;

@@ -32,11 +32,13 @@
 
 mod analyze;
 mod bootstrap;
+pub mod buildout_cfg;
 mod buildout_run;
 mod context;
 mod database;
 pub mod extends;
 mod for_config;
+pub mod live_sources;
 mod ports;
 mod post_buildout;
 mod properties;
@@ -61,9 +63,11 @@ pub fn build_steps(input: &BuildInput) -> Result<Vec<Step>, RecipeError> {
     steps.extend(properties::builddir_step());
     steps.extend(post_buildout::clean_logs(&cx));
     steps.extend(source::steps(&cx)?);
+    steps.extend(source::got_revision(&cx));
     steps.extend(properties::capability_steps(&cx)?);
     steps.extend(bootstrap::steps(&cx));
     steps.extend(buildout_run::steps(&cx)?);
+    steps.push(source::got_revisions());
     steps.extend(database::steps(&cx)?);
     for kind in &cx.buildout.post_buildout_steps {
         steps.extend(post_buildout::steps(&cx, *kind)?);

@@ -9,6 +9,58 @@ use crate::step::{Step, StepCommand};
 use oebb_config::BuildoutSource;
 use std::path::{Path, PathBuf};
 
+/// The revision the checkout got, as the build property `got_revision` (Buildbot's name),
+/// from the VCS itself: a git or hg node, a bzr revno. Nothing for standalone files and
+/// archives; a failure only warns.
+pub fn got_revision(cx: &Context) -> Option<Step> {
+    let script = match cx.source {
+        BuildoutSource::Git {
+            subdir: Some(_), ..
+        } => "git -C git_buildout_repo rev-parse HEAD",
+        BuildoutSource::Git { .. } | BuildoutSource::GitTag { .. } => "git -C build rev-parse HEAD",
+        BuildoutSource::Hg { .. } | BuildoutSource::HgTag { .. } => {
+            "hg -R build log -r . --template '{node}'"
+        }
+        BuildoutSource::Bzr { subdir, .. } => {
+            if subdir.is_some() {
+                "$(command -v brz || command -v bzr) revno bzr_buildout_branch"
+            } else {
+                "$(command -v brz || command -v bzr) revno build"
+            }
+        }
+        _ => return None,
+    };
+    Some(
+        Step::script("got_revision", script)
+            .workdir(".")
+            .property_from_stdout("got_revision")
+            .flunk_on_failure(false)
+            .warn_on_failure(true)
+            .description("the revision checked out"),
+    )
+}
+
+/// The revisions of the VCS checkouts buildout made under the buildout (the Odoo part's
+/// `version`, `addons` and `merges` sources, at most 4 levels down), as the build property
+/// `got_revisions`: one `DIR VCS REVISION` line each. A failure only warns.
+pub fn got_revisions() -> Step {
+    Step::script("got_revisions", GOT_REVISIONS)
+        .workdir("build")
+        .property_from_stdout("got_revisions")
+        .flunk_on_failure(false)
+        .warn_on_failure(true)
+        .description("the revisions of the sources buildout checked out")
+}
+
+const GOT_REVISIONS: &str = "find . -mindepth 2 -maxdepth 4 \\( -name .git -o -name .hg -o -name .bzr \\) -prune -print 2>/dev/null | sort | while read -r meta; do\n\
+  dir=${meta%/*}; dir=${dir#./}\n\
+  case \"$meta\" in\n\
+    */.git) rev=$(git -C \"$dir\" rev-parse HEAD 2>/dev/null) && echo \"$dir git $rev\";;\n\
+    */.hg) rev=$(hg -R \"$dir\" log -r . --template '{node}' 2>/dev/null) && echo \"$dir hg $rev\";;\n\
+    */.bzr) rev=$($(command -v brz || command -v bzr) revno \"$dir\" 2>/dev/null) && echo \"$dir bzr $rev\";;\n\
+  esac\n\
+done\n";
+
 /// What buildout keeps between runs in its directory; a checkout update leaves it in place.
 pub const BUILDOUT_STATE: &[&str] = &[
     "bin",

@@ -22,6 +22,7 @@ fn the_standard_build_runs_in_order() {
             "pg_cluster_props",
             "bootstrap",
             "buildout",
+            "got_revisions",
             "dropdb",
             "createdb",
             "test",

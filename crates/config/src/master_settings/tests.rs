@@ -105,7 +105,7 @@ fn bad_settings_are_reported_with_file_line_and_message() {
     let cases: &[(&str, &str)] = &[
         ("[server]\nport = 1\n", "t.cfg:1: unknown section [server]; the valid sections are [master], [watch], [users], [mail]"),
         ("[master]\nweb_address = 1\n", "t.cfg:2: unknown option `web_address` in section [master]; the valid options are web-address, worker-address, database, title, public-url, manifests, workers, max-queued-requests"),
-        ("[watch]\ninterval = 1\n", "t.cfg:2: unknown option `interval` in section [watch]; the valid options are poll-interval, tree-stable-timer, url-rewrite"),
+        ("[watch]\ninterval = 1\n", "t.cfg:2: unknown option `interval` in section [watch]; the valid options are poll-interval, tree-stable-timer, url-rewrite, hook-secret-file"),
         ("[master]\nweb-address = localhost\n", "t.cfg:2: `web-address` = `localhost` is invalid: write HOST:PORT, e.g. 127.0.0.1:8010"),
         ("[master]\nworker-address = :99999\n", "t.cfg:2: `worker-address` = `:99999` is invalid: write HOST:PORT, e.g. 127.0.0.1:8010"),
         ("[master]\ndatabase = mysql://x\n", "t.cfg:2: `database` = `mysql://x` is invalid: write sqlite:FILE or postgresql://USER@HOST/DB"),

@@ -259,3 +259,11 @@ fn worker_paths_stay_in_the_builder_directory_unless_written_absolute() {
     assert!(p("%(prop:d)s/x", "../../../x").is_err());
     assert!(p("/opt/%(prop:d)s", "/opt/../etc").is_err());
 }
+
+#[test]
+fn mirror_dirs_stay_under_the_master_directory() {
+    let dir = mirror_dir(Path::new("/m"), "git", "ab12").unwrap();
+    assert_eq!(dir.path(), Path::new("/m/watch/git/ab12"));
+    assert!(mirror_dir(Path::new("/m"), "git", "..").is_err());
+    assert!(mirror_dir(Path::new("/m"), "../x", "a").is_err());
+}

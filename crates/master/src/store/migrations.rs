@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "web sessions",
         include_str!("../../migrations/20261202120000_web_sessions.sql"),
     ),
+    (
+        20261203100000,
+        "watch",
+        include_str!("../../migrations/20261203100000_watch.sql"),
+    ),
 ];
 
 #[derive(Debug)]

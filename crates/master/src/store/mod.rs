@@ -9,6 +9,7 @@ mod migrations;
 pub mod queries;
 mod records;
 mod sessions;
+pub mod watch;
 pub mod web_queries;
 
 use std::path::Path;

@@ -88,8 +88,8 @@ pub async fn add_change(
 ) -> Result<ChangeId, StoreError> {
     let id = next_id(conn, "changes").await?;
     sqlx::query(
-        "INSERT INTO changes (id, repository, branch, revision, author, comments, seen_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO changes (id, repository, branch, revision, author, comments, seen_at, \
+         vcs, changed_at, files) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(id)
     .bind(&change.repository)
@@ -98,6 +98,9 @@ pub async fn add_change(
     .bind(change.author.as_deref())
     .bind(change.comments.as_deref())
     .bind(now)
+    .bind(change.vcs.as_deref())
+    .bind(change.changed_at)
+    .bind(change.files.as_deref())
     .execute(&mut *conn)
     .await?;
     Ok(ChangeId(id))

@@ -92,4 +92,10 @@ pub struct NewChange {
     pub author: Option<String>,
     /// Its message.
     pub comments: Option<String>,
+    /// Its VCS (`git`, `hg`, `bzr`), when a poller saw it.
+    pub vcs: Option<String>,
+    /// The commit's own date (ms since the epoch).
+    pub changed_at: Option<i64>,
+    /// The files it touched, one per line.
+    pub files: Option<String>,
 }

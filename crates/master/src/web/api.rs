@@ -290,9 +290,10 @@ async fn build_detail(State(web): State<Web>, Path(id): Path<i64>) -> Response {
         let steps = web.store.steps(id).await?;
         let properties = web.store.build_properties(id).await?;
         let changes = web.store.changes_of_requests(&[b.request_id]).await?;
-        Ok::<_, crate::StoreError>((request, steps, properties, changes))
+        let tested = web.store.changes_tested(&[b.request_id]).await?;
+        Ok::<_, crate::StoreError>((request, steps, properties, changes, tested))
     };
-    let (request, steps, properties, changes) = match loaded.await {
+    let (request, steps, properties, changes, mut tested) = match loaded.await {
         Ok(l) => l,
         Err(e) => return internal(e),
     };
@@ -301,6 +302,7 @@ async fn build_detail(State(web): State<Web>, Path(id): Path<i64>) -> Response {
         "build": b,
         "request": request,
         "change": changes.get(&b.request_id),
+        "changes": tested.remove(&b.request_id).unwrap_or_default(),
         "steps": steps,
         "properties": properties,
         "findings": findings,

@@ -104,6 +104,8 @@ struct BuildPage {
     owner: Option<String>,
     request: i64,
     change: Option<String>,
+    /// The changes it tested (a scheduler's request lists every change it waited for).
+    tested: Vec<super::watch::ChangeView>,
     properties: Vec<(String, String, String)>,
     findings: Vec<FindingView>,
     steps: Vec<StepView>,
@@ -135,9 +137,10 @@ pub async fn page(
         let steps = web.store.steps(id).await?;
         let properties = web.store.build_properties(id).await?;
         let changes = web.store.changes_of_requests(&[build.request_id]).await?;
-        Ok::<_, crate::StoreError>((request, steps, properties, changes))
+        let tested = web.store.changes_tested(&[build.request_id]).await?;
+        Ok::<_, crate::StoreError>((request, steps, properties, changes, tested))
     };
-    let (request, steps, properties, changes) = match loaded.await {
+    let (request, steps, properties, changes, mut tested) = match loaded.await {
         Ok(l) => l,
         Err(e) => return store_failed(layout, e),
     };
@@ -195,6 +198,12 @@ pub async fn page(
         owner,
         request: build.request_id.0,
         change,
+        tested: tested
+            .remove(&build.request_id)
+            .unwrap_or_default()
+            .iter()
+            .map(super::watch::ChangeView::from)
+            .collect(),
         properties: properties
             .into_iter()
             .filter(|p| !p.name.ends_with("_report"))

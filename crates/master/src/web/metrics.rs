@@ -71,6 +71,9 @@ pub async fn render(web: &Web) -> Result<String, crate::StoreError> {
         "oebb_workers_configured {}",
         web.config().workers.len()
     );
+    if let Some(watch) = &web.watch {
+        crate::watch::write_metrics(&mut out, watch);
+    }
     let _ = writeln!(
         out,
         "# HELP oebb_step_duration_seconds Durations of steps finished since the master started."

@@ -32,6 +32,7 @@ pub mod secrets;
 pub mod session;
 pub mod throttle;
 pub mod view;
+pub mod watch;
 pub mod waterfall;
 pub mod workers;
 
@@ -67,6 +68,8 @@ pub struct Web {
     pub passwords: Arc<passwords::Passwords>,
     /// Reconfigs of the master (`POST /api/reconfig`).
     pub reconfig: Reconfig,
+    /// The pollers' board and the push hooks' secret (none: the master watches nothing).
+    pub watch: Option<crate::watch::WatchHandle>,
 }
 
 impl Web {
@@ -89,6 +92,7 @@ impl Web {
             session_key: Arc::from(key.into_bytes()),
             api_token: Arc::from(token),
             passwords: Arc::new(passwords::Passwords::new(&config.settings.users)),
+            watch: None,
         })
     }
 
@@ -119,6 +123,15 @@ pub fn router(web: Web) -> Router {
         .route("/buildrequests/{id}", get(actions::request_page))
         .route("/buildrequests/{id}/cancel", post(actions::cancel_route))
         .route("/workers", get(workers::page))
+        .route("/changes", get(watch::changes_page))
+        .route("/changes/{id}", get(watch::change_page))
+        .route("/pollers", get(watch::pollers_page))
+        .route("/api/changes", get(watch::api_changes))
+        .route("/api/changes/{id}", get(watch::api_change))
+        .route("/api/pollers", get(watch::api_pollers))
+        .route("/hooks/github", post(watch::github))
+        .route("/hooks/gitlab", post(watch::gitlab))
+        .route("/hooks/gitea", post(watch::gitea))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/metrics", get(metrics::metrics))

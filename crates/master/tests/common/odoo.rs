@@ -11,22 +11,26 @@ use super::tester::MasterTester;
 pub const ODOO_BUILD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The steps of a buildout with the default post-buildout step; `fetch` is the step that puts
-/// the buildout in place (`download` for a standalone one, `checkout` from a repository).
-pub const fn default_steps(fetch: &'static str) -> [&'static str; 12] {
-    [
-        "builddir",
-        "clean_logs",
-        fetch,
+/// the buildout in place (`download` for a standalone one, `checkout` from a repository, which
+/// is followed by `got_revision`).
+pub fn default_steps(fetch: &'static str) -> Vec<&'static str> {
+    let mut steps = vec!["builddir", "clean_logs", fetch];
+    if fetch == "checkout" {
+        steps.push("got_revision");
+    }
+    steps.extend([
         "props_postgresql",
         "pg_cluster_props",
         "bootstrap",
         "buildout",
+        "got_revisions",
         "dropdb",
         "createdb",
         "test",
         "analyze",
         "final_dropdb",
-    ]
+    ]);
+    steps
 }
 
 /// A PostgreSQL cluster of the tests: user, host, port.

@@ -195,3 +195,31 @@ fn archive_without_root_dir_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn vcs_checkouts_record_the_revision_they_got() {
+    let got = |buildout: &str| {
+        let steps = steps_of(&format!(
+            "buildout = {buildout}\nbuild-for = postgresql == 16\n"
+        ));
+        steps
+            .iter()
+            .find(|s| s.name == "got_revision")
+            .map(|s| (text(s), s.property_from_stdout.clone(), s.flunk_on_failure))
+    };
+    let (t, p, flunk) = got("git https://h/r.git 16.0 odoo.cfg").unwrap();
+    assert_eq!(
+        (t.as_str(), p.as_deref(), flunk),
+        ("git -C build rev-parse HEAD", Some("got_revision"), false)
+    );
+    assert!(got("git https://h/r.git 16.0 odoo.cfg subdir=d")
+        .unwrap()
+        .0
+        .contains("git_buildout_repo"));
+    assert!(got("hg https://h/r default odoo.cfg")
+        .unwrap()
+        .0
+        .contains("hg -R build log -r ."));
+    assert!(got("bzr lp:p odoo.cfg").unwrap().0.ends_with("revno build"));
+    assert!(got("standalone b.cfg").is_none());
+}
