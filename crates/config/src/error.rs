@@ -295,7 +295,9 @@ pub enum ErrorKind {
     #[error("a password in clear is refused in oebb.cfg; write it alone in a file readable only by the master's user and name that file in `password-file`")]
     MailPasswordInClear,
     /// A mail rule names a builder or category the configuration does not have.
-    #[error("mail rule names {what} `{name}`, which does not exist ({hint}); correct or remove it")]
+    #[error(
+        "mail rule names {what} `{name}`, which does not exist ({hint}); correct or remove it"
+    )]
     UnknownMailTarget {
         what: String,
         name: String,

@@ -194,7 +194,14 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
 
     let (matrix, errs) = build_matrix(&buildouts, &workers);
     errors.extend(errs);
-    mail_checks(&settings, &settings_path, &workers, &matrix, &mut errors, &mut warnings);
+    mail_checks(
+        &settings,
+        &settings_path,
+        &workers,
+        &matrix,
+        &mut errors,
+        &mut warnings,
+    );
     if !errors.is_empty() {
         if errors.len() > MAX_ERRORS {
             let location = errors[MAX_ERRORS].location.clone();

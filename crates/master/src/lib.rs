@@ -14,6 +14,9 @@
 //!                                   │        web_queries.rs)
 //!                                   ▼ each write of a running build
 //!                                   live.rs ──▶ web/live.rs (Server-Sent Events to pages)
+//!
+//! notify/: a build's result or a worker's absence and its mail stored in one transaction;
+//!          the mail task sends the queue (see notify/mod.rs)
 //! ```
 
 #![warn(missing_docs)]
@@ -27,6 +30,7 @@ pub mod locks;
 pub mod logins;
 pub mod master;
 mod master_steps;
+pub mod notify;
 pub mod properties;
 pub mod results;
 pub mod runner;

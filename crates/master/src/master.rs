@@ -127,10 +127,15 @@ struct Tasks {
     workers: JoinHandle<()>,
     /// The web listener, with the web connections.
     web: JoinHandle<()>,
+    /// The mail sender and the missing-worker watcher, when `[mail]` is set.
+    mail: Option<crate::notify::MailTasks>,
 }
 
 impl Tasks {
     fn abort(&self) {
+        if let Some(mail) = &self.mail {
+            mail.abort();
+        }
         self.web.abort();
         self.workers.abort();
         self.scheduler.abort();
@@ -196,6 +201,8 @@ impl Master {
             })?;
         let app = crate::web::router(web);
         let web = tokio::spawn(serve_web(web_listener, app, options.connections.clone()));
+        let mail = crate::notify::Notifier::from_config(config)
+            .map(|n| crate::notify::MailTasks::start(Arc::new(n), store.clone()));
         let limits = &options.connections;
         tracing::info!(%worker_address, %web_address, web_connections = limits.web, worker_logins = limits.worker_logins, "master started");
         Ok(Master {
@@ -207,6 +214,7 @@ impl Master {
                 scheduler,
                 workers,
                 web,
+                mail,
             },
         })
     }
@@ -301,6 +309,9 @@ impl Master {
             tracing::warn!(
                 "the running builds did not stop within {SHUTDOWN_TIMEOUT:?}; abandoning them"
             );
+        }
+        if let Some(mail) = self.tasks.mail.take() {
+            mail.stop().await;
         }
         self.tasks.abort();
         let t = &mut self.tasks;

@@ -161,6 +161,8 @@ pub struct Scheduler {
     tasks: JoinSet<()>,
     /// Most queued requests per builder (`max-queued-requests`).
     max_queued: usize,
+    /// Mail notifications of builds, when `[mail]` is set.
+    notify: Option<Arc<crate::notify::Notifier>>,
 }
 
 impl Scheduler {
@@ -200,6 +202,7 @@ impl Scheduler {
             liveness_timeout: Duration::from_secs(10),
             tasks: JoinSet::new(),
             max_queued: config.settings.max_queued_requests,
+            notify: crate::notify::Notifier::from_config(config).map(Arc::new),
         }
     }
 
@@ -514,6 +517,7 @@ impl Scheduler {
             master_dir: self.master_dir.clone(),
             properties,
             stop: stop_rx,
+            notify: self.notify.clone(),
         };
         tracing::info!(%build, request = %request.id, builder = %builder.name, %worker, "build started");
         self.running.insert(

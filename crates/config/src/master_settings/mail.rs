@@ -67,7 +67,10 @@ impl MailMode {
 
     /// The mode of a `mode` value.
     pub fn parse(word: &str) -> Option<MailMode> {
-        Self::NAMES.iter().find(|(n, _)| *n == word).map(|(_, m)| *m)
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == word)
+            .map(|(_, m)| *m)
     }
 
     /// Its word in `oebb.cfg`.
@@ -143,7 +146,8 @@ pub(super) const TRANSPORT_OPTIONS: &[&str] = &[
 ];
 
 /// Options of a rule: `[mail]` and `[mail:NAME]`.
-pub(super) const RULE_OPTIONS: &[&str] = &["to", "mode", "builders", "categories", "author-domains"];
+pub(super) const RULE_OPTIONS: &[&str] =
+    &["to", "mode", "builders", "categories", "author-domains"];
 
 /// The default `missing-timeout`: ten minutes.
 pub const DEFAULT_MISSING_TIMEOUT: u64 = 600;
@@ -262,11 +266,17 @@ pub(super) fn transport(opts: &[Opt], line: u32, err: &mut Err) -> MailSettings 
     }
     for key in ["password-file", "ca-file"] {
         if let Some(o) = own(opts, key).filter(|o| o.value.trim().is_empty()) {
-            err(o.line, bad(o, "name a file, relative to the master directory"));
+            err(
+                o.line,
+                bad(o, "name a file, relative to the master directory"),
+            );
         }
     }
     if let (Some(o), None) = (own(opts, "password-file"), &mail.username) {
-        err(o.line, bad(o, "a password needs a `username` to log in with"));
+        err(
+            o.line,
+            bad(o, "a password needs a `username` to log in with"),
+        );
     }
     if let Some(o) = own(opts, "missing-timeout") {
         match o.value.trim().parse::<u64>() {

@@ -1,6 +1,6 @@
 use super::*;
-use std::path::Path;
 use crate::testutil::settings;
+use std::path::Path;
 
 #[test]
 fn empty_file_gives_the_defaults() {

@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "web sessions",
         include_str!("../../migrations/20261202120000_web_sessions.sql"),
     ),
+    (
+        20261203140000,
+        "mail queue",
+        include_str!("../../migrations/20261203140000_mail_queue.sql"),
+    ),
 ];
 
 #[derive(Debug)]

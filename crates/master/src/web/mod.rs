@@ -24,6 +24,7 @@ pub mod limits;
 pub mod live;
 pub mod log_file;
 pub mod logs;
+pub mod mail;
 pub mod metrics;
 pub mod paging;
 pub mod passwords;
@@ -105,6 +106,8 @@ pub fn router(web: Web) -> Router {
         .route("/buildrequests/{id}", get(actions::request_page))
         .route("/buildrequests/{id}/cancel", post(actions::cancel_route))
         .route("/workers", get(workers::page))
+        .route("/mail", get(mail::page))
+        .route("/api/mail", get(mail::api))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/metrics", get(metrics::metrics))
