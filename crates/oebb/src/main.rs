@@ -35,6 +35,8 @@ enum Command {
     Log(cmd::log::LogArgs),
     /// Set a web user's password (its argon2 hash goes into oebb.cfg).
     Passwd(cmd::passwd::PasswdArgs),
+    /// Send one test mail through the relay of oebb.cfg's [mail] and say what failed.
+    MailTest(cmd::mail_test::MailTestArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Builds(args) => cmd::builds::run(args),
         Command::Log(args) => cmd::log::run(args),
         Command::Passwd(args) => cmd::passwd::run(args),
+        Command::MailTest(args) => cmd::mail_test::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

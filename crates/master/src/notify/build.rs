@@ -150,7 +150,14 @@ pub fn last_lines(tail: &str, truncated: bool) -> Vec<String> {
     if truncated && !lines.is_empty() {
         lines.remove(0);
     }
-    let lines: Vec<&str> = lines.into_iter().filter(|l| !l.trim().is_empty()).collect();
+    // The worker's closing header lines (Buildbot's `elapsedTime=`, `program finished with
+    // exit code`) say nothing the step's state text does not.
+    let noise = |l: &str| {
+        l.trim().is_empty()
+            || l.starts_with("elapsedTime=")
+            || l.starts_with("program finished with exit code ")
+    };
+    let lines: Vec<&str> = lines.into_iter().filter(|l| !noise(l)).collect();
     let from = lines.len().saturating_sub(MAX_LOG_LINES);
     lines[from..]
         .iter()
@@ -169,6 +176,6 @@ mod tests {
         assert_eq!(lines.len(), MAX_LOG_LINES);
         assert_eq!(lines[0], "line 20");
         assert_eq!(lines.last().unwrap(), "line 49");
-        assert_eq!(last_lines("a\nb\n", false), ["a", "b"]);
+        assert_eq!(last_lines("a\nb\nelapsedTime=0.07\n", false), ["a", "b"]);
     }
 }

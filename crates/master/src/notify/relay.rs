@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use oebb_config::master_settings::{MailSecurity, MailSettings};
@@ -68,7 +68,10 @@ pub fn transport(
             }
             None => String::new(),
         };
-        builder = builder.credentials(Credentials::new(user.clone(), password));
+        // PLAIN (one exchange), LOGIN for relays that only offer it.
+        builder = builder
+            .credentials(Credentials::new(user.clone(), password))
+            .authentication(vec![Mechanism::Plain, Mechanism::Login]);
     }
     Ok(builder.timeout(Some(SMTP_TIMEOUT)).build())
 }
@@ -115,17 +118,58 @@ pub async fn send(
 ) -> Result<(), SendError> {
     let message = message(settings, mail)?;
     let transport = transport(settings, master_dir)?;
-    transport.send(message).await.map_err(|e| {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            text.push_str(&format!(": {s}"));
-            source = s.source();
-        }
-        SendError::Relay(format!(
-            "relay {}:{}: {text}",
-            settings.relay_host, settings.relay_port
-        ))
-    })?;
-    Ok(())
+    let relay = format!("relay {}:{}", settings.relay_host, settings.relay_port);
+    // lettre's timeout covers each command; this one the whole exchange, so a relay that
+    // stalls cannot hold the queue.
+    match tokio::time::timeout(SMTP_TIMEOUT * 2, transport.send(message)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(SendError::Relay(format!("{relay}: {e}"))),
+        Err(_) => Err(SendError::Relay(format!(
+            "{relay}: no answer within {} s",
+            (SMTP_TIMEOUT * 2).as_secs()
+        ))),
+    }
+}
+
+/// Sends one test mail to `address` at once, outside the queue (`oebb mail-test`).
+pub async fn send_test(
+    settings: &MailSettings,
+    master_dir: &Path,
+    title: &str,
+    address: &str,
+) -> Result<(), SendError> {
+    let now = crate::store::now_millis();
+    let host = settings.from.rsplit_once('@').map_or("oebb", |(_, d)| d);
+    let text = format!(
+        "This is a test mail of the oebb master \"{title}\" ({}), sent by `oebb mail-test` \
+         through {}:{} ({}).\n",
+        master_dir.display(),
+        settings.relay_host,
+        settings.relay_port,
+        settings.security.name()
+    );
+    let mail = MailRecord {
+        id: crate::ids::MailId(0),
+        created_at: now,
+        kind: "test".into(),
+        build: None,
+        worker: None,
+        recipients: vec![address.to_string()],
+        subject: format!("[{title}] test mail"),
+        html: format!(
+            "<p>{}</p>",
+            text.trim_end()
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        ),
+        text,
+        message_id: format!("<oebb.test.{now}@{host}>"),
+        status: "queued".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        sent_at: None,
+    };
+    send(settings, master_dir, &mail).await
 }

@@ -402,29 +402,30 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest unsent mail whose next attempt is due at `now`.
+    /// The oldest unsent mail, if its next attempt is due at `now`. Oldest first, strictly:
+    /// a builder's "fixed" never arrives before its "failed"; while the relay is down, the
+    /// oldest mail is the one tried (and shows the error), the others wait behind it.
     pub async fn due_mail(&self, now: i64) -> Result<Option<MailRecord>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let sql = format!(
             "SELECT {COLUMNS} FROM mail_queue WHERE status IN ('queued', 'sending') \
-             AND next_attempt_at <= $1 ORDER BY id LIMIT 1"
+             ORDER BY id LIMIT 1"
         );
-        let row = sqlx::query(&sql)
-            .bind(now)
-            .fetch_optional(&mut *conn)
-            .await?;
-        row.as_ref().map(record).transpose()
+        let row = sqlx::query(&sql).fetch_optional(&mut *conn).await?;
+        let oldest = row.as_ref().map(record).transpose()?;
+        Ok(oldest.filter(|m| m.next_attempt_at <= now))
     }
 
-    /// When the next unsent mail is due, if any waits.
+    /// When the oldest unsent mail is due, if any waits.
     pub async fn next_mail_at(&self) -> Result<Option<i64>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(
-            "SELECT MIN(next_attempt_at) FROM mail_queue WHERE status IN ('queued', 'sending')",
+            "SELECT next_attempt_at FROM mail_queue WHERE status IN ('queued', 'sending') \
+             ORDER BY id LIMIT 1",
         )
-        .fetch_one(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
-        Ok(row.try_get(0)?)
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
     /// Records that an attempt starts: `sending`, one more attempt, and when the next one
