@@ -291,6 +291,21 @@ pub enum ErrorKind {
     /// A web user's password written in clear instead of as an argon2 hash.
     #[error("the password of web user `{user}` is not an argon2 hash ($argon2id$…); run `oebb passwd {dir} {user}` to set it")]
     PlainPassword { user: String, dir: String },
+    /// The relay's password written in `oebb.cfg`.
+    #[error("a password in clear is refused in oebb.cfg; write it alone in a file readable only by the master's user and name that file in `password-file`")]
+    MailPasswordInClear,
+    /// A mail rule names a builder or category the configuration does not have.
+    #[error(
+        "mail rule names {what} `{name}`, which does not exist ({hint}); correct or remove it"
+    )]
+    UnknownMailTarget {
+        what: String,
+        name: String,
+        hint: String,
+    },
+    /// A `[mail:NAME]` rule without `[mail]`.
+    #[error("[mail:{name}] needs a [mail] section with the relay and the sender (`from`)")]
+    MailRuleWithoutMail { name: String },
     /// A value of `oebb.cfg` that is wrong.
     #[error("`{option}` = `{value}` is invalid: {reason}")]
     BadSetting {

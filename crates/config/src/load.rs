@@ -194,6 +194,14 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
 
     let (matrix, errs) = build_matrix(&buildouts, &workers);
     errors.extend(errs);
+    mail_checks(
+        &settings,
+        &settings_path,
+        &workers,
+        &matrix,
+        &mut errors,
+        &mut warnings,
+    );
     if !errors.is_empty() {
         if errors.len() > MAX_ERRORS {
             let location = errors[MAX_ERRORS].location.clone();
@@ -214,4 +222,35 @@ pub fn load(dir: &Path, overrides: &Overrides) -> Result<MasterConfig, Vec<Confi
         matrix,
         warnings,
     })
+}
+
+/// The mail rules name existing builders and categories; workers to watch need `[mail]`.
+fn mail_checks(
+    settings: &MasterSettings,
+    settings_path: &Path,
+    workers: &[Worker],
+    matrix: &Matrix,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<Warning>,
+) {
+    match &settings.mail {
+        Some(mail) => errors.extend(crate::master_settings::check_rules(
+            mail,
+            matrix,
+            settings_path,
+        )),
+        None => {
+            for w in workers.iter().filter(|w| !w.notify_on_missing.is_empty()) {
+                warnings.push(Warning::new(
+                    &w.file,
+                    w.line,
+                    format!(
+                        "worker {} has notify_on_missing but oebb.cfg has no [mail] section: \
+                         no mail is sent until [mail] names the relay and the sender",
+                        w.name
+                    ),
+                ));
+            }
+        }
+    }
 }

@@ -1,8 +1,15 @@
-//! Master settings (`oebb.cfg`): `[master]`, `[watch]`, `[users]`, `[mail]`.
+//! Master settings (`oebb.cfg`): `[master]`, `[watch]`, `[users]`, `[mail]`, `[mail:NAME]`.
+
+mod mail;
 
 use crate::error::{ConfigError, ErrorKind};
 use crate::ini::{value_lines, Ini, Opt};
 use std::path::PathBuf;
+
+pub use mail::{
+    check_rules, is_mail_address, MailMode, MailRule, MailSecurity, MailSettings,
+    DEFAULT_MISSING_TIMEOUT,
+};
 
 /// `[watch]`: polling.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,25 +45,6 @@ pub fn is_argon2_hash(value: &str) -> bool {
         && parts[2].starts_with("v=")
         && parts[3].contains("m=")
         && parts[4..].iter().all(|p| !p.is_empty())
-}
-
-/// `[mail]`: notifications.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MailSettings {
-    /// SMTP relay `host[:port]` (`relay`, default `localhost:25`).
-    pub relay: String,
-    /// Sender address (`from`, required).
-    pub from: String,
-    /// Recipients of build notifications (`to`).
-    pub to: Vec<String>,
-    /// Which builds notify (`mode`: `failing`, `problem`, `change` or `all`; default `problem`).
-    pub mode: String,
-    /// SMTP login (`username`).
-    pub username: Option<String>,
-    /// SMTP password (`password`).
-    pub password: Option<String>,
-    /// Use STARTTLS (`starttls`, default false).
-    pub starttls: bool,
 }
 
 /// Everything `oebb.cfg` sets, with defaults for what it does not.
@@ -137,15 +125,9 @@ const SECTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("users", &[]),
-    (
-        "mail",
-        &[
-            "relay", "from", "to", "mode", "username", "password", "starttls",
-        ],
-    ),
+    // Checked by `mail`, which knows which options go where.
+    ("mail", &[]),
 ];
-
-const MAIL_MODES: &[&str] = &["failing", "problem", "change", "all"];
 
 /// Reads `oebb.cfg`, collecting every error; `[DEFAULT]` only feeds interpolation.
 pub fn parse_master_settings(ini: &Ini) -> (MasterSettings, Vec<ConfigError>) {
@@ -154,9 +136,15 @@ pub fn parse_master_settings(ini: &Ini) -> (MasterSettings, Vec<ConfigError>) {
     let valid_sections = SECTIONS
         .iter()
         .map(|(n, _)| format!("[{n}]"))
+        .chain(["[mail:NAME]".to_string()])
         .collect::<Vec<_>>()
         .join(", ");
+    let mut rules = Vec::new();
     for section in &ini.sections {
+        if section.name == "mail" || section.name.starts_with("mail:") {
+            mail_section(ini, section, &mut s, &mut rules, &mut errors);
+            continue;
+        }
         let Some((_, valid)) = SECTIONS.iter().find(|(n, _)| *n == section.name) else {
             errors.push(ConfigError::new(
                 &ini.path,
@@ -212,11 +200,54 @@ pub fn parse_master_settings(ini: &Ini) -> (MasterSettings, Vec<ConfigError>) {
                 _ => {}
             }
         }
-        if section.name == "mail" {
-            s.mail = mail_section(&resolved.options, section.line, &mut err);
-        }
+    }
+    match &mut s.mail {
+        Some(mail) => mail.rules.extend(rules),
+        None => errors.extend(rules.iter().map(|r| {
+            let name = r.name.clone();
+            ConfigError::new(&ini.path, r.line, ErrorKind::MailRuleWithoutMail { name })
+        })),
     }
     (s, errors)
+}
+
+/// `[mail]` (the relay and its rule) or `[mail:NAME]` (one more rule, kept in `rules`).
+fn mail_section(
+    ini: &Ini,
+    section: &crate::ini::Section,
+    s: &mut MasterSettings,
+    rules: &mut Vec<MailRule>,
+    errors: &mut Vec<ConfigError>,
+) {
+    let (resolved, errs) = ini.resolve(&[section]);
+    errors.extend(errs);
+    let mut err = |line, kind| errors.push(ConfigError::new(&ini.path, line, kind));
+    let name = section.name.strip_prefix("mail:").map(str::trim);
+    let mut valid: Vec<&str> = mail::RULE_OPTIONS.to_vec();
+    if name.is_none() {
+        valid.splice(0..0, mail::TRANSPORT_OPTIONS.iter().copied());
+    }
+    for opt in resolved.options.iter().filter(|o| !o.from_default) {
+        if !valid.contains(&opt.name.as_str()) {
+            let kind = ErrorKind::UnknownOption {
+                name: opt.name.clone(),
+                section: section.name.clone(),
+                valid: valid.join(", "),
+            };
+            err(opt.line, kind);
+        }
+    }
+    match name {
+        None => s.mail = Some(mail::transport(&resolved.options, section.line, &mut err)),
+        Some("") => err(
+            section.line,
+            ErrorKind::EmptyValue {
+                option: "[mail:NAME]".into(),
+                hint: "name the rule, e.g. [mail:team-a]".into(),
+            },
+        ),
+        Some(n) => rules.push(mail::rule(n, &resolved.options, section.line, &mut err)),
+    }
 }
 
 fn bad(opt: &Opt, reason: &str) -> ErrorKind {
@@ -315,84 +346,6 @@ fn watch_option(w: &mut WatchSettings, opt: &Opt, err: &mut impl FnMut(u32, Erro
         }
         _ => {}
     }
-}
-
-fn mail_section(
-    opts: &[Opt],
-    line: u32,
-    err: &mut impl FnMut(u32, ErrorKind),
-) -> Option<MailSettings> {
-    let get = |k: &str| opts.iter().find(|o| o.name == k && !o.from_default);
-    let text = |k: &str| get(k).map(|o| o.value.trim().to_string());
-    let mut mail = MailSettings {
-        relay: text("relay").unwrap_or_else(|| "localhost:25".into()),
-        from: text("from").unwrap_or_default(),
-        to: Vec::new(),
-        mode: text("mode").unwrap_or_else(|| "problem".into()),
-        username: text("username"),
-        password: text("password"),
-        starttls: false,
-    };
-    if mail.from.is_empty() {
-        err(
-            get("from").map_or(line, |o| o.line),
-            ErrorKind::EmptyValue {
-                option: "from".into(),
-                hint: "[mail] needs the sender address, e.g. `from = ci@example.com`".into(),
-            },
-        );
-    } else if !mail.from.contains('@') {
-        err(
-            get("from").map_or(line, |o| o.line),
-            ErrorKind::BadMailAddress {
-                option: "from".into(),
-                value: mail.from.clone(),
-            },
-        );
-    }
-    if let Some(o) = get("to") {
-        for a in o
-            .value
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|a| !a.is_empty())
-        {
-            if a.contains('@') {
-                mail.to.push(a.into());
-            } else {
-                err(
-                    o.line,
-                    ErrorKind::BadMailAddress {
-                        option: "to".into(),
-                        value: a.into(),
-                    },
-                );
-            }
-        }
-    }
-    if let Some(o) = get("mode") {
-        if !MAIL_MODES.contains(&mail.mode.as_str()) {
-            err(o.line, bad(o, "use one of failing, problem, change, all"));
-        }
-    }
-    if let Some(o) = get("starttls") {
-        match o.value.trim() {
-            "true" => mail.starttls = true,
-            "false" => {}
-            v => err(
-                o.line,
-                ErrorKind::BadBool {
-                    option: "starttls".into(),
-                    value: v.into(),
-                },
-            ),
-        }
-    }
-    if let Some(o) = get("relay") {
-        if o.value.trim().is_empty() {
-            err(o.line, bad(o, "write HOST or HOST:PORT"));
-        }
-    }
-    Some(mail)
 }
 
 #[cfg(test)]

@@ -38,6 +38,9 @@ pub struct Worker {
     pub max_builds: Option<u32>,
     /// Addresses told when the worker goes missing (`notify_on_missing`).
     pub notify_on_missing: Vec<String>,
+    /// Seconds it may stay away before `notify_on_missing` is mailed (`missing_timeout`,
+    /// Buildbot's name); None: `missing-timeout` of `[mail]`.
+    pub missing_timeout: Option<u64>,
     /// Higher is preferred (`slave_priority`, `worker_priority` or `priority`; default 0).
     pub priority: f64,
     /// Capability names a buildout must require for this worker to build it.
@@ -136,6 +139,7 @@ fn parse_worker(
         password,
         max_builds: None,
         notify_on_missing: Vec::new(),
+        missing_timeout: None,
         priority: 0.0,
         build_only_if_requires: Vec::new(),
         db_prefix: DEFAULT_DB_PREFIX.to_string(),
@@ -218,6 +222,17 @@ fn parse_worker(
                     }
                 }
             }
+            "missing_timeout" => match value.parse::<u64>() {
+                Ok(n) => worker.missing_timeout = Some(n),
+                _ => err(
+                    opt.line,
+                    ErrorKind::BadNumber {
+                        option: opt.name.clone(),
+                        value: value.into(),
+                        expected: "a whole number of seconds".into(),
+                    },
+                ),
+            },
             "slave_priority" | "worker_priority" | "priority" => match value.parse::<f64>() {
                 Ok(p) if p.is_finite() => worker.priority = p,
                 _ => err(
@@ -253,7 +268,10 @@ fn parse_worker(
             _ => {}
         }
         // Buildbot took these as worker settings, not properties.
-        if !matches!(opt.name.as_str(), "max_builds" | "notify_on_missing") {
+        if !matches!(
+            opt.name.as_str(),
+            "max_builds" | "notify_on_missing" | "missing_timeout"
+        ) {
             worker
                 .properties
                 .insert(opt.name.clone(), value.to_string());

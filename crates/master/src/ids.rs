@@ -38,3 +38,7 @@ id_type!(
     /// One connection of a worker, from accept to close.
     ConnectionId
 );
+id_type!(
+    /// One outgoing mail of the queue.
+    MailId
+);

@@ -17,6 +17,8 @@
 //!
 //! watch/: pollers (git, hg, brz mirrors) ──Event::Watch──▶ scheduler.rs (tree-stable timers,
 //!         auto-watch); web/watch.rs: /changes, /pollers, push hooks ──poll now──▶ pollers
+//! notify/: a build's result or a worker's absence and its mail stored in one transaction;
+//!          the mail task sends the queue (see notify/mod.rs)
 //! ```
 
 #![warn(missing_docs)]
@@ -31,6 +33,7 @@ pub mod locks;
 pub mod logins;
 pub mod master;
 mod master_steps;
+pub mod notify;
 pub mod properties;
 pub mod reconfig;
 pub mod results;

@@ -138,11 +138,16 @@ struct Tasks {
     web: JoinHandle<()>,
     /// The pollers, with their client processes.
     pollers: JoinHandle<()>,
+    /// The mail sender and the missing-worker watcher, when `[mail]` is set.
+    mail: Option<crate::notify::MailTasks>,
 }
 
 impl Tasks {
     fn abort(&self) {
         self.pollers.abort();
+        if let Some(mail) = &self.mail {
+            mail.abort();
+        }
         self.web.abort();
         self.workers.abort();
         self.scheduler.abort();
@@ -215,6 +220,8 @@ impl Master {
         web.watch = Some(watch);
         let app = crate::web::router(web);
         let web = tokio::spawn(serve_web(web_listener, app, options.connections.clone()));
+        let mail = crate::notify::Notifier::from_config(config)
+            .map(|n| crate::notify::MailTasks::start(Arc::new(n), store.clone()));
         let limits = &options.connections;
         tracing::info!(%worker_address, %web_address, web_connections = limits.web, worker_logins = limits.worker_logins, "master started");
         Ok(Master {
@@ -228,6 +235,7 @@ impl Master {
                 workers,
                 web,
                 pollers,
+                mail,
             },
         })
     }
@@ -333,6 +341,9 @@ impl Master {
             tracing::warn!(
                 "the running builds did not stop within {SHUTDOWN_TIMEOUT:?}; abandoning them"
             );
+        }
+        if let Some(mail) = self.tasks.mail.take() {
+            mail.stop().await;
         }
         self.tasks.abort();
         let t = &mut self.tasks;

@@ -43,6 +43,8 @@ pub struct BuildRun {
     pub properties: Properties,
     /// Set to a reason to stop the build.
     pub stop: watch::Receiver<Option<String>>,
+    /// The mail notifications, when `[mail]` is set: the result is stored with its mail.
+    pub notify: Option<Arc<crate::notify::Notifier>>,
 }
 
 /// Exit status of every command step run so far in a build, by step name, for the analyses
@@ -56,7 +58,14 @@ impl BuildRun {
     /// Runs the build and stores its result; returns it with a short text.
     pub async fn run(mut self) -> (Results, String) {
         let (result, text) = self.run_steps().await;
-        if let Err(e) = self.store.finish_build(self.build, result, &text).await {
+        let stored = match &self.notify {
+            Some(n) => {
+                let (store, build, builder) = (&self.store, self.build, &self.builder);
+                crate::notify::build::finish_build(store, n, build, builder, result, &text).await
+            }
+            None => self.store.finish_build(self.build, result, &text).await,
+        };
+        if let Err(e) = stored {
             tracing::error!(build = %self.build, "cannot store the build's result: {e}");
         }
         tracing::info!(build = %self.build, builder = %self.builder, worker = %self.worker.name, %result, "build finished: {text}");

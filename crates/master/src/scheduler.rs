@@ -186,6 +186,8 @@ pub struct Scheduler {
     max_queued: usize,
     /// The buildouts' schedulers, when the master watches repositories.
     schedules: Option<crate::watch::schedules::Schedules>,
+    /// Mail notifications of builds, when `[mail]` is set.
+    notify: Option<Arc<crate::notify::Notifier>>,
 }
 
 impl Scheduler {
@@ -231,6 +233,7 @@ impl Scheduler {
             tasks: JoinSet::new(),
             max_queued: config.settings.max_queued_requests,
             schedules: None,
+            notify: crate::notify::Notifier::from_config(config).map(Arc::new),
         }
     }
 
@@ -584,6 +587,7 @@ impl Scheduler {
             master_dir: self.master_dir.clone(),
             properties,
             stop: stop_rx,
+            notify: self.notify.clone(),
         };
         tracing::info!(%build, request = %request.id, builder = %builder.name, %worker, "build started");
         self.running.insert(

@@ -37,6 +37,8 @@ enum Command {
     Passwd(cmd::passwd::PasswdArgs),
     /// Make a running master read its configuration again (as SIGHUP does).
     Reconfig(cmd::reconfig::ReconfigArgs),
+    /// Send one test mail through the relay of oebb.cfg's [mail] and say what failed.
+    MailTest(cmd::mail_test::MailTestArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Log(args) => cmd::log::run(args),
         Command::Passwd(args) => cmd::passwd::run(args),
         Command::Reconfig(args) => cmd::reconfig::run(args),
+        Command::MailTest(args) => cmd::mail_test::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,5 +1,7 @@
 //! Test support shared by the integration tests of several crates (dev-dependency only).
 
+pub mod smtp;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

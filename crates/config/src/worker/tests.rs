@@ -119,6 +119,7 @@ fn sample_worker_options_are_read() {
          build-only-if-requires = some-convention-of-yours other\n\
          db_prefix = openerp-buildbot\nmax_builds = 2\n\
          notify_on_missing = joe@example.com, ann@example.com bob@example.com\n\
+         missing_timeout = 120\n\
          slave_priority = 2.5\ncustom = value\n",
     );
     let w = &ws[0];
@@ -131,6 +132,7 @@ fn sample_worker_options_are_read() {
         w.notify_on_missing,
         ["joe@example.com", "ann@example.com", "bob@example.com"]
     );
+    assert_eq!(w.missing_timeout, Some(120));
     assert_eq!(w.priority, 2.5);
     assert_eq!(
         w.capability("postgresql")[1].options,
@@ -154,7 +156,9 @@ fn sample_worker_options_are_read() {
     );
     assert!(!w.properties.contains_key("password") && !w.properties.contains_key("capability"));
     assert!(
-        !w.properties.contains_key("max_builds") && !w.properties.contains_key("notify_on_missing")
+        !w.properties.contains_key("max_builds")
+            && !w.properties.contains_key("notify_on_missing")
+            && !w.properties.contains_key("missing_timeout")
     );
 }
 
@@ -221,6 +225,7 @@ fn bad_workers_are_reported_with_file_line_and_message() {
         ("[w]\npassword = a\nmax_builds = many\n", "t.cfg:3: `max_builds` must be a whole number of at least 1, not `many`"),
         ("[w]\npassword = a\nmax_builds = 0\n", "t.cfg:3: `max_builds` must be a whole number of at least 1, not `0`"),
         ("[w]\npassword = a\nnotify_on_missing = joe\n", "t.cfg:3: `joe` in `notify_on_missing` is not a mail address; write user@host, several separated by spaces or commas"),
+        ("[w]\npassword = a\nmissing_timeout = 10m\n", "t.cfg:3: `missing_timeout` must be a whole number of seconds, not `10m`"),
         ("[w]\npassword = a\nslave_priority = high\n", "t.cfg:3: `slave_priority` must be a number, not `high`"),
         ("[w]\npassword = a\ncapability = postgresql 9.1\n  postgresql 9.2devel\n", "t.cfg:3: invalid capability line `postgresql 9.2devel`: bad version `9.2devel`: `2devel` is not a number; versions are numbers separated by dots, with an optional -suffix (write 9.2-devel, not 9.2devel)"),
         ("[w]\npassword = a\ncapability = postgresql 9.1 port\n", "t.cfg:3: invalid capability line `postgresql 9.1 port`: `port` is not KEY=VALUE"),

@@ -72,7 +72,7 @@ impl Scheduler {
 
     /// Makes `new` the running configuration: the one place where everything derived from
     /// the configuration is replaced (builders, workers and their passwords, settings, the
-    /// web's users and pages, the watched repositories and the buildouts' schedulers). Connected workers that are gone or have a new password get no
+    /// web's users and pages, the watched repositories and the buildouts' schedulers, the mail rules). Connected workers that are gone or have a new password get no
     /// new build and are disconnected once their running builds end.
     pub fn apply_configuration(&mut self, new: Arc<MasterConfig>) {
         let old = std::mem::replace(&mut self.config, new.clone());
@@ -96,6 +96,7 @@ impl Scheduler {
         if let Some(schedules) = &mut self.schedules {
             schedules.reconfigure(new.clone());
         }
+        self.notify = crate::notify::Notifier::from_config(&new).map(Arc::new);
         let old_passwords: HashMap<&WorkerName, &str> = old
             .workers
             .iter()

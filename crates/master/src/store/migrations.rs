@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "watch",
         include_str!("../../migrations/20261203100000_watch.sql"),
     ),
+    (
+        20261203140000,
+        "mail queue",
+        include_str!("../../migrations/20261203140000_mail_queue.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -5,6 +5,7 @@
 //! The queries live in [`queries`], the migrations in `migrations/` (embedded at build time).
 
 mod log;
+pub mod mail;
 mod migrations;
 pub mod queries;
 mod records;
@@ -75,6 +76,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     live: Arc<Live>,
+    /// Woken when a mail is queued (see `mail.rs`).
+    mail_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Milliseconds since the epoch, the store's unit of time.
@@ -127,6 +130,7 @@ impl Store {
             pool,
             backend,
             live: Arc::default(),
+            mail_wake: Arc::default(),
         })
     }
 

@@ -10,7 +10,7 @@ use crate::ids::{BuildId, BuildRequestId, ChangeId, ConnectionId, StepId};
 use crate::results::Results;
 
 /// Takes the next id of a table from `id_sequences` (one atomic statement on both databases).
-async fn next_id(conn: &mut AnyConnection, table: &str) -> Result<i64, StoreError> {
+pub(super) async fn next_id(conn: &mut AnyConnection, table: &str) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "UPDATE id_sequences SET next_id = next_id + 1 WHERE name = $1 RETURNING next_id - 1",
     )

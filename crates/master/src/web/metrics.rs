@@ -74,6 +74,7 @@ pub async fn render(web: &Web) -> Result<String, crate::StoreError> {
     if let Some(watch) = &web.watch {
         crate::watch::write_metrics(&mut out, watch);
     }
+    mail_metrics(&mut out, &web.store.mail_counts().await?);
     let _ = writeln!(
         out,
         "# HELP oebb_step_duration_seconds Durations of steps finished since the master started."
@@ -104,6 +105,47 @@ pub async fn render(web: &Web) -> Result<String, crate::StoreError> {
         );
     }
     Ok(out)
+}
+
+/// The mail queue's figures.
+fn mail_metrics(out: &mut String, c: &crate::store::mail::MailCounts) {
+    let figures = [
+        (
+            "oebb_mail_queued",
+            "gauge",
+            "Mails waiting to be sent.",
+            c.unsent,
+        ),
+        (
+            "oebb_mail_failing",
+            "gauge",
+            "Mails waiting after a failed attempt.",
+            c.failing,
+        ),
+        (
+            "oebb_mail_sent_total",
+            "counter",
+            "Mails the relay accepted.",
+            c.sent,
+        ),
+        (
+            "oebb_mail_dropped_total",
+            "counter",
+            "Mails dropped because the queue was full.",
+            c.dropped,
+        ),
+        (
+            "oebb_mail_failed_attempts_total",
+            "counter",
+            "Attempts to send a mail that failed.",
+            c.failed_attempts,
+        ),
+    ];
+    for (name, kind, help, value) in figures {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        let _ = writeln!(out, "{name} {value}");
+    }
 }
 
 /// `GET /metrics`.

@@ -25,6 +25,7 @@ pub mod limits;
 pub mod live;
 pub mod log_file;
 pub mod logs;
+pub mod mail;
 pub mod metrics;
 pub mod paging;
 pub mod passwords;
@@ -132,6 +133,8 @@ pub fn router(web: Web) -> Router {
         .route("/hooks/github", post(watch::github))
         .route("/hooks/gitlab", post(watch::gitlab))
         .route("/hooks/gitea", post(watch::gitea))
+        .route("/mail", get(mail::page))
+        .route("/api/mail", get(mail::api))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/metrics", get(metrics::metrics))

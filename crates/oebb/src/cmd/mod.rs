@@ -6,6 +6,7 @@ pub mod check;
 pub mod create_master;
 pub mod force;
 pub mod log;
+pub mod mail_test;
 pub mod master;
 pub mod passwd;
 pub mod reconfig;

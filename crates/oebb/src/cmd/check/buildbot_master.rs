@@ -121,8 +121,11 @@ const SETTINGS: &[Setting] = &[
         needles: &["MailNotifier("],
         replacement: |s| match &s.mail {
             Some(m) => format!(
-                "mail is [mail] of oebb.cfg (now from {} through {}, mode {})",
-                m.from, m.relay, m.mode
+                "mail is [mail] of oebb.cfg (now from {} through {}:{}, {} rule(s))",
+                m.from,
+                m.relay_host,
+                m.relay_port,
+                m.rules.len()
             ),
             None => "mail is [mail] of oebb.cfg (now absent: no mail is sent)".into(),
         },
