@@ -21,6 +21,7 @@
 pub mod command;
 pub mod connections;
 pub mod dispatcher;
+pub mod findings;
 pub mod ids;
 pub mod live;
 pub mod locks;

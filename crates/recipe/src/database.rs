@@ -67,7 +67,18 @@ pub fn final_steps(cx: &Context) -> Vec<Step> {
     if cx.buildout.db_steps.is_empty() {
         return Vec::new();
     }
+    // Nothing to drop when no database was made (a buildout that failed): not run, not red.
+    let makers: Vec<&str> = cx
+        .buildout
+        .db_steps
+        .iter()
+        .map(|kind| match kind {
+            DbStep::SimpleCreate => "createdb",
+            DbStep::PgRemoteCopy => "pg_remote_copy",
+        })
+        .collect();
     vec![dropdb(cx, "final_dropdb")
+        .needs_success_of(&makers)
         .always_run(true)
         .flunk_on_failure(false)
         .warn_on_failure(true)]

@@ -178,6 +178,15 @@ impl Scanner {
         }
     }
 
+    /// A scanner for the end of a log whose first `lines` lines it will not see: the line
+    /// numbers it gives count them.
+    pub fn after_lines(lines: u64) -> Scanner {
+        Scanner {
+            line: lines,
+            ..Scanner::new()
+        }
+    }
+
     /// Reads the next piece of the log.
     pub fn feed(&mut self, bytes: &[u8]) {
         let mut done = Vec::new();

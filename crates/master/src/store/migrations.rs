@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "web sessions",
         include_str!("../../migrations/20261202120000_web_sessions.sql"),
     ),
+    (
+        20261203150000,
+        "build findings",
+        include_str!("../../migrations/20261203150000_build_findings.sql"),
+    ),
 ];
 
 #[derive(Debug)]
