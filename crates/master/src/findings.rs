@@ -129,9 +129,7 @@ pub fn step_end(end: &CommandEnd, timeout: Option<Duration>) -> Option<StepEnd> 
         CommandEnd::Completed { rc: None, .. } => {
             Some(StepEnd::Exception("no exit code".to_string()))
         }
-        CommandEnd::TimedOut => Some(StepEnd::TimedOut(
-            timeout.map_or(0, |t| t.as_secs()),
-        )),
+        CommandEnd::TimedOut => Some(StepEnd::TimedOut(timeout.map_or(0, |t| t.as_secs()))),
         CommandEnd::Lost(why) => Some(StepEnd::WorkerLost(why.clone())),
         CommandEnd::Stopped(_) | CommandEnd::StoreFailed(_) => None,
     }
@@ -210,7 +208,10 @@ pub fn refused_finding(number: i64, step: &Step, text: &str) -> NewFinding {
 /// the master interrupts the command itself).
 pub fn timeout_line(timeout: Option<Duration>) -> String {
     match timeout {
-        Some(t) => format!("step timeout: {} s (oebb interrupts the command then)\n", t.as_secs()),
+        Some(t) => format!(
+            "step timeout: {} s (oebb interrupts the command then)\n",
+            t.as_secs()
+        ),
         None => "step timeout: none\n".to_string(),
     }
 }
@@ -329,11 +330,19 @@ mod tests {
         o.step_done(&Step::script("buildout", "x"), Results::Failure);
         o.step_done(&Step::script("analyze", "x"), Results::Failure);
         assert_eq!(o.summary(Results::Failure), "buildout failed");
-        o.findings.push(finding("buildout", 2, 0, "exit code 1 after: x"));
-        o.findings.push(finding("buildout", 0, 1, "Error: conflict"));
-        assert_eq!(o.summary(Results::Failure), "buildout failed: Error: conflict");
+        o.findings
+            .push(finding("buildout", 2, 0, "exit code 1 after: x"));
+        o.findings
+            .push(finding("buildout", 0, 1, "Error: conflict"));
+        assert_eq!(
+            o.summary(Results::Failure),
+            "buildout failed: Error: conflict"
+        );
         o.findings.insert(0, finding("analyze", 0, 0, "boom"));
-        assert_eq!(o.summary(Results::Failure), "buildout failed; analyze: boom");
+        assert_eq!(
+            o.summary(Results::Failure),
+            "buildout failed; analyze: boom"
+        );
     }
 
     #[test]
@@ -361,8 +370,14 @@ mod tests {
         let drop = Step::script("final_dropdb", "x").needs_success_of(&["createdb"]);
         let mut o = Outcome::default();
         o.step_done(&Step::script("buildout", "x"), Results::Failure);
-        assert_eq!(o.not_run(&analyze).as_deref(), Some("not run: buildout failed"));
-        assert_eq!(o.not_run(&drop).as_deref(), Some("not run: buildout failed"));
+        assert_eq!(
+            o.not_run(&analyze).as_deref(),
+            Some("not run: buildout failed")
+        );
+        assert_eq!(
+            o.not_run(&drop).as_deref(),
+            Some("not run: buildout failed")
+        );
         o.ran.insert("test".into());
         o.succeeded.insert("createdb".into());
         assert_eq!(o.not_run(&analyze), None);

@@ -209,9 +209,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get("seq")?;
-        let mut seq = next.map_or(0, |s| s + 1);
         let mut stored = Vec::new();
-        for f in findings {
+        for (seq, f) in (next.map_or(0, |s| s + 1)..).zip(findings) {
             if seq >= MAX_FINDINGS_PER_BUILD {
                 break;
             }
@@ -255,7 +254,6 @@ impl Store {
                 first_build: BuildId(first),
                 seen_builds: seen,
             });
-            seq += 1;
         }
         tx.commit().await?;
         Ok(stored)

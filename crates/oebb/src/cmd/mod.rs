@@ -8,6 +8,7 @@ pub mod force;
 pub mod log;
 pub mod master;
 pub mod passwd;
+pub mod progress;
 pub mod worker;
 
 /// Logs to stderr at `info` unless `RUST_LOG` says otherwise.
