@@ -251,7 +251,32 @@ async fn stdio_tail(
     Ok((text, total_lines.saturating_sub(kept_lines)))
 }
 
+/// The build property saying what a failed build left for a post-mortem.
+pub const POST_MORTEM: &str = "post_mortem";
+
 impl BuildRun {
+    /// Does not run a step that would remove what a failed build leaves for a post-mortem
+    /// (its test database), and says what is kept in the build property [`POST_MORTEM`].
+    pub(crate) async fn keep_for_post_mortem(
+        &mut self,
+        id: StepId,
+        step: &Step,
+        kept: &str,
+        log: &mut StepLog,
+    ) -> Result<Results, StoreError> {
+        let kept = self.properties.interpolate(kept);
+        log.append(&format!("not run: the build failed; {kept}\n"))
+            .await?;
+        let value = serde_json::Value::from(kept.clone());
+        self.store
+            .set_build_property(self.build, POST_MORTEM, &value.to_string(), &step.name)
+            .await?;
+        self.properties.set(POST_MORTEM, value, &step.name);
+        let text = format!("not run: {kept}");
+        self.store.finish_step(id, Results::Skipped, &text).await?;
+        Ok(Results::Skipped)
+    }
+
     /// Reads the cause of a failed step from the end of its log and stores it.
     pub(crate) async fn record_causes(
         &mut self,

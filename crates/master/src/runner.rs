@@ -146,6 +146,9 @@ impl BuildRun {
             self.store.finish_step(id, Results::Skipped, &why).await?;
             return Ok(Results::Skipped);
         }
+        if let (Some(kept), Some(_)) = (&step.kept_on_failure, &outcome.first_failed) {
+            return self.keep_for_post_mortem(id, step, kept, &mut log).await;
+        }
         if let StepCommand::SetProperties(values) = &step.command {
             return self.set_properties(id, &step.name, values, &mut log).await;
         }

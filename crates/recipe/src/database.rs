@@ -77,9 +77,23 @@ pub fn final_steps(cx: &Context) -> Vec<Step> {
             DbStep::PgRemoteCopy => "pg_remote_copy",
         })
         .collect();
-    vec![dropdb(cx, "final_dropdb")
+    let step = dropdb(cx, "final_dropdb")
         .needs_success_of(&makers)
         .always_run(true)
         .flunk_on_failure(false)
-        .warn_on_failure(true)]
+        .warn_on_failure(true);
+    // As anybox did: a failed build's database stays for a post-mortem until the next build
+    // of the builder drops it (its first `dropdb`); `keep-failed-db = false` drops it at once.
+    if cx.option("keep-failed-db").map(str::trim) == Some("false") {
+        return vec![step];
+    }
+    let host = cx
+        .env
+        .get("PGHOST")
+        .map_or("the local socket", String::as_str);
+    let port = cx.env.get("PGPORT").map_or("5432", String::as_str);
+    vec![step.kept_on_failure(&format!(
+        "database {} kept on {host}:{port} until the next build",
+        cx.testing_db
+    ))]
 }

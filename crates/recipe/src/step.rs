@@ -46,6 +46,10 @@ pub struct Step {
     /// database `createdb` made): when none of them succeeded it is not run, and shows as
     /// skipped instead of failing as a consequence. Empty: no such condition.
     pub needs_success_of: Vec<String>,
+    /// Addition: what the step would remove is kept when the build has failed (the test
+    /// database, for a post-mortem): the step is then not run, and this text says what is kept
+    /// (`%(prop:NAME)s` interpolated). `None`: it runs whatever happened.
+    pub kept_on_failure: Option<String>,
 }
 
 /// What a step does on the worker.
@@ -150,6 +154,7 @@ impl Step {
             description: String::new(),
             log_files: BTreeMap::new(),
             needs_success_of: Vec::new(),
+            kept_on_failure: None,
         }
     }
 
@@ -235,6 +240,12 @@ impl Step {
     /// Addition: runs only when one of `steps` succeeded.
     pub fn needs_success_of(mut self, steps: &[&str]) -> Step {
         self.needs_success_of = steps.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Addition: not run when the build has failed; `what` says what it leaves in place.
+    pub fn kept_on_failure(mut self, what: &str) -> Step {
+        self.kept_on_failure = Some(what.to_string());
         self
     }
 

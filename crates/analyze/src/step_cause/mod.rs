@@ -320,7 +320,20 @@ impl Scanner {
             .into_iter()
             .filter_map(|(rule, hit)| hit.map(|h| (rule, h)))
             .collect();
-        found.sort_by_key(|(rule, hit)| (priority(kind, *rule), u64::MAX - hit.line));
+        let subprocess = subprocess_failure(&found);
+        for (rule, hit) in &mut found {
+            if let (Some((line, context)), true) = (&subprocess, is_tool(*rule)) {
+                if hit.line < *line && hit.context.is_empty() {
+                    hit.context = context.clone();
+                }
+            }
+        }
+        found.sort_by_key(|(rule, hit)| {
+            let told_by_a_tool = subprocess
+                .as_ref()
+                .is_some_and(|(line, _)| !is_tool(*rule) || hit.line > *line);
+            (told_by_a_tool, priority(kind, *rule), u64::MAX - hit.line)
+        });
         let specific = !found.is_empty();
         for (rule, hit) in found {
             push(rule, hit);
@@ -333,6 +346,34 @@ impl Scanner {
         causes.truncate(MAX_CAUSES);
         causes
     }
+}
+
+/// A program's own error line: git's, pip's, PostgreSQL's.
+fn is_tool(rule: CauseRule) -> bool {
+    matches!(
+        rule,
+        CauseRule::Vcs | CauseRule::Pip | CauseRule::Postgresql
+    )
+}
+
+/// When a Python exception only says that a command failed (`CalledProcessError`) and that
+/// command wrote its own error before it: the exception's line and context. That error is
+/// then the cause, with what zc.buildout was doing.
+fn subprocess_failure(found: &[(CauseRule, Hit)]) -> Option<(u64, Vec<String>)> {
+    let (_, hit) = found.iter().find(|(rule, hit)| {
+        matches!(rule, CauseRule::Buildout | CauseRule::PythonException)
+            && hit.message.contains("CalledProcessError")
+    })?;
+    let before = found
+        .iter()
+        .any(|(rule, other)| is_tool(*rule) && other.line < hit.line);
+    let context = hit
+        .context
+        .iter()
+        .filter(|l| l.starts_with("While: "))
+        .cloned()
+        .collect();
+    before.then_some((hit.line, context))
 }
 
 fn hit(line: u64, message: String) -> Hit {

@@ -91,6 +91,26 @@ fn a_missing_distribution_gives_the_while_block_and_the_error() {
 }
 
 #[test]
+fn a_clone_that_fails_in_a_recipe_gives_gits_error_then_the_exception() {
+    let c = causes(
+        "buildout-addons-clone-fails.log",
+        StepKind::Buildout,
+        StepEnd::Exit(1),
+    );
+    assert_eq!(c[0].rule, CauseRule::Vcs, "{c:#?}");
+    assert_eq!(
+        c[0].message,
+        "fatal: repository '/tmp/rs/no-such-addons.git' does not exist"
+    );
+    assert_eq!(c[0].line, HEADER_LINES + 7);
+    assert_eq!(c[0].text, "While: Installing addons.");
+    assert_eq!(c[1].rule, CauseRule::Buildout);
+    assert!(c[1]
+        .message
+        .starts_with("subprocess.CalledProcessError: Command '['git', 'clone'"));
+}
+
+#[test]
 fn pip_gives_its_last_error() {
     let c = causes(
         "pip-no-matching-distribution.log",

@@ -194,6 +194,8 @@ struct BuildPage {
     properties: Vec<(String, String, String)>,
     findings: Vec<FindingView>,
     all_known: Option<String>,
+    /// What a failed build kept for a post-mortem (its test database and cluster).
+    post_mortem: Option<String>,
     steps: Vec<StepView>,
 }
 
@@ -271,6 +273,11 @@ pub async fn page(
         }
         text
     });
+    let post_mortem = properties
+        .iter()
+        .find(|p| p.name == crate::findings::POST_MORTEM)
+        .and_then(|p| serde_json::from_str::<Value>(&p.value_json).ok())
+        .and_then(|v| v.as_str().map(str::to_string));
     let owner = properties
         .iter()
         .find(|p| p.name == "owner")
@@ -297,6 +304,7 @@ pub async fn page(
             .collect(),
         findings,
         all_known,
+        post_mortem,
         steps: views,
     })
 }
