@@ -155,16 +155,23 @@ async fn odoo_builds_of_a_standalone_buildout() {
     );
 
     // Odoo 16 exits 0 with a failed test: the analysis fails the build.
-    let analyze = failed_build(&t, "failing-pg15", &[("analyze", Results::Failure)]).await;
+    // Its database is kept for a post-mortem: the final drop is not run.
+    let kept = ("final_dropdb", Results::Skipped);
+    let analyze = failed_build(&t, "failing-pg15", &[("analyze", Results::Failure), kept]).await;
     assert!(
         analyze.contains("FAIL") && analyze.contains("test_fails_on_purpose"),
         "{analyze}"
     );
 
     // An install error stops Odoo with a non-zero status: the test step fails, the analysis
-    // still judges the log, and the database is dropped.
+    // still judges the log, and the database is kept.
     let in_test_and_analyze = [("test", Results::Failure), ("analyze", Results::Failure)];
-    let analyze = failed_build(&t, "broken-pg15", &in_test_and_analyze).await;
+    let analyze = failed_build(
+        &t,
+        "broken-pg15",
+        &[in_test_and_analyze[0], in_test_and_analyze[1], kept],
+    )
+    .await;
     assert!(
         analyze.contains("Failed to initialize database"),
         "{analyze}"

@@ -87,13 +87,13 @@ pub fn final_steps(cx: &Context) -> Vec<Step> {
     if cx.option("keep-failed-db").map(str::trim) == Some("false") {
         return vec![step];
     }
-    let host = cx
-        .env
-        .get("PGHOST")
-        .map_or("the local socket", String::as_str);
     let port = cx.env.get("PGPORT").map_or("5432", String::as_str);
+    let cluster = match cx.env.get("PGHOST") {
+        Some(host) => format!("{host}:{port}"),
+        None => format!("the local socket, port {port}"),
+    };
     vec![step.kept_on_failure(&format!(
-        "database {} kept on {host}:{port} until the next build",
+        "database {} kept on {cluster} until the next build",
         cx.testing_db
     ))]
 }

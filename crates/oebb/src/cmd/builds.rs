@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use oebb_master::{BuildId, Results, Store};
 
-use super::progress::seconds;
+use super::progress::{printable, seconds};
 
 use super::master::{load_config, runtime};
 
@@ -57,11 +57,16 @@ async fn list(store: &Store, builder: Option<&str>, limit: i64) -> anyhow::Resul
             .map_or_else(|| "-".to_string(), |f| seconds(f - b.started_at));
         println!(
             "{:>6}  {:<30}  {:<16}  {:<9}  {:>10}  {}",
-            b.id, b.builder, b.worker, result, duration, b.state_text
+            b.id,
+            b.builder,
+            b.worker,
+            result,
+            duration,
+            printable(&b.state_text)
         );
         let failed = matches!(b.result, Some(Results::Failure | Results::Exception));
         if let (true, Some(f)) = (failed, firsts.get(&b.id)) {
-            println!("{:>6}  ↳ {}: {}", "", f.step_name, f.message);
+            println!("{:>6}  ↳ {}: {}", "", f.step_name, printable(&f.message));
         }
     }
     Ok(0)
@@ -73,7 +78,7 @@ async fn show_build(store: &Store, id: BuildId) -> anyhow::Result<u8> {
     };
     let result = b.result.map_or("running", |r| r.name());
     println!("build {} of {} on {}: {result}", b.id, b.builder, b.worker);
-    println!("  {}", b.state_text);
+    println!("  {}", printable(&b.state_text));
     let findings = store.findings(id).await?;
     if !findings.is_empty() {
         println!();
@@ -83,9 +88,9 @@ async fn show_build(store: &Store, id: BuildId) -> anyhow::Result<u8> {
             } else {
                 f.step_name.clone()
             };
-            println!("cause: {}", f.message);
+            println!("cause: {}", printable(&f.message));
             println!("  in {place} ({}, {}); {}", f.rule, f.severity, f.novelty());
-            for line in f.detail.lines().take(6) {
+            for line in f.detail.lines().take(6).map(printable) {
                 println!("    {line}");
             }
         }
@@ -98,7 +103,11 @@ async fn show_build(store: &Store, id: BuildId) -> anyhow::Result<u8> {
             .map_or_else(|| "-".to_string(), |f| seconds(f - s.started_at));
         println!(
             "[{:>2}] {:<24} {:<9} {:>10}  {}",
-            s.number, s.name, result, duration, s.state_text
+            s.number,
+            s.name,
+            result,
+            duration,
+            printable(&s.state_text)
         );
     }
     Ok(0)

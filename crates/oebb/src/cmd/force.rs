@@ -95,7 +95,7 @@ pub fn run(args: ForceArgs) -> anyhow::Result<u8> {
                     "build {} on {}: {result} ({})",
                     build["id"],
                     build["worker"].as_str().unwrap_or("?"),
-                    build["state_text"].as_str().unwrap_or("")
+                    progress::printable(build["state_text"].as_str().unwrap_or(""))
                 );
                 if result != "success" {
                     for line in progress::cause_block(&detail, CAUSES_SHOWN) {

@@ -114,8 +114,20 @@ fn ended_line(step: &Value) -> String {
         step["name"].as_str().unwrap_or("?"),
         step["result"].as_str().unwrap_or("?"),
         duration,
-        step["state_text"].as_str().unwrap_or("")
+        printable(step["state_text"].as_str().unwrap_or(""))
     )
+}
+
+/// Text from a build (a worker's log, a step's state) made safe for a terminal: control
+/// characters (escape sequences, carriage returns) are shown as `\u{..}`, not obeyed.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' => "    ".to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// A duration in ms as `1.2 s`, or `3 min 4 s`.
@@ -134,7 +146,7 @@ pub fn cause_block(detail: &Value, max: usize) -> Vec<String> {
     let findings = detail["findings"].as_array().cloned().unwrap_or_default();
     let mut out = Vec::new();
     for f in findings.iter().take(max) {
-        let text = |k: &str| f[k].as_str().unwrap_or("").to_string();
+        let text = |k: &str| printable(f[k].as_str().unwrap_or(""));
         let line = f["line"].as_u64().unwrap_or(0);
         let place = if line > 0 {
             format!("{} line {line}", text("step"))
@@ -147,7 +159,8 @@ pub fn cause_block(detail: &Value, max: usize) -> Vec<String> {
             about.push_str(&format!("; {}", text("novelty")));
         }
         out.push(about);
-        for detail_line in text("detail").lines().take(6) {
+        let detail = f["detail"].as_str().unwrap_or("");
+        for detail_line in detail.lines().take(6).map(printable) {
             out.push(format!("    {detail_line}"));
         }
     }
@@ -182,6 +195,15 @@ mod tests {
             ]
         );
         assert!(cause_block(&json!({}), 3).is_empty());
+    }
+
+    #[test]
+    fn a_log_cannot_drive_the_terminal() {
+        assert_eq!(
+            printable("a\x1b]0;title\x07b\rc"),
+            "a\\u{1b}]0;title\\u{7}b\\u{d}c"
+        );
+        assert_eq!(printable("é\tx"), "é    x");
     }
 
     #[test]
