@@ -57,7 +57,7 @@ async fn list(store: &Store, builder: Option<&str>, limit: i64) -> anyhow::Resul
             .map_or_else(|| "-".to_string(), |f| seconds(f - b.started_at));
         println!(
             "{:>6}  {:<30}  {:<16}  {:<9}  {:>10}  {}",
-            b.id,
+            b.id.0,
             b.builder,
             b.worker,
             result,
