@@ -43,6 +43,7 @@ pub mod options;
 pub mod record;
 pub mod report;
 pub mod rules;
+pub mod step_cause;
 pub mod verdict;
 pub mod version;
 

@@ -118,6 +118,7 @@ const KNOWN: &[&str] = &[
     "git-shallow",
     "inherit",
     "install-as-upgrade",
+    "keep-failed-db",
 ];
 
 /// Prefixes of the options of steps (seed-system §5).
@@ -305,6 +306,7 @@ fn parse_buildout(
         "nose.coverage",
         "nose.profile",
         "nose.cprofile",
+        "keep-failed-db",
     ] {
         bool_opt(key, false);
     }

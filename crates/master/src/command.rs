@@ -47,6 +47,8 @@ pub struct StepLog {
     named_seq: std::collections::BTreeMap<String, i64>,
     /// Standard output kept for `property_from_stdout`, when asked.
     pub captured_stdout: Option<String>,
+    /// Newlines written to `stdio`, so a cause read from its end knows its line number.
+    pub lines: u64,
 }
 
 /// The most standard output kept for a property.
@@ -61,6 +63,7 @@ impl StepLog {
             seq: 0,
             named_seq: Default::default(),
             captured_stdout: capture_stdout.then(String::new),
+            lines: 0,
         }
     }
 
@@ -73,6 +76,7 @@ impl StepLog {
             .append_log(self.step, self.seq, text.as_bytes())
             .await?;
         self.seq += 1;
+        self.lines += text.bytes().filter(|b| *b == b'\n').count() as u64;
         Ok(())
     }
 

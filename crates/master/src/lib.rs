@@ -27,6 +27,7 @@ pub mod command;
 pub mod configuration;
 pub mod connections;
 pub mod dispatcher;
+pub mod findings;
 pub mod ids;
 pub mod live;
 pub mod locks;

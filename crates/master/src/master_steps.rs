@@ -67,6 +67,7 @@ impl BuildRun {
         fetched: Results,
         statuses: &crate::runner::ExitStatuses,
         log: &mut StepLog,
+        found: &mut Vec<crate::store::NewFinding>,
     ) -> Result<(Results, String), StoreError> {
         let StepCommand::Analyze {
             logfile,
@@ -159,6 +160,7 @@ impl BuildRun {
             .set_build_property(self.build, &property, &json.to_string(), &step.name)
             .await?;
         self.properties.set(&property, json, &step.name);
+        *found = crate::findings::report_findings(&step.name, &report);
         Ok(match report.verdict {
             Verdict::Pass => (Results::Success, "log: pass".into()),
             Verdict::Warnings => (Results::Warnings, "log: warnings".into()),

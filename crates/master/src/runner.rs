@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::command::{run_command, CommandEnd, StepLog, Transfer};
+use crate::findings::{refused_finding, timeout_line, Outcome};
 use crate::ids::BuildId;
 use crate::locks::WorkerLocks;
 use crate::properties::Properties;
@@ -84,7 +85,7 @@ impl BuildRun {
         }
         let mut result = Results::Success;
         let mut halted = false;
-        let mut failed: Vec<String> = Vec::new();
+        let mut outcome = Outcome::default();
         let steps = std::mem::take(&mut self.steps);
         let mut statuses = ExitStatuses::new();
         for (number, step) in steps.iter().enumerate() {
@@ -94,7 +95,10 @@ impl BuildRun {
             if result == Results::Retry {
                 break; // the worker is gone: not even always-run steps can run
             }
-            let step_result = match self.run_step(number as i64, step, &mut statuses).await {
+            let step_result = match self
+                .run_step(number as i64, step, &mut statuses, &mut outcome)
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(build = %self.build, step = %step.name, "store failed: {e}");
@@ -113,22 +117,15 @@ impl BuildRun {
                     if step.halt_on_failure {
                         halted = true;
                     }
-                    failed.push(step.name.clone());
                 }
                 Results::Exception | Results::Cancelled | Results::Retry => {
                     result = result.worst(step_result);
                     halted = true;
-                    failed.push(step.name.clone());
                 }
             }
+            outcome.step_done(step, step_result);
         }
-        let text = match result {
-            Results::Success => "build successful".to_string(),
-            Results::Retry => "retry: the worker was lost".to_string(),
-            Results::Cancelled => "stopped".to_string(),
-            _ => format!("{} ({})", result, failed.join(", ")),
-        };
-        (result, text)
+        (result, outcome.summary(result))
     }
 
     async fn run_step(
@@ -136,6 +133,7 @@ impl BuildRun {
         number: i64,
         step: &Step,
         statuses: &mut ExitStatuses,
+        outcome: &mut Outcome,
     ) -> Result<Results, crate::StoreError> {
         let id = self
             .store
@@ -151,6 +149,15 @@ impl BuildRun {
                 .await?;
             return Ok(Results::Cancelled);
         }
+        if let Some(why) = outcome.not_run(step) {
+            // Its log or database was never made: a consequence, not another failure.
+            log.append(&format!("{why}\n")).await?;
+            self.store.finish_step(id, Results::Skipped, &why).await?;
+            return Ok(Results::Skipped);
+        }
+        if let (Some(kept), Some(_)) = (&step.kept_on_failure, &outcome.first_failed) {
+            return self.keep_for_post_mortem(id, step, kept, &mut log).await;
+        }
         if let StepCommand::SetProperties(values) = &step.command {
             return self.set_properties(id, &step.name, values, &mut log).await;
         }
@@ -161,6 +168,8 @@ impl BuildRun {
                 log.append(&format!("refused: {e}\nnothing was run\n"))
                     .await?;
                 let text = format!("refused: {e}");
+                let refused = refused_finding(number, step, &text);
+                self.store_findings(vec![refused], outcome).await?;
                 self.store
                     .finish_step(id, Results::Exception, &text)
                     .await?;
@@ -201,6 +210,8 @@ impl BuildRun {
             ))
             .await?;
         }
+        log.append(&timeout_line(step.timeout)).await?;
+        outcome.ran.insert(step.name.clone());
         let end = run_command(
             &self.worker,
             self.builder.as_str(),
@@ -244,7 +255,18 @@ impl BuildRun {
             CommandEnd::StoreFailed(why) => (Results::Exception, format!("log not stored: {why}")),
         };
         if let StepCommand::Analyze { .. } = &step.command {
-            (result, text) = self.judge_log(step, result, statuses, &mut log).await?;
+            let mut found = Vec::new();
+            (result, text) = self
+                .judge_log(step, result, statuses, &mut log, &mut found)
+                .await?;
+            found.iter_mut().for_each(|f| f.step_number = number);
+            self.store_findings(found, outcome).await?;
+        } else if matches!(
+            result,
+            Results::Failure | Results::Exception | Results::Retry
+        ) {
+            self.record_causes((id, number), step, &end, &log, outcome)
+                .await?;
         }
         if result == Results::Success {
             if let (Some(property), Some(out)) = (&step.property_from_stdout, &log.captured_stdout)

@@ -41,9 +41,11 @@ async fn master() -> MasterTester {
             ("unimportable", "import_error"),
             ("badexit", "bad_exit"),
         ] {
+            // A failed build keeps its database for a post-mortem, unless told not to.
+            let keep = if section == "badexit" { "keep-failed-db = false\n" } else { "" };
             manifest.push_str(&format!(
                 "[{section}]\nbuildout = standalone buildout.cfg\n\
-                 build-for = postgresql == 15\nopenerp-addons = {module}\nodoo.version = 16.0\n"
+                 build-for = postgresql == 15\nopenerp-addons = {module}\nodoo.version = 16.0\n{keep}"
             ));
         }
         std::fs::write(dir.join("buildouts/MANIFEST.cfg"), manifest).unwrap();
@@ -155,16 +157,23 @@ async fn odoo_builds_of_a_standalone_buildout() {
     );
 
     // Odoo 16 exits 0 with a failed test: the analysis fails the build.
-    let analyze = failed_build(&t, "failing-pg15", &[("analyze", Results::Failure)]).await;
+    // Its database is kept for a post-mortem: the final drop is not run.
+    let kept = ("final_dropdb", Results::Skipped);
+    let analyze = failed_build(&t, "failing-pg15", &[("analyze", Results::Failure), kept]).await;
     assert!(
         analyze.contains("FAIL") && analyze.contains("test_fails_on_purpose"),
         "{analyze}"
     );
 
     // An install error stops Odoo with a non-zero status: the test step fails, the analysis
-    // still judges the log, and the database is dropped.
+    // still judges the log, and the database is kept.
     let in_test_and_analyze = [("test", Results::Failure), ("analyze", Results::Failure)];
-    let analyze = failed_build(&t, "broken-pg15", &in_test_and_analyze).await;
+    let analyze = failed_build(
+        &t,
+        "broken-pg15",
+        &[in_test_and_analyze[0], in_test_and_analyze[1], kept],
+    )
+    .await;
     assert!(
         analyze.contains("Failed to initialize database"),
         "{analyze}"
@@ -182,10 +191,27 @@ async fn odoo_builds_of_a_standalone_buildout() {
         "the log itself is clean: {analyze}"
     );
 
-    assert!(
-        !test_databases().contains("oebb-"),
-        "every test database dropped"
-    );
+    // The failed builds' databases are kept until their builder's next build (post-mortem),
+    // but for the buildout that says `keep-failed-db = false`.
+    let kept = test_databases();
+    let cluster = Cluster::first();
+    for builder in ["failing-pg15", "broken-pg15"] {
+        assert!(kept.contains(&format!("oebb-{builder}")), "{kept}");
+        let build = t.store().builds(Some(builder), 1).await.unwrap()[0].id;
+        let properties = t.store().build_properties(build).await.unwrap();
+        let said = properties.iter().find(|p| p.name == "post_mortem").unwrap();
+        assert_eq!(
+            said.value_json,
+            format!(
+                "\"database oebb-{builder} kept on {}:{} until the next build\"",
+                cluster.host, cluster.port
+            )
+        );
+        cluster
+            .psql("postgres", &format!("DROP DATABASE \"oebb-{builder}\""))
+            .unwrap();
+    }
+    assert!(!kept.contains("oebb-badexit-pg15"), "{kept}");
     // The builders asked for the same Python and zc.buildout: one bootstrap virtualenv.
     let venvs = t.scratch.path().join("oebb-ow-0/caches/buildout-venvs");
     assert_eq!(std::fs::read_dir(&venvs).unwrap().count(), 1, "{venvs:?}");

@@ -67,8 +67,33 @@ pub fn final_steps(cx: &Context) -> Vec<Step> {
     if cx.buildout.db_steps.is_empty() {
         return Vec::new();
     }
-    vec![dropdb(cx, "final_dropdb")
+    // Nothing to drop when no database was made (a buildout that failed): not run, not red.
+    let makers: Vec<&str> = cx
+        .buildout
+        .db_steps
+        .iter()
+        .map(|kind| match kind {
+            DbStep::SimpleCreate => "createdb",
+            DbStep::PgRemoteCopy => "pg_remote_copy",
+        })
+        .collect();
+    let step = dropdb(cx, "final_dropdb")
+        .needs_success_of(&makers)
         .always_run(true)
         .flunk_on_failure(false)
-        .warn_on_failure(true)]
+        .warn_on_failure(true);
+    // As anybox did: a failed build's database stays for a post-mortem until the next build
+    // of the builder drops it (its first `dropdb`); `keep-failed-db = false` drops it at once.
+    if cx.option("keep-failed-db").map(str::trim) == Some("false") {
+        return vec![step];
+    }
+    let port = cx.env.get("PGPORT").map_or("5432", String::as_str);
+    let cluster = match cx.env.get("PGHOST") {
+        Some(host) => format!("{host}:{port}"),
+        None => format!("the local socket, port {port}"),
+    };
+    vec![step.kept_on_failure(&format!(
+        "database {} kept on {cluster} until the next build",
+        cx.testing_db
+    ))]
 }

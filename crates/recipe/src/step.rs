@@ -42,6 +42,14 @@ pub struct Step {
     pub description: String,
     /// Addition: log name → worker file (relative to the workdir) kept with the build's logs.
     pub log_files: BTreeMap<String, String>,
+    /// Addition: the step acts on what one of these steps made (the final `dropdb` on the
+    /// database `createdb` made): when none of them succeeded it is not run, and shows as
+    /// skipped instead of failing as a consequence. Empty: no such condition.
+    pub needs_success_of: Vec<String>,
+    /// Addition: what the step would remove is kept when the build has failed (the test
+    /// database, for a post-mortem): the step is then not run, and this text says what is kept
+    /// (`%(prop:NAME)s` interpolated). `None`: it runs whatever happened.
+    pub kept_on_failure: Option<String>,
 }
 
 /// What a step does on the worker.
@@ -145,6 +153,8 @@ impl Step {
             property_from_stdout: None,
             description: String::new(),
             log_files: BTreeMap::new(),
+            needs_success_of: Vec::new(),
+            kept_on_failure: None,
         }
     }
 
@@ -224,6 +234,18 @@ impl Step {
     /// Addition: keeps the worker file `path` as the build log `name`.
     pub fn log_file(mut self, name: &str, path: &str) -> Step {
         self.log_files.insert(name.to_string(), path.to_string());
+        self
+    }
+
+    /// Addition: runs only when one of `steps` succeeded.
+    pub fn needs_success_of(mut self, steps: &[&str]) -> Step {
+        self.needs_success_of = steps.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Addition: not run when the build has failed; `what` says what it leaves in place.
+    pub fn kept_on_failure(mut self, what: &str) -> Step {
+        self.kept_on_failure = Some(what.to_string());
         self
     }
 

@@ -43,10 +43,12 @@ pub(crate) async fn shell(ctx: &mut Context, output: &mut Output, args: ShellArg
     let (env, step_vars) = crate::env::merge(&ctx.environment, &args.env);
 
     let mut header = format!("{display}\n");
+    // As the stock worker: a timeout only when there is one (oebb's master gives none and
+    // enforces the step's own, which its first log line states).
     let timeout = args
         .timeout
-        .map_or_else(|| "None".to_string(), |t| t.to_string());
-    header += &format!(" in dir {} (timeout {timeout} secs)\n", workdir.display());
+        .map_or_else(String::new, |t| format!(" (timeout {t} secs)"));
+    header += &format!(" in dir {}{timeout}\n", workdir.display());
     let watched: Vec<String> = args
         .logfiles
         .iter()

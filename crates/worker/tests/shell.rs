@@ -31,7 +31,11 @@ async fn shell_reports_output_and_exit_code() {
     assert_eq!(run.failure, None);
     let header = run.header();
     assert!(header.starts_with("echo out;"), "{header}");
-    assert!(header.contains(&format!(" in dir {workdir} ")), "{header}");
+    assert!(header.contains(&format!(" in dir {workdir}\n")), "{header}");
+    assert!(
+        !header.contains("timeout None"),
+        "no timeout, none shown: {header}"
+    );
     assert!(header.contains("elapsedTime="), "{header}");
     // rc comes before the closing header line, as from the stock worker.
     let rc_at = run.updates.iter().position(|u| matches!(u, Update::Rc(_)));

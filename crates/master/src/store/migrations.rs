@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "mail queue",
         include_str!("../../migrations/20261203140000_mail_queue.sql"),
     ),
+    (
+        20261203150000,
+        "build findings",
+        include_str!("../../migrations/20261203150000_build_findings.sql"),
+    ),
 ];
 
 #[derive(Debug)]

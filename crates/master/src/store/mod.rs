@@ -4,6 +4,7 @@
 //! (SQLite reads `$NNN` as parameter NNN), BIGINT and TEXT columns, ids from a sequence table.
 //! The queries live in [`queries`], the migrations in `migrations/` (embedded at build time).
 
+mod findings;
 mod log;
 pub mod mail;
 mod migrations;
@@ -22,6 +23,7 @@ use sqlx::{AnyPool, Executor};
 use crate::ids::{BuildId, BuildRequestId, ChangeId, ConnectionId, StepId};
 use crate::live::Live;
 use crate::results::Results;
+pub use findings::{FindingRecord, NewFinding, RecurringFinding, MAX_FINDINGS_PER_BUILD};
 pub use log::{LOG_PAGE, STDIO};
 pub use records::{BuildRecord, BuildRequestRecord, NewChange, PropertyRecord, StepRecord};
 pub use sessions::{NewWebSession, WebSessionRecord};

@@ -297,7 +297,10 @@ async fn build_detail(State(web): State<Web>, Path(id): Path<i64>) -> Response {
         Ok(l) => l,
         Err(e) => return internal(e),
     };
-    let findings = build::findings(id, &properties, &steps);
+    let findings = match build::build_findings(&web.store, id, &properties, &steps).await {
+        Ok(f) => f,
+        Err(e) => return internal(e),
+    };
     Json(json!({
         "build": b,
         "request": request,

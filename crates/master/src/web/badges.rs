@@ -29,13 +29,22 @@ fn escape(text: &str) -> String {
 
 /// A flat two-part badge `label | status`, widths from a rough glyph width.
 pub fn svg(label: &str, status: &str) -> String {
+    svg_with_cause(label, status, None)
+}
+
+/// A badge whose tooltip also says why it is red (`builder: step: cause`).
+pub fn svg_with_cause(label: &str, status: &str, cause: Option<&str>) -> String {
     let width = |t: &str| 10 + 7 * t.chars().count();
     let (lw, sw) = (width(label), width(status));
     let total = lw + sw;
+    let title = match cause {
+        Some(c) => escape(&format!("{label}: {status}: {c}")),
+        None => escape(&format!("{label}: {status}")),
+    };
     let (label, status_text) = (escape(label), escape(status));
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{total}\" height=\"20\" role=\"img\" \
-         aria-label=\"{label}: {status_text}\"><title>{label}: {status_text}</title>\
+         aria-label=\"{label}: {status_text}\"><title>{title}</title>\
          <rect width=\"{lw}\" height=\"20\" fill=\"#555\"/>\
          <rect x=\"{lw}\" width=\"{sw}\" height=\"20\" fill=\"{}\"/>\
          <g fill=\"#fff\" text-anchor=\"middle\" font-family=\"Verdana,DejaVu Sans,sans-serif\" \
@@ -47,15 +56,28 @@ pub fn svg(label: &str, status: &str) -> String {
     )
 }
 
-fn badge(label: &str, status: &str) -> Response {
+fn badge(label: &str, status: &str, cause: Option<&str>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        svg(label, status),
+        svg_with_cause(label, status, cause),
     )
         .into_response()
+}
+
+/// The first finding of the first failed build among `builds`, as a tooltip line.
+async fn cause(web: &Web, builds: &[BuildRecord]) -> Option<String> {
+    let failed = builds
+        .iter()
+        .find(|b| matches!(b.result, Some(Results::Failure | Results::Exception)))?;
+    let firsts = web.store.first_findings(&[failed.id]).await.ok()?;
+    let f = firsts.get(&failed.id)?;
+    Some(format!(
+        "{}: {}: {}",
+        failed.builder, f.step_name, f.message
+    ))
 }
 
 fn status_of(builds: &[BuildRecord]) -> &'static str {
@@ -92,7 +114,11 @@ pub async fn builder(State(web): State<Web>, Path(file): Path<String>) -> Respon
         return not_found(&format!("builder {name:?}"));
     }
     match web.store.last_builds(&[name]).await {
-        Ok(builds) => badge(name, status_of(&builds)),
+        Ok(builds) => badge(
+            name,
+            status_of(&builds),
+            cause(&web, &builds).await.as_deref(),
+        ),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
@@ -114,7 +140,11 @@ pub async fn buildout(State(web): State<Web>, Path(file): Path<String>) -> Respo
         return not_found(&format!("buildout {name:?}"));
     }
     match web.store.last_builds(&builders).await {
-        Ok(builds) => badge(name, status_of(&builds)),
+        Ok(builds) => badge(
+            name,
+            status_of(&builds),
+            cause(&web, &builds).await.as_deref(),
+        ),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

@@ -13,23 +13,87 @@ use super::session::Session;
 use super::view::{self, Layout};
 use super::{log_file, logs, message, render, store_failed, Web};
 use crate::ids::BuildId;
-use crate::store::{PropertyRecord, StepRecord};
+use crate::results::Results;
+use crate::store::{FindingRecord, PropertyRecord, StepRecord};
 
-/// One finding of the analyzer, as shown.
+/// One finding, as shown.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FindingView {
-    /// The analysing step's name.
+    /// The step it was found in.
     pub step: String,
     /// The rule that matched.
     pub rule: String,
     /// Its severity.
     pub severity: String,
-    /// The line in the analysed log (0: about the whole log).
+    /// The line in its log (0: about the whole step).
     pub line: u64,
+    /// `stdio` (the step's output) or `file` (the analysed Odoo log).
+    pub log: String,
     /// What was found.
     pub message: String,
-    /// Link to the line in the analysed log.
+    /// The lines that explain it.
+    pub detail: String,
+    /// Same in another build for the same cause.
+    pub fingerprint: String,
+    /// Whether this build is the first of its builder to have it.
+    pub new: bool,
+    /// The builder's first build with it.
+    pub first_build: Option<i64>,
+    /// How many of the builder's builds had it, from the first to this one.
+    pub seen_builds: i64,
+    /// "new in this build" or "known: first seen in build #N, …".
+    pub novelty: String,
+    /// Link to the line in its log.
     pub href: Option<String>,
+}
+
+/// Where a finding's line is shown.
+pub fn finding_href(build: BuildId, number: Option<i64>, log: &str, line: u64) -> Option<String> {
+    match (number, line) {
+        (Some(n), l) if l > 0 && log == "file" => Some(format!(
+            "/builds/{build}/steps/{n}/file?page={}#L{l}",
+            (l - 1) / log_file::FILE_PAGE_LINES
+        )),
+        (Some(n), l) if l > 0 => Some(format!("/builds/{build}/steps/{n}/log?line={l}#L{l}")),
+        (Some(n), _) => Some(format!("/builds/{build}/steps/{n}/log")),
+        _ => None,
+    }
+}
+
+impl From<&FindingRecord> for FindingView {
+    fn from(f: &FindingRecord) -> FindingView {
+        let line = f.line.max(0) as u64;
+        FindingView {
+            step: f.step_name.clone(),
+            rule: f.rule.clone(),
+            severity: f.severity.clone(),
+            line,
+            log: f.log.clone(),
+            message: f.message.clone(),
+            detail: f.detail.clone(),
+            fingerprint: f.fingerprint.clone(),
+            new: f.is_new(),
+            first_build: Some(f.first_build.0),
+            seen_builds: f.seen_builds,
+            novelty: f.novelty(),
+            href: finding_href(f.build_id, Some(f.step_number), &f.log, line),
+        }
+    }
+}
+
+/// A build's findings, the most telling first: the stored ones, or for a build stored before
+/// they were, the analyzer's findings kept in its `<step>_report` properties.
+pub async fn build_findings(
+    store: &crate::store::Store,
+    build: BuildId,
+    properties: &[PropertyRecord],
+    steps: &[StepRecord],
+) -> Result<Vec<FindingView>, crate::StoreError> {
+    let stored = store.findings(build).await?;
+    if stored.is_empty() {
+        return Ok(findings(build, properties, steps));
+    }
+    Ok(stored.iter().map(FindingView::from).collect())
 }
 
 /// The analyzer's findings stored in a build's `<step>_report` properties.
@@ -53,24 +117,47 @@ pub fn findings(
         for f in list {
             let text = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or("").to_string();
             let line = f.get("line").and_then(Value::as_u64).unwrap_or(0);
-            let href = match (number, line) {
-                (Some(n), l) if l > 0 => Some(format!(
-                    "/builds/{build}/steps/{n}/file?page={}#L{l}",
-                    (l - 1) / log_file::FILE_PAGE_LINES
-                )),
-                _ => None,
-            };
             out.push(FindingView {
                 step: step.to_string(),
                 rule: text("rule"),
                 severity: text("severity"),
                 line,
+                log: "file".to_string(),
                 message: text("message"),
-                href,
+                detail: String::new(),
+                fingerprint: text("fingerprint"),
+                new: false,
+                first_build: None,
+                seen_builds: 0,
+                novelty: String::new(),
+                href: finding_href(build, number, "file", line).filter(|_| line > 0),
             });
         }
     }
     out
+}
+
+/// A duration in ms as a rough age: `40 s`, `12 min`, `3 h`, `5 days`.
+pub fn age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=172_799 => format!("{} h", s / 3600),
+        _ => format!("{} days", s / 86400),
+    }
+}
+
+/// What the top of a red build's page says when every finding is known.
+pub fn all_known(findings: &[FindingView]) -> Option<String> {
+    let failing: Vec<&FindingView> = findings.iter().filter(|f| f.severity == "fail").collect();
+    if failing.is_empty() || failing.iter().any(|f| f.new || f.first_build.is_none()) {
+        return None;
+    }
+    let first = failing.iter().filter_map(|f| f.first_build).min()?;
+    Some(format!(
+        "Nothing new: every failure of this build was known (the oldest since build #{first})."
+    ))
 }
 
 struct StepView {
@@ -108,6 +195,9 @@ struct BuildPage {
     tested: Vec<super::watch::ChangeView>,
     properties: Vec<(String, String, String)>,
     findings: Vec<FindingView>,
+    all_known: Option<String>,
+    /// What a failed build kept for a post-mortem (its test database and cluster).
+    post_mortem: Option<String>,
     steps: Vec<StepView>,
 }
 
@@ -168,7 +258,14 @@ pub async fn page(
             named_logs,
         });
     }
-    let findings = findings(id, &properties, &steps);
+    let findings = match build_findings(&web.store, id, &properties, &steps).await {
+        Ok(f) => f,
+        Err(e) => return store_failed(layout, e),
+    };
+    let all_known = match build.result {
+        Some(Results::Failure | Results::Exception) => all_known(&findings),
+        _ => None,
+    };
     let change = changes.get(&build.request_id).map(|c| {
         let mut text = format!("{} {}", c.repository, c.revision);
         if let Some(a) = &c.author {
@@ -179,6 +276,11 @@ pub async fn page(
         }
         text
     });
+    let post_mortem = properties
+        .iter()
+        .find(|p| p.name == crate::findings::POST_MORTEM)
+        .and_then(|p| serde_json::from_str::<Value>(&p.value_json).ok())
+        .and_then(|v| v.as_str().map(str::to_string));
     let owner = properties
         .iter()
         .find(|p| p.name == "owner")
@@ -210,6 +312,8 @@ pub async fn page(
             .map(|p| (p.name, p.value_json, p.source))
             .collect(),
         findings,
+        all_known,
+        post_mortem,
         steps: views,
     })
 }

@@ -13,7 +13,9 @@ use super::view::{self, Layout};
 use super::waterfall::BuildRow;
 use super::{message, paging, render, store_failed, Web};
 use crate::ids::{BuildId, BuildRequestId};
+use crate::results::Results;
 use crate::scheduler::ForceError;
+use crate::store::RecurringFinding;
 use serde::Deserialize;
 
 /// A queued build request as shown.
@@ -46,9 +48,15 @@ struct BuilderPage {
     queued_next: Option<String>,
     /// Why a force would be refused now: the queue is full.
     queue_full: Option<String>,
-    builds: Vec<BuildRow>,
+    /// Each build with the first finding of a failed one.
+    builds: Vec<(BuildRow, String)>,
     older: Option<i64>,
+    /// Findings met in more than one build, the most recent first.
+    recurring: Vec<RecurringFinding>,
 }
+
+/// Recurring findings shown on a builder's page.
+const RECURRING: i64 = 20;
 
 /// Paging of a builder's page: its builds (`before`) and queued requests (`queued_after`)
 /// page separately.
@@ -123,6 +131,18 @@ pub async fn page(
     let older = (builds.len() as i64 == PAGE)
         .then(|| builds.last().map(|b| b.id.0))
         .flatten();
+    let failed: Vec<BuildId> = builds
+        .iter()
+        .filter(|b| matches!(b.result, Some(Results::Failure | Results::Exception)))
+        .map(|b| b.id)
+        .collect();
+    let (firsts, recurring) = match tokio::try_join!(
+        web.store.first_findings(&failed),
+        web.store.recurring_findings(&name, RECURRING)
+    ) {
+        Ok(f) => f,
+        Err(e) => return store_failed(layout, e),
+    };
     let rows = builds
         .iter()
         .map(|b| {
@@ -133,7 +153,11 @@ pub async fn page(
                     None => c.revision.clone(),
                 };
             }
-            row
+            let cause = firsts
+                .get(&b.id)
+                .map(|f| format!("{}: {}", f.step_name, f.message))
+                .unwrap_or_default();
+            (row, cause)
         })
         .collect();
     render(&BuilderPage {
@@ -162,5 +186,6 @@ pub async fn page(
         queue_full,
         builds: rows,
         older,
+        recurring,
     })
 }

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::session::Session;
 use super::view::{self, Layout};
 use super::{render, store_failed, Web};
+use crate::ids::BuildId;
+use crate::results::Results;
 use crate::store::{BuildRecord, StoreError};
 
 /// One cell: a builder and its last build.
@@ -26,6 +28,8 @@ pub struct Cell {
     pub result: &'static str,
     /// The last build.
     pub build: Option<i64>,
+    /// When the last build failed: its first finding and how long ago it ended (hover).
+    pub cause: Option<String>,
 }
 
 /// One row: a buildout.
@@ -115,8 +119,28 @@ pub async fn grid(web: &Web, category: Option<&str>) -> Result<Grid, StoreError>
                 builder: b.name.as_str().to_string(),
                 result: build.map_or("none", view::build_result),
                 build: build.map(|b| b.id.0),
+                cause: None,
             },
         ));
+    }
+    let failed: Vec<BuildId> = last
+        .values()
+        .filter(|b| matches!(b.result, Some(Results::Failure | Results::Exception)))
+        .map(|b| b.id)
+        .collect();
+    let firsts = web.store.first_findings(&failed).await?;
+    let now = crate::store::now_millis();
+    for (_, _, cell) in &mut cells {
+        let finding = cell.build.and_then(|id| firsts.get(&BuildId(id)));
+        let ended = last.get(&cell.builder).and_then(|b| b.finished_at);
+        if let (Some(f), Some(ended)) = (finding, ended) {
+            cell.cause = Some(format!(
+                "{}: {} ({} ago)",
+                f.step_name,
+                f.message,
+                super::build::age(now - ended)
+            ));
+        }
     }
     for row in &mut rows {
         row.cells = vec![None; columns.len()];

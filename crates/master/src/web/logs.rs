@@ -139,6 +139,9 @@ struct LogPage {
     query: Option<String>,
     hits: Vec<Hit>,
     more_hits: bool,
+    /// `?line=N`: that line, marked (`#L<N>`), and the page's text after it.
+    mark: Option<(u64, String)>,
+    after: String,
 }
 
 /// Which page, or what to search.
@@ -148,6 +151,8 @@ pub struct LogQuery {
     pub page: Option<usize>,
     /// Text to search for (case-insensitive).
     pub q: Option<String>,
+    /// A line to show, marked: the page holding it (a finding links here).
+    pub line: Option<u64>,
 }
 
 /// `GET /builds/{id}/steps/{number}/log`: one page of the log, or the lines matching `?q=`.
@@ -179,6 +184,8 @@ pub async fn page(
         query: None,
         hits: Vec::new(),
         more_hits: false,
+        mark: None,
+        after: String::new(),
     };
     if let Some(query) = q.q.filter(|q| !q.is_empty()) {
         match search(&web.store, step.id, &query, &pages).await {
@@ -192,13 +199,82 @@ pub async fn page(
         return render(&view);
     }
     view.page = q.page.unwrap_or(pages.len().saturating_sub(1));
+    let mut lines_before = None;
+    if let Some(line) = q.line.filter(|l| *l > 0) {
+        match page_of_line(&web.store, step.id, &pages, line).await {
+            Ok(Some((page, before))) => {
+                view.page = page;
+                lines_before = Some((line, before));
+            }
+            Ok(None) => {}
+            Err(e) => return store_failed(view.layout, e),
+        }
+    }
     if let Some((first, last)) = pages.get(view.page) {
         match read_range(&web.store, step.id, *first, *last).await {
             Ok(t) => view.text = t,
             Err(e) => return store_failed(view.layout, e),
         }
     }
+    if let Some((line, before)) = lines_before {
+        let (text, mark, after) = split_at_line(&view.text, (line - before - 1) as usize);
+        if let Some(mark) = mark {
+            view.mark = Some((line, mark));
+            view.after = after;
+            view.text = text;
+        }
+    }
     render(&view)
+}
+
+/// The page holding line `line` (from 1) and how many lines come before that page, reading
+/// the log chunk by chunk up to it.
+async fn page_of_line(
+    store: &Store,
+    step: StepId,
+    pages: &[(i64, i64)],
+    line: u64,
+) -> Result<Option<(usize, u64)>, StoreError> {
+    let mut found = None;
+    let mut newlines = 0u64;
+    let mut next = 0;
+    let mut page = 0;
+    'read: loop {
+        let (chunks, after) = store.read_log_page(step, next).await?;
+        if chunks.is_empty() {
+            break;
+        }
+        for (i, chunk) in chunks.iter().enumerate() {
+            let seq = next + i as i64;
+            if pages.get(page).is_some_and(|p| p.0 == seq) {
+                if newlines + 1 > line {
+                    break 'read;
+                }
+                found = Some((page, newlines));
+                page += 1;
+            }
+            newlines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        }
+        next = after;
+    }
+    Ok(found)
+}
+
+/// `text` split around its line `index` (from 0): before it, the line, after it.
+fn split_at_line(text: &str, index: usize) -> (String, Option<String>, String) {
+    let mut start = 0;
+    for _ in 0..index {
+        match text[start..].find('\n') {
+            Some(i) => start += i + 1,
+            None => return (text.to_string(), None, String::new()),
+        }
+    }
+    let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    (
+        text[..start].to_string(),
+        Some(text[start..end].to_string()),
+        text[end..].to_string(),
+    )
 }
 
 /// The lines of a log containing `query`, read chunk by chunk.
@@ -368,5 +444,16 @@ mod tests {
         assert_eq!(pages(&big), [(0, 1), (2, 3)]);
         let ends_big = [extent(0, LOG_PAGE_BYTES), extent(1, LOG_PAGE_BYTES / 2)];
         assert_eq!(pages(&ends_big), [(0, 0), (1, 1)]);
+    }
+
+    #[test]
+    fn a_line_is_split_out_of_its_page() {
+        let (before, line, after) = split_at_line("a\nb\nc\n", 1);
+        assert_eq!(
+            (before.as_str(), line.as_deref(), after.as_str()),
+            ("a\n", Some("b"), "\nc\n")
+        );
+        assert_eq!(split_at_line("a", 3).1, None);
+        assert_eq!(split_at_line("a\nlast", 1).1.as_deref(), Some("last"));
     }
 }

@@ -9,6 +9,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
 use super::master::load_config;
+use super::progress::{self, Progress};
 
 /// Arguments of `oebb force`.
 #[derive(Args)]
@@ -23,6 +24,9 @@ pub struct ForceArgs {
     /// Wait until the build request is complete; exit 0 only if it succeeded (or warned).
     #[arg(long)]
     wait: bool,
+    /// With --wait: also print the running step's log as it grows.
+    #[arg(long)]
+    follow: bool,
     /// Give up waiting after this many seconds.
     #[arg(long, default_value_t = 3600)]
     timeout: u64,
@@ -47,6 +51,8 @@ pub fn run(args: ForceArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let mut progress = Progress::new(args.follow);
+    let mut current: Option<i64> = None;
     loop {
         let (status, answer) = api.get(&format!("/api/buildrequests/{request}"))?;
         if status != 200 {
@@ -55,16 +61,48 @@ pub fn run(args: ForceArgs) -> anyhow::Result<u8> {
                 message(&answer)
             );
         }
+        let build = answer["builds"].as_array().and_then(|b| b.last()).cloned();
+        let mut detail = Value::Null;
+        if let Some(id) = build.as_ref().and_then(|b| b["id"].as_i64()) {
+            if current != Some(id) {
+                progress.clear_status();
+                let worker = build.as_ref().and_then(|b| b["worker"].as_str());
+                println!(
+                    "build {id} started on {}: {}/builds/{id}",
+                    worker.unwrap_or("?"),
+                    api.base
+                );
+                progress = Progress::new(args.follow);
+                current = Some(id);
+            }
+            let (status, answer) = api.get(&format!("/api/builds/{id}"))?;
+            if status == 200 {
+                detail = answer;
+                let log = |number: i64, offset: i64| {
+                    api.get_bytes(&format!(
+                        "/api/builds/{id}/steps/{number}/log?offset={offset}&limit=65536"
+                    ))
+                };
+                progress.update(&detail, now_millis(), log);
+            }
+        }
         let done = &answer["request"];
         if !done["complete_at"].is_null() {
+            progress.clear_status();
             let result = done["result"].as_str().unwrap_or("unknown");
-            if let Some(build) = answer["builds"].as_array().and_then(|b| b.last()) {
+            if let Some(build) = &build {
                 println!(
                     "build {} on {}: {result} ({})",
                     build["id"],
                     build["worker"].as_str().unwrap_or("?"),
-                    build["state_text"].as_str().unwrap_or("")
+                    progress::printable(build["state_text"].as_str().unwrap_or(""))
                 );
+                if result != "success" {
+                    for line in progress::cause_block(&detail, CAUSES_SHOWN) {
+                        println!("{line}");
+                    }
+                }
+                println!("{}/builds/{}", api.base, build["id"]);
             } else {
                 println!("build request {request}: {result}");
             }
@@ -75,13 +113,23 @@ pub fn run(args: ForceArgs) -> anyhow::Result<u8> {
             });
         }
         if Instant::now() >= deadline {
+            progress.clear_status();
             bail!(
                 "build request {request} did not complete within {} s",
                 args.timeout
             );
         }
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Findings printed at the end of a build that did not succeed.
+const CAUSES_SHOWN: usize = 3;
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The bearer token the master wrote into its directory when it started.
@@ -174,6 +222,20 @@ impl Api {
 
     fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
         self.answer(self.agent.get(format!("{}{path}", self.base)).call())
+    }
+
+    /// The body of a successful answer as bytes (a log's range), or `None`.
+    fn get_bytes(&self, path: &str) -> Option<Vec<u8>> {
+        let mut response = self.agent.get(format!("{}{path}", self.base)).call().ok()?;
+        if response.status().as_u16() != 200 {
+            return None;
+        }
+        response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_vec()
+            .ok()
     }
 
     /// The status and the JSON body of an answer (a body that is not JSON as a string).

@@ -9,6 +9,7 @@ pub mod log;
 pub mod mail_test;
 pub mod master;
 pub mod passwd;
+pub mod progress;
 pub mod reconfig;
 pub mod worker;
 

@@ -94,6 +94,13 @@ fn write_step(out: &mut impl Write, n: usize, s: &Step, master: &Path) -> std::i
     if let Some(t) = s.timeout {
         writeln!(out, "   timeout: {}s", t.as_secs())?;
     }
+    if !s.needs_success_of.is_empty() {
+        let needs = s.needs_success_of.join(" or ");
+        writeln!(out, "   runs only after {needs} succeeded")?;
+    }
+    if let Some(kept) = &s.kept_on_failure {
+        writeln!(out, "   not run when the build failed: {kept}")?;
+    }
     if let Some(p) = &s.property_from_stdout {
         writeln!(out, "   sets property {p} from its output")?;
     }
