@@ -152,6 +152,14 @@ pub fn render_text(report: &Report, name: &str) -> String {
                 f.rule.name(),
                 f.message
             );
+            if let Some(noise) = f.ignored_by.as_deref().and_then(crate::noise::explain) {
+                let _ = writeln!(
+                    out,
+                    "      known environment noise: {} (`analyze.known-noise = false` in the \
+                     MANIFEST section counts it)",
+                    noise.why
+                );
+            }
         }
     }
     out
@@ -165,9 +173,27 @@ fn write_finding(out: &mut String, f: &Finding) {
     let mut lines = f.text.lines();
     let first = lines.next().unwrap_or(&f.message);
     let _ = writeln!(out, "    line {}: {}", f.line, clip(first));
-    for l in lines.take(SHOWN_LINES - 1) {
+    for l in lines.by_ref().take(SHOWN_LINES - 1) {
         let _ = writeln!(out, "      {}", clip(l));
     }
+    if let Some(cause) = cause(&f.text, SHOWN_LINES) {
+        let _ = writeln!(out, "      … {}", clip(&cause));
+    }
+}
+
+/// What ends a finding's text after its first `shown` lines: the last line with something
+/// to say, its record header and a 6.1–12.0 `` ` `` continuation mark taken off. A
+/// traceback ends with its exception or failed assertion (`ValueError: …`,
+/// `AssertionError: 7 != 9`), often far below the lines shown.
+fn cause(text: &str, shown: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines.iter().skip(shown).rev().find_map(|line| {
+        let message = crate::record::grammar::parse_header(line.as_bytes())
+            .map_or(line.as_bytes(), |h| h.message);
+        let inner = String::from_utf8_lossy(message);
+        let inner = inner.trim_start_matches('`').trim();
+        (!inner.is_empty() && inner != "[…]").then(|| inner.to_string())
+    })
 }
 
 fn clip(line: &str) -> std::borrow::Cow<'_, str> {

@@ -155,6 +155,15 @@ fn openerp_70_unittest_failure_at_test_level() {
     let fail = &r.findings[1];
     assert_eq!(fail.level, Some(oebb_analyze::Level::Test));
     assert!(fail.message.starts_with("FAIL: test_dedup_keeps_oldest"));
+    // Its traceback (TEST records of their own) is kept with it, up to the assertion, which
+    // the short report shows below the first lines.
+    assert!(
+        fail.text.trim_end().ends_with("` AssertionError: 7 != 9"),
+        "{}",
+        fail.text
+    );
+    let text = oebb_analyze::render_text(&r, "test.log");
+    assert!(text.contains("      … AssertionError: 7 != 9\n"), "{text}");
     assert_eq!(version(&r), (Version::new(7, 0), true));
     assert_eq!(r.tests.run, 2);
 }
