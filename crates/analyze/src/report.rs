@@ -181,20 +181,38 @@ fn write_finding(out: &mut String, f: &Finding) {
     }
 }
 
-/// What ends a finding's text after its first `shown` lines: the last line with something
-/// to say, its record header and a 6.1–12.0 `` ` `` continuation mark taken off. A
-/// traceback ends with its exception or failed assertion (`ValueError: …`,
-/// `AssertionError: 7 != 9`), often far below the lines shown.
+/// What ends a finding's text after its first `shown` lines: its last exception line
+/// (`ValueError: …`, `AssertionError: {1: 4} != {1: 5}`, OpenERP's `except_orm: …`), else its
+/// last line with something to say; record headers and 6.1–12.0 `` ` `` marks taken off. A
+/// traceback's exception is often far below the lines shown, and Python 2.7's `assertEqual`
+/// follows it with a diff.
 fn cause(text: &str, shown: usize) -> Option<String> {
-    let lines: Vec<&str> = text.lines().collect();
-    lines.iter().skip(shown).rev().find_map(|line| {
-        let message = crate::record::grammar::parse_header(line.as_bytes())
-            .map_or(line.as_bytes(), |h| h.message);
-        let inner = String::from_utf8_lossy(message);
-        let inner = inner.trim_start_matches('`').trim();
-        (!inner.is_empty() && inner != "[…]").then(|| inner.to_string())
-    })
+    let inner: Vec<String> = text
+        .lines()
+        .skip(shown)
+        .map(|line| {
+            let message = crate::record::grammar::parse_header(line.as_bytes())
+                .map_or(line.as_bytes(), |h| h.message);
+            let inner = String::from_utf8_lossy(message);
+            inner.trim_start_matches('`').trim().to_string()
+        })
+        .filter(|l| !l.is_empty() && l != "[…]")
+        .collect();
+    inner
+        .iter()
+        .rev()
+        .find(|l| EXCEPTION_LINE.is_match(l))
+        .or(inner.last())
+        .cloned()
 }
+
+/// The last line of a Python traceback: an exception's (dotted) name, then its message.
+static EXCEPTION_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception|Failure|Exit|except_orm|except_osv)(: |$)",
+    )
+    .expect("valid regex")
+});
 
 fn clip(line: &str) -> std::borrow::Cow<'_, str> {
     match line.char_indices().nth(SHOWN_CHARS) {
