@@ -39,6 +39,7 @@ pub mod fingerprint;
 pub mod ignore;
 pub mod level;
 pub mod newlines;
+pub mod noise;
 pub mod options;
 pub mod record;
 pub mod report;

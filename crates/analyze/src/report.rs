@@ -152,6 +152,14 @@ pub fn render_text(report: &Report, name: &str) -> String {
                 f.rule.name(),
                 f.message
             );
+            if let Some(noise) = f.ignored_by.as_deref().and_then(crate::noise::explain) {
+                let _ = writeln!(
+                    out,
+                    "      known environment noise: {} (`analyze.known-noise = false` in the \
+                     MANIFEST section counts it)",
+                    noise.why
+                );
+            }
         }
     }
     out
@@ -165,10 +173,46 @@ fn write_finding(out: &mut String, f: &Finding) {
     let mut lines = f.text.lines();
     let first = lines.next().unwrap_or(&f.message);
     let _ = writeln!(out, "    line {}: {}", f.line, clip(first));
-    for l in lines.take(SHOWN_LINES - 1) {
+    for l in lines.by_ref().take(SHOWN_LINES - 1) {
         let _ = writeln!(out, "      {}", clip(l));
     }
+    if let Some(cause) = cause(&f.text, SHOWN_LINES) {
+        let _ = writeln!(out, "      … {}", clip(&cause));
+    }
 }
+
+/// What ends a finding's text after its first `shown` lines: its last exception line
+/// (`ValueError: …`, `AssertionError: {1: 4} != {1: 5}`, OpenERP's `except_orm: …`), else its
+/// last line with something to say; record headers and 6.1–12.0 `` ` `` marks taken off. A
+/// traceback's exception is often far below the lines shown, and Python 2.7's `assertEqual`
+/// follows it with a diff.
+fn cause(text: &str, shown: usize) -> Option<String> {
+    let inner: Vec<String> = text
+        .lines()
+        .skip(shown)
+        .map(|line| {
+            let message = crate::record::grammar::parse_header(line.as_bytes())
+                .map_or(line.as_bytes(), |h| h.message);
+            let inner = String::from_utf8_lossy(message);
+            inner.trim_start_matches('`').trim().to_string()
+        })
+        .filter(|l| !l.is_empty() && l != "[…]")
+        .collect();
+    inner
+        .iter()
+        .rev()
+        .find(|l| EXCEPTION_LINE.is_match(l))
+        .or(inner.last())
+        .cloned()
+}
+
+/// The last line of a Python traceback: an exception's (dotted) name, then its message.
+static EXCEPTION_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception|Failure|Exit|except_orm|except_osv)(: |$)",
+    )
+    .expect("valid regex")
+});
 
 fn clip(line: &str) -> std::borrow::Cow<'_, str> {
     match line.char_indices().nth(SHOWN_CHARS) {

@@ -61,6 +61,8 @@ fn every_fixture_has_a_test_here() {
         "openerp-6.0-yaml-failures.log",
         "openerp-6.1-yaml-assertion.log",
         "openerp-7.0-pass.log",
+        "openerp-7.0-real-data-error.log",
+        "openerp-7.0-real-test-failures.log",
         "openerp-7.0-unittest-failure.log",
     ];
     assert_eq!(
@@ -155,8 +157,46 @@ fn openerp_70_unittest_failure_at_test_level() {
     let fail = &r.findings[1];
     assert_eq!(fail.level, Some(oebb_analyze::Level::Test));
     assert!(fail.message.starts_with("FAIL: test_dedup_keeps_oldest"));
+    // Its traceback (TEST records of their own) is kept with it, up to the assertion, which
+    // the short report shows below the first lines.
+    assert!(
+        fail.text.contains("\n2013-11-05 08:12:52,237 3342 TEST ci_crm openerp.modules.module: ` AssertionError: 7 != 9"),
+        "{}",
+        fail.text
+    );
+    let text = oebb_analyze::render_text(&r, "test.log");
+    assert!(text.contains("      … AssertionError: 7 != 9\n"), "{text}");
     assert_eq!(version(&r), (Version::new(7, 0), true));
     assert_eq!(r.tests.run, 2);
+}
+
+/// Real openerp-core 7.0.406 logs of crates/oebb/tests/openerp7.rs (trimmed; it exited 0).
+#[test]
+fn openerp_70_real_unittest_and_yaml_failures_name_their_assertions() {
+    let r = run("openerp-7.0-real-test-failures.log");
+    assert_eq!(r.verdict, Verdict::Fail);
+    let text = oebb_analyze::render_text(&r, "test.log");
+    // Python 2.7's assertEqual follows the assertion with a diff: the assertion is shown.
+    assert!(
+        text.contains("      … AssertionError: {1: 4} != {1: 5}\n"),
+        "{text}"
+    );
+    assert!(text.contains("FAIL: test_counts_of_thing_one"), "{text}");
+    assert!(
+        text.contains("Assertion \"thing one counts 5\" FAILED"),
+        "{text}"
+    );
+}
+
+#[test]
+fn openerp_70_real_data_error_shows_the_exception_of_the_function() {
+    let r = run("openerp-7.0-real-data-error.log");
+    assert_eq!(r.verdict, Verdict::Fail);
+    let text = oebb_analyze::render_text(&r, "test.log");
+    assert!(
+        text.contains("      … ValueError: ci_data: thing one counts 4, not 3\n"),
+        "{text}"
+    );
 }
 
 // ---- Odoo 8.0 – 13.0 -----------------------------------------------------------------------

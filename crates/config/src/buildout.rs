@@ -68,6 +68,8 @@ pub struct Buildout {
     pub analyze_ignore_file: Option<PathBuf>,
     /// `analyze.warnings-fail`: WARNING records fail the build instead of giving warnings.
     pub analyze_warnings_fail: bool,
+    /// `analyze.known-noise` (default true): ignore oebb's list of known environment noise.
+    pub analyze_known_noise: bool,
     /// Every resolved option, for the step options (`packaging.*`, `nose.*`, `odoo.*` …).
     pub options: BTreeMap<String, String>,
     /// Line of each resolved option, for messages about it.
@@ -299,6 +301,7 @@ fn parse_buildout(
     let virtualenv = bool_opt("virtualenv", true);
     let git_shallow = bool_opt("git-shallow", false);
     let analyze_warnings_fail = bool_opt("analyze.warnings-fail", false);
+    let analyze_known_noise = bool_opt("analyze.known-noise", true);
     for key in [
         "install-as-upgrade",
         "odoo.use-port",
@@ -466,6 +469,7 @@ fn parse_buildout(
             .filter(|f| !f.is_empty())
             .map(|f| path.parent().unwrap_or(Path::new("")).join(f)),
         analyze_warnings_fail,
+        analyze_known_noise,
         options: opts
             .options
             .iter()

@@ -390,6 +390,7 @@ mod tests {
                 tests_requested: true,
                 ignore_file: None,
                 warnings_fail: false,
+                known_noise: true,
             },
         );
         let drop = Step::script("final_dropdb", "x").needs_success_of(&["createdb"]);

@@ -76,6 +76,7 @@ impl BuildRun {
             tests_requested,
             ignore_file,
             warnings_fail,
+            known_noise,
         } = &step.command
         else {
             unreachable!("only Analyze steps are judged")
@@ -129,6 +130,9 @@ impl BuildRun {
                     return Ok((Results::Exception, "bad ignore file".into()));
                 }
             }
+        }
+        if *known_noise {
+            options.ignore.extend(oebb_analyze::noise::known_noise());
         }
         let path = match self.fetched_log(step) {
             Ok(p) => p.path().to_path_buf(),

@@ -47,6 +47,7 @@ fn shop_steps(flag: PathBuf) -> impl Fn(&str, &str) -> Vec<Step> + Send + Sync +
                     tests_requested: false,
                     ignore_file: None,
                     warnings_fail: false,
+                    known_noise: true,
                 },
             ),
         ]

@@ -25,6 +25,7 @@ fn analyze(logfile: &str) -> Step {
             tests_requested: false,
             ignore_file: None,
             warnings_fail: false,
+            known_noise: true,
         },
     )
     .always_run(true)

@@ -21,6 +21,7 @@ pub fn step(cx: &Context, name: &str, logfile: &str, writer: &str, tests_request
             tests_requested,
             ignore_file: cx.buildout.analyze_ignore_file.clone(),
             warnings_fail: cx.buildout.analyze_warnings_fail,
+            known_noise: cx.buildout.analyze_known_noise,
         },
     )
     .always_run(true)

@@ -125,9 +125,19 @@ impl OdooSeries {
         Some(OdooSeries { major, minor })
     }
 
-    /// OpenERP up to 7.0 ran tests with `--log-level=test`; Odoo 8.0 added `--test-enable`.
+    /// `--test-enable` came with OpenERP 7.0 (`openerp/tools/config.py` of `openerp-core`
+    /// 7.0.406), whose `openerp/modules/loading.py` runs a module's YAML and unit tests only
+    /// with it. OpenERP 6.0 and 6.1 have no such option (their optparse refuses it) and run
+    /// YAML tests unless `--test-disable`.
     pub fn has_test_enable(self) -> bool {
-        self.major >= 8
+        self >= OdooSeries { major: 7, minor: 0 }
+    }
+
+    /// OpenERP 6.0 to 7.0 log their tests' results at level `TEST` (15, below `INFO`), so the
+    /// failures are in the log only with `--log-level=test`; from Odoo 8.0 they are at `INFO`
+    /// and above.
+    pub fn logs_tests_at_test_level(self) -> bool {
+        self.major <= 7
     }
 
     /// Odoo 11 renamed `--xmlrpc-port` to `--http-port`.

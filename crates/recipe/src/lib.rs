@@ -18,8 +18,9 @@
 //! (`builddir`, which also creates the caches), so the steps print the same on every worker.
 //!
 //! Manifest options read here beyond anybox's (through `Buildout::options`):
-//! - `odoo.version` (`7.0`, `16.0`): picks the test flags (`--log-level=test` up to 7.0,
-//!   `--test-enable` from 8.0; unknown: `--test-enable`), the port flag and the log grammar;
+//! - `odoo.version` (`7.0`, `16.0`): picks the test flags (`--log-level=test` for 6.x, with
+//!   `--test-enable` for 7.0, `--test-enable` from 8.0; unknown: `--test-enable`), the port
+//!   flag and the log grammar;
 //!   the builder's or the worker's `odoo_version` property is used when it is not set;
 //! - `odoo.timeout` (seconds, default 7200): Odoo runs; `buildout.timeout` (default 14400);
 //! - `bootstrap-setuptools`: the setuptools given to zc.buildout 2;

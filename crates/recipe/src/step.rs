@@ -105,6 +105,8 @@ pub enum StepCommand {
         ignore_file: Option<PathBuf>,
         /// `analyze.warnings-fail`: WARNING records fail the step instead of warning.
         warnings_fail: bool,
+        /// `analyze.known-noise`: ignore oebb's list of known environment noise.
+        known_noise: bool,
         // A missing log fails the step ("the step writing it did not run").
     },
 }

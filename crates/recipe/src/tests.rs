@@ -234,8 +234,11 @@ fn odoo_series_parses_and_decides_flags() {
     );
     assert_eq!(s("8"), OdooSeries { major: 8, minor: 0 });
     assert!(OdooSeries::parse("trunk").is_none());
-    assert!(!s("7.0").has_test_enable());
+    assert!(!s("6.1").has_test_enable());
+    assert!(s("7.0").has_test_enable());
     assert!(s("8.0").has_test_enable());
+    assert!(s("7.0").logs_tests_at_test_level());
+    assert!(!s("8.0").logs_tests_at_test_level());
     assert_eq!(s("10.0").port_flag(), "--xmlrpc-port");
     assert_eq!(s("11.0").port_flag(), "--http-port");
 }

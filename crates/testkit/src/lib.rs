@@ -315,6 +315,11 @@ impl Killed {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
 }
 
 impl Drop for Killed {

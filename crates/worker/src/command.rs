@@ -21,6 +21,8 @@ pub(crate) struct Context {
     pub environment: Arc<HashMap<String, String>>,
     /// Fires when the master interrupts the command (or the connection is lost).
     pub interrupt: Interrupt,
+    /// The user the commands run as, who gets what is created for them.
+    pub run_as: Option<crate::owner::RunAs>,
 }
 
 impl Context {

@@ -34,7 +34,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 pub(crate) async fn mkdir(ctx: &Context, output: &mut Output, paths: &[String]) {
     for path in paths {
         let path = ctx.resolve(path);
-        if let Err(e) = std::fs::create_dir_all(&path) {
+        if let Err(e) = crate::owner::create_dir_all(&path, ctx.run_as.as_ref()) {
             return fail(output, "mkdir", &path, &e);
         }
     }

@@ -31,6 +31,7 @@ mod lines;
 mod logfiles;
 mod outbox;
 mod output;
+pub mod owner;
 mod process;
 mod session;
 mod shell;
@@ -40,6 +41,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use owner::RunAs;
 pub use process::commands_keep_fd_limit;
 pub use session::Backoff;
 
@@ -59,6 +61,8 @@ pub struct WorkerOptions {
     pub basedir: PathBuf,
     /// Delays between connection attempts.
     pub backoff: Backoff,
+    /// The user the commands run as (the worker runs as root); `None`: the worker's own.
+    pub run_as: Option<RunAs>,
 }
 
 impl std::fmt::Debug for WorkerOptions {
@@ -70,6 +74,7 @@ impl std::fmt::Debug for WorkerOptions {
             .field("password", &"***")
             .field("basedir", &self.basedir)
             .field("backoff", &self.backoff)
+            .field("run_as", &self.run_as)
             .finish()
     }
 }
@@ -88,6 +93,7 @@ impl WorkerOptions {
             password: password.into(),
             basedir: basedir.into(),
             backoff: Backoff::default(),
+            run_as: None,
         }
     }
 }
@@ -127,7 +133,7 @@ pub async fn run(
     if options.name.is_empty() || options.name.contains(':') {
         return Err(WorkerError::BadName(options.name));
     }
-    let basedir = std::fs::create_dir_all(&options.basedir)
+    let basedir = owner::create_dir_all(&options.basedir, options.run_as.as_ref())
         .and_then(|()| options.basedir.canonicalize())
         .map_err(|source| WorkerError::Basedir {
             path: options.basedir.clone(),

@@ -48,6 +48,8 @@ pub(crate) struct ProcessSpec {
     pub want_stdout: bool,
     pub want_stderr: bool,
     pub initial_stdin: Option<String>,
+    /// Run as this user (set by the worker's `run_as`).
+    pub run_as: Option<crate::owner::RunAs>,
     /// Files the command writes that are sent as `log` updates, by log name.
     pub logfiles: BTreeMap<String, LogFileSpec>,
 }
@@ -69,6 +71,7 @@ impl ProcessSpec {
             want_stderr: true,
             initial_stdin: None,
             logfiles: BTreeMap::new(),
+            run_as: None,
         }
     }
 }
@@ -239,6 +242,10 @@ pub(crate) async fn run(spec: ProcessSpec, output: &mut Output, interrupt: &mut 
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(user) = &spec.run_as {
+        // As root, std also drops the supplementary groups before the exec.
+        command.uid(user.uid).gid(user.gid);
+    }
     // SAFETY: between fork and exec only async-signal-safe calls are allowed; signal(2),
     // getrlimit(2) and setrlimit(2) are, and the closure touches no memory of the parent.
     unsafe {

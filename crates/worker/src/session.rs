@@ -76,6 +76,7 @@ struct Running {
 struct Worker {
     basedir: PathBuf,
     environment: Arc<HashMap<String, String>>,
+    run_as: Option<crate::owner::RunAs>,
 }
 
 pub(crate) async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> Stopped {
@@ -84,9 +85,18 @@ pub(crate) async fn run(options: WorkerOptions, shutdown: impl Future<Output = (
         name: options.name.clone(),
         password: options.password.clone(),
     };
+    let mut environment = crate::env::worker_environment();
+    if let Some(user) = &options.run_as {
+        // The commands' own home and name, not root's.
+        let home = user.home_or(&options.basedir);
+        environment.insert("HOME".into(), home.display().to_string());
+        environment.insert("USER".into(), user.name.clone());
+        environment.insert("LOGNAME".into(), user.name.clone());
+    }
     let worker = Worker {
         basedir: options.basedir.clone(),
-        environment: Arc::new(crate::env::worker_environment()),
+        environment: Arc::new(environment),
+        run_as: options.run_as.clone(),
     };
     let master = options.master.as_str();
     let name = options.name.as_str();
@@ -259,6 +269,7 @@ impl Worker {
             basedir: self.basedir.clone(),
             environment: self.environment.clone(),
             interrupt: interrupt_rx,
+            run_as: self.run_as.clone(),
         };
         let outbox = Outbox::start(start.connection.clone(), command_id.clone(), start.settings);
         let output = Output::new(outbox, start.settings);

@@ -9,7 +9,7 @@ use crate::process::{self, ProcessSpec};
 /// Runs a `shell` command; returns its rc.
 pub(crate) async fn shell(ctx: &mut Context, output: &mut Output, args: ShellArgs) -> i64 {
     let workdir = ctx.resolve(&args.workdir);
-    if let Err(e) = std::fs::create_dir_all(&workdir) {
+    if let Err(e) = crate::owner::create_dir_all(&workdir, ctx.run_as.as_ref()) {
         output.header(&format!(
             "cannot create workdir {}: {e}\n",
             workdir.display()
@@ -84,6 +84,7 @@ pub(crate) async fn shell(ctx: &mut Context, output: &mut Output, args: ShellArg
         want_stderr: args.want_stderr,
         initial_stdin: args.initial_stdin,
         logfiles: args.logfiles,
+        run_as: ctx.run_as.clone(),
     };
     let started = std::time::Instant::now();
     let rc = process::run(spec, output, &mut ctx.interrupt).await;

@@ -230,9 +230,12 @@ pub(crate) async fn download_file(ctx: &Context, output: &mut Output, args: Down
     let id = output.outbox().id().clone();
     let opened = async {
         if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await?;
+            crate::owner::create_dir_all(parent, ctx.run_as.as_ref())?;
         }
         let file = tokio::fs::File::create(&path).await?;
+        if let Some(user) = &ctx.run_as {
+            user.give(&path)?;
+        }
         if let Some(mode) = args.mode {
             let permissions = std::fs::Permissions::from_mode(mode);
             tokio::fs::set_permissions(&path, permissions).await?;

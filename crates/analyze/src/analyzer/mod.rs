@@ -228,6 +228,12 @@ impl Analyzer {
                 return;
             }
         }
+        if self.is_traceback_of_kept_failure(h) {
+            // 6.1/7.0 log a failed unittest's traceback as records of their own after its
+            // `FAIL:` record: kept with it, so its finding ends with the assertion.
+            self.continuation(buf, line, line);
+            return;
+        }
         self.close();
         self.records += 1;
         if let Some(s) = signal(h.logger, h.message) {
@@ -248,6 +254,19 @@ impl Analyzer {
                 self.plain_header = HeaderSpot::InBuffer(start, end);
             }
         }
+    }
+
+    /// Whether `h` starts the traceback of the `FAIL:`/`ERROR:` test record being kept: a
+    /// `TEST` record of the same logger (6.1/7.0's unittest stream; 8.0–12.0 log theirs at
+    /// ERROR, a finding of its own that shows its exception).
+    fn is_traceback_of_kept_failure(&self, h: &Header<'_>) -> bool {
+        self.open == Open::Kept
+            && h.level == Level::Test
+            && self.kept.rule == Some(Rule::TestFailure)
+            && self.kept.level == Some(h.level)
+            && (self.kept.message.starts_with(b"FAIL:") || self.kept.message.starts_with(b"ERROR:"))
+            && (!self.kept.collect || self.kept.logger == h.logger)
+            && crate::record::grammar::trim_end(h.message) == b"Traceback (most recent call last):"
     }
 
     /// Markers that runbot greps anywhere, even on lines that are not records.
@@ -363,6 +382,11 @@ impl Analyzer {
         let mut text = text.into_owned();
         if k.elided {
             text.push_str("\n[…]");
+            // The last line is usually the exception: the cause, kept whatever the length.
+            if !k.last_line.is_empty() {
+                text.push('\n');
+                text.push_str(&String::from_utf8_lossy(&k.last_line));
+            }
         }
         let finding = Finding {
             rule,

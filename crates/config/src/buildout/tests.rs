@@ -521,6 +521,12 @@ fn analyze_options_resolve_the_ignore_file_beside_the_manifest() {
         (d.analyze_ignore_file, d.analyze_warnings_fail),
         (None, false)
     );
+    assert!(
+        d.analyze_known_noise,
+        "known environment noise is ignored by default"
+    );
+    let n = one("[s]\nbuildout = standalone a.cfg\nanalyze.known-noise = false\n");
+    assert!(!n.analyze_known_noise);
 }
 
 /// A chain of `inherit` may be 16 sections long; a 2,000-deep one is one error, at the `inherit`

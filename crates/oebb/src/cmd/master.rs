@@ -18,6 +18,11 @@ pub struct MasterArgs {
     /// named `local` in slaves.cfg, or as the only worker when there is one.
     #[arg(long)]
     local_worker: bool,
+    /// Run the local worker's commands as this user: OpenERP and Odoo refuse to run as root,
+    /// so a master started as root needs it to build them. What the worker creates for the
+    /// commands (its directory, workdirs, downloads) becomes that user's; DIR must let it in.
+    #[arg(long, value_name = "USER", requires = "local_worker")]
+    local_worker_user: Option<String>,
 }
 
 /// Loads a master directory's configuration, or fails with every error, one per line.
@@ -57,6 +62,11 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
     } else {
         None
     };
+    let run_as = args
+        .local_worker_user
+        .as_deref()
+        .map(super::worker::run_as)
+        .transpose()?;
     runtime()?.block_on(async move {
         // Watched before the master starts: an unwatched SIGHUP would end the process.
         let hangups = signal(SignalKind::hangup()).context("watching SIGHUP")?;
@@ -70,7 +80,8 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
         if let Some((name, password)) = local {
             let address = format!("127.0.0.1:{}", master.worker_address().port());
             let basedir = config.dir.join("workers").join(&name);
-            let options = oebb_worker::WorkerOptions::new(address, name, password, basedir);
+            let mut options = oebb_worker::WorkerOptions::new(address, name, password, basedir);
+            options.run_as = run_as;
             tokio::spawn(async move {
                 match oebb_worker::run(options, std::future::pending()).await {
                     Ok(stopped) => tracing::info!(?stopped, "the local worker stopped"),

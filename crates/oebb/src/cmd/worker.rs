@@ -21,6 +21,22 @@ pub struct WorkerArgs {
     /// Directory the commands run under; created if missing.
     #[arg(long, value_name = "DIR")]
     basedir: PathBuf,
+    /// Run the commands as this user (the worker runs as root): OpenERP and Odoo refuse root.
+    /// What the worker creates for the commands becomes that user's.
+    #[arg(long, value_name = "USER")]
+    run_as: Option<String>,
+}
+
+/// The user the commands run as: it must exist, and only root may run commands as another.
+pub fn run_as(name: &str) -> anyhow::Result<oebb_worker::RunAs> {
+    let user = oebb_worker::RunAs::lookup(name).map_err(anyhow::Error::msg)?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    anyhow::ensure!(
+        me == 0 || me == user.uid,
+        "running the commands as {name} needs root (this process runs as uid {me})"
+    );
+    Ok(user)
 }
 
 /// Runs the command.
@@ -38,7 +54,8 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
         "the password file {} is empty",
         args.password_file.display()
     );
-    let options = WorkerOptions::new(args.master, args.name, password, args.basedir);
+    let mut options = WorkerOptions::new(args.master, args.name, password, args.basedir);
+    options.run_as = args.run_as.as_deref().map(run_as).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

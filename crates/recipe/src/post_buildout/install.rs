@@ -25,13 +25,23 @@ fn port_arg(cx: &Context) -> String {
     format!("{flag}=%(prop:{PORT_PROPERTY})s")
 }
 
-/// The test flags of the Odoo version: `--log-level=test` up to 7.0, `--test-enable` from 8.0
-/// (also when the version is unknown: set `odoo.version` for OpenERP ≤ 7.0).
+/// The test flags of the Odoo version, as anybox.recipe.openerp 1.9.1's `bin/test_<part>`
+/// (`runtime/start_openerp.py`) prepends them: `--log-level=test` for 6.0 and 6.1,
+/// `--log-level=test --test-enable` for 7.0, `--test-enable` from Odoo 8.0 (its tests log at
+/// `INFO`), and also when the version is unknown (set `odoo.version` for OpenERP ≤ 7.0). So a
+/// `test-command = bin/start_<part>` runs the tests too.
 pub fn test_flags(cx: &Context) -> Vec<String> {
-    match cx.odoo {
-        Some(s) if !s.has_test_enable() => vec!["--log-level=test".into()],
-        _ => vec!["--test-enable".into()],
+    let Some(series) = cx.odoo else {
+        return vec!["--test-enable".into()];
+    };
+    let mut flags = Vec::new();
+    if series.logs_tests_at_test_level() {
+        flags.push("--log-level=test".into());
     }
+    if series.has_test_enable() {
+        flags.push("--test-enable".into());
+    }
+    flags
 }
 
 /// `install-modules-test`: `bin/test_<part> -i ADDONS` with the version's test flags.

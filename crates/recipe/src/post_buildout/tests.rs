@@ -14,15 +14,40 @@ fn with(options: &str) -> Vec<crate::step::Step> {
 
 #[test]
 fn install_modules_test_flags_follow_the_odoo_version() {
+    // What anybox.recipe.openerp 1.9.1's test script prepends (runtime/start_openerp.py,
+    // `just_test`), and what each server accepts: 6.x has no --test-enable, 7.0 runs tests
+    // only with it and logs their results at level TEST.
     let t = |v: &str| text(step(&with(&format!("odoo.version = {v}\n")), "test"));
-    for old in ["6.0", "6.1", "7.0"] {
-        assert!(t(old).contains(" --log-level=test "), "{old}: {}", t(old));
+    for old in ["6.0", "6.1"] {
+        assert!(
+            t(old).contains(" --log-level=test --stop-after-init "),
+            "{old}: {}",
+            t(old)
+        );
         assert!(!t(old).contains("--test-enable"), "{old}");
     }
-    for new in ["8.0", "12.0", "17.0"] {
-        assert!(t(new).contains(" --test-enable "), "{new}: {}", t(new));
+    assert!(
+        t("7.0").contains(" --log-level=test --test-enable --stop-after-init "),
+        "7.0: {}",
+        t("7.0")
+    );
+    for new in ["8.0", "9.0", "10.0", "12.0", "17.0"] {
+        assert!(
+            t(new).contains(" --test-enable --stop-after-init "),
+            "{new}: {}",
+            t(new)
+        );
         assert!(!t(new).contains("--log-level=test"), "{new}");
     }
+    // A start script runs the tests of 7.0 with the same flags.
+    let start = text(step(
+        &with("odoo.version = 7.0\ntest-command = bin/start_openerp\n"),
+        "test",
+    ));
+    assert!(
+        start.starts_with("bin/start_openerp -d ") && start.contains(" --test-enable "),
+        "{start}"
+    );
 }
 
 #[test]

@@ -155,6 +155,7 @@ fn write_step(out: &mut impl Write, n: usize, s: &Step, master: &Path) -> std::i
             tests_requested,
             ignore_file,
             warnings_fail,
+            known_noise,
         } => {
             let version = odoo_version.as_deref().unwrap_or("any version");
             let tests = if *tests_requested {
@@ -174,6 +175,9 @@ fn write_step(out: &mut impl Write, n: usize, s: &Step, master: &Path) -> std::i
             }
             if *warnings_fail {
                 write!(out, ", warnings fail")?;
+            }
+            if !*known_noise {
+                write!(out, ", known environment noise counted")?;
             }
             writeln!(out, ")")
         }

@@ -1,0 +1,130 @@
+//! `oebb master DIR --local-worker --local-worker-user USER`: a master started as root runs its
+//! local worker's commands as USER (OpenERP and Odoo refuse root), and gives USER what the
+//! worker creates for them.
+
+use oebb_testkit::{free_port, Killed};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The unprivileged user of the test machine (scripts/install-postgresql creates it as root).
+const USER: &str = "oebbtest";
+
+fn oebb(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oebb"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn id(args: &[&str]) -> String {
+    let out = Command::new("id").args(args).output().unwrap();
+    assert!(out.status.success(), "id {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A master directory whose one builder `x` prints who runs it and writes a file.
+fn master_dir(d: &Path) {
+    let (worker_port, web_port) = (free_port(), free_port());
+    std::fs::write(
+        d.join("oebb.cfg"),
+        format!(
+            "[master]\nworker-address = 127.0.0.1:{worker_port}\n\
+             web-address = 127.0.0.1:{web_port}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.join("slaves.cfg"), "[local]\npassword = secret\n").unwrap();
+    std::fs::create_dir_all(d.join("buildouts")).unwrap();
+    std::fs::write(
+        d.join("buildouts/MANIFEST.cfg"),
+        "[x]\nbuildout = standalone x.cfg\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("buildouts/x.cfg"), "[buildout]\nparts =\n").unwrap();
+    std::fs::create_dir_all(d.join("steps")).unwrap();
+    std::fs::write(
+        d.join("steps/x.sh"),
+        "echo \"run by $(id -un) home=$HOME\"\necho made > made-by-the-step\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_local_worker_runs_its_commands_as_the_user_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The user must be able to reach the worker's directory under DIR.
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    master_dir(d);
+    let dir_arg = d.to_str().unwrap();
+    if id(&["-u"]) != "0" {
+        // Only root may run commands as another user: refused at once, saying so.
+        let out = oebb(&[
+            "master",
+            dir_arg,
+            "--local-worker",
+            "--local-worker-user",
+            USER,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("needs root"), "{err}");
+        return;
+    }
+    let uid: u32 = id(&["-u", USER]).parse().unwrap();
+    let log = d.join("master.log");
+    let _master = Killed::spawn(
+        Command::new(env!("CARGO_BIN_EXE_oebb")).args([
+            "master",
+            dir_arg,
+            "--local-worker",
+            "--local-worker-user",
+            USER,
+        ]),
+        "oebb master --local-worker --local-worker-user",
+        log.clone(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = loop {
+        let out = oebb(&["force", dir_arg, "x", "--wait", "--timeout", "30"]);
+        if out.status.code() == Some(0) || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let master_log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{master_log}");
+    let printed = String::from_utf8_lossy(&oebb(&["log", dir_arg, "1", "0"]).stdout).into_owned();
+    assert!(printed.contains(&format!("run by {USER} ")), "{printed}");
+    assert!(!printed.contains("home=/root"), "{printed}");
+    // The worker's directory, the builder's workdir and what the step wrote are the user's.
+    let workdir = d.join("workers/local/x/build");
+    for path in [
+        d.join("workers/local"),
+        d.join("workers/local/x"),
+        workdir.clone(),
+        workdir.join("made-by-the-step"),
+    ] {
+        let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        assert_eq!(meta.uid(), uid, "{path:?}");
+    }
+}
+
+#[test]
+fn an_unknown_user_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    master_dir(dir.path());
+    let out = oebb(&[
+        "master",
+        dir.path().to_str().unwrap(),
+        "--local-worker",
+        "--local-worker-user",
+        "oebb-no-such-user",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no user \"oebb-no-such-user\""),
+        "{err}"
+    );
+}
