@@ -46,7 +46,7 @@ fn every_error_of_every_file_is_printed_with_file_and_line() {
     let p = |f: &str| d.join(f).display().to_string();
     assert_eq!(stderr_lines(&out), [
         format!("{}:2: `web-address` = `nowhere` is invalid: write HOST:PORT, e.g. 127.0.0.1:8010", p("oebb.cfg")),
-        format!("{}:3: unknown section [extra]; the valid sections are [master], [watch], [users], [mail]", p("oebb.cfg")),
+        format!("{}:3: unknown section [extra]; the valid sections are [master], [watch], [users], [mail], [mail:NAME]", p("oebb.cfg")),
         format!("{}:1: worker [w1] has no password; add `password = …`", p("slaves.cfg")),
         format!("{}:5: `max_builds` must be a whole number of at least 1, not `x`", p("slaves.cfg")),
         format!("{}:3: invalid requirement `postgresql 9.6` in `build-for`: `9.6` has no operator; write e.g. `== 9.6`", p("buildouts/MANIFEST.cfg")),

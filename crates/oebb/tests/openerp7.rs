@@ -178,9 +178,11 @@ fn force(master: &Path, builder: &str) -> Forced {
         &BUILD_TIMEOUT_S.to_string(),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The verdict line, after the progress lines ("build 3 started on stock: URL").
     let line = stdout
         .lines()
-        .find(|l| l.starts_with("build ") && l.contains(" on "))
+        .rev()
+        .find(|l| l.starts_with("build ") && l.contains(" on ") && !l.contains(" started on "))
         .unwrap_or_else(|| {
             panic!(
                 "oebb force {builder}: {stdout}\n{}",
