@@ -2,7 +2,7 @@
 //! local worker's commands as USER (OpenERP and Odoo refuse root), and gives USER what the
 //! worker creates for them.
 
-use oebb_testkit::{free_port, Killed};
+use oebb_testkit::Killed;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -26,29 +26,10 @@ fn id(args: &[&str]) -> String {
 
 /// A master directory whose one builder `x` prints who runs it and writes a file.
 fn master_dir(d: &Path) {
-    let (worker_port, web_port) = (free_port(), free_port());
-    std::fs::write(
-        d.join("oebb.cfg"),
-        format!(
-            "[master]\nworker-address = 127.0.0.1:{worker_port}\n\
-             web-address = 127.0.0.1:{web_port}\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(d.join("slaves.cfg"), "[local]\npassword = secret\n").unwrap();
-    std::fs::create_dir_all(d.join("buildouts")).unwrap();
-    std::fs::write(
-        d.join("buildouts/MANIFEST.cfg"),
-        "[x]\nbuildout = standalone x.cfg\n",
-    )
-    .unwrap();
-    std::fs::write(d.join("buildouts/x.cfg"), "[buildout]\nparts =\n").unwrap();
-    std::fs::create_dir_all(d.join("steps")).unwrap();
-    std::fs::write(
-        d.join("steps/x.sh"),
+    oebb_testkit::one_script_master_dir(
+        d,
         "echo \"run by $(id -un) home=$HOME\"\necho made > made-by-the-step\n",
-    )
-    .unwrap();
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `oebb master DIR --local-worker`: one command gives a master and a worker that builds.
 
-use oebb_testkit::{free_port, Killed};
+use oebb_testkit::Killed;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -15,29 +15,10 @@ fn oebb(args: &[&str]) -> Output {
 /// A master directory with one worker, `local`, and one builder, `x`, whose step prints its
 /// working directory.
 fn master_dir(d: &Path) {
-    let (worker_port, web_port) = (free_port(), free_port());
-    std::fs::write(
-        d.join("oebb.cfg"),
-        format!(
-            "[master]\nworker-address = 127.0.0.1:{worker_port}\n\
-             web-address = 127.0.0.1:{web_port}\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(d.join("slaves.cfg"), "[local]\npassword = secret\n").unwrap();
-    std::fs::create_dir_all(d.join("buildouts")).unwrap();
-    std::fs::write(
-        d.join("buildouts/MANIFEST.cfg"),
-        "[x]\nbuildout = standalone x.cfg\n",
-    )
-    .unwrap();
-    std::fs::write(d.join("buildouts/x.cfg"), "[buildout]\nparts =\n").unwrap();
-    std::fs::create_dir_all(d.join("steps")).unwrap();
-    std::fs::write(
-        d.join("steps/x.sh"),
+    oebb_testkit::one_script_master_dir(
+        d,
         "echo built in $(pwd)\necho open files: $(ulimit -Sn)\n",
-    )
-    .unwrap();
+    );
 }
 
 /// Forces `x` until the master answers, waits for the build and checks it succeeded and that

@@ -334,6 +334,31 @@ impl Drop for Killed {
     }
 }
 
+/// A master directory for `oebb master DIR --local-worker`: free loopback ports, one worker
+/// `local` (password `secret`) and one builder `x` whose build is the shell script `step`.
+pub fn one_script_master_dir(dir: &Path, step: &str) {
+    let (worker_port, web_port) = (free_port(), free_port());
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("a file in the directory")).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "oebb.cfg",
+        &format!(
+            "[master]\nworker-address = 127.0.0.1:{worker_port}\n\
+             web-address = 127.0.0.1:{web_port}\n"
+        ),
+    );
+    write("slaves.cfg", "[local]\npassword = secret\n");
+    write(
+        "buildouts/MANIFEST.cfg",
+        "[x]\nbuildout = standalone x.cfg\n",
+    );
+    write("buildouts/x.cfg", "[buildout]\nparts =\n");
+    write("steps/x.sh", step);
+}
+
 #[cfg(test)]
 mod tests {
     use super::{database_url, drop_databases_of_finished_runs, postgres_url, psql};

@@ -158,19 +158,14 @@ pub async fn api_changes(State(web): State<Web>, Query(q): Query<ChangesQuery>) 
         .changes(q.before.map(ChangeId), paging::rows_to_read(limit))
         .await
     {
-        Ok(rows) => {
-            let (rows, more) = paging::cut(rows, limit);
-            let next = rows.last().filter(|_| more).map(|c| {
-                paging::url(
-                    "/api/changes",
-                    &[
-                        ("before", Some(c.id.0.to_string())),
-                        ("limit", Some(limit.to_string())),
-                    ],
-                )
-            });
-            paging::with_next(Json(rows).into_response(), next)
-        }
+        Ok(rows) => paging::json_page(
+            paging::cut(rows, limit),
+            limit,
+            "/api/changes",
+            &[],
+            "before",
+            |c| c.id.0.to_string(),
+        ),
         Err(e) => api_error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
