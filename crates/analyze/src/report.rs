@@ -32,6 +32,24 @@ pub struct Finding {
     pub ignored_by: Option<String>,
 }
 
+impl Finding {
+    /// Whether the finding only restates a failure that another finding tells in full: a
+    /// test's status word (`test_x (…) ... FAIL`, `FAILED (failures=1)`) or a summary
+    /// (`at least one error occurred in a test`). Shown after the ones that tell.
+    pub fn restates(&self) -> bool {
+        match self.rule {
+            Rule::TestsFailed => true,
+            Rule::TestFailure => {
+                let m = self.message.as_bytes();
+                crate::rules::is_status_word(m)
+                    || m.ends_with(b" ... FAIL")
+                    || m.ends_with(b" ... ERROR")
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Test counts read from the log.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestCounts {
@@ -187,9 +205,25 @@ fn write_finding(out: &mut String, f: &Finding) {
 /// traceback's exception is often far below the lines shown, and Python 2.7's `assertEqual`
 /// follows it with a diff.
 fn cause(text: &str, shown: usize) -> Option<String> {
-    let inner: Vec<String> = text
+    let inner = inner_lines(text, shown);
+    last_exception(&inner).or(inner.last()).cloned()
+}
+
+/// The last exception line of a finding's text after its first `skip` lines (see [`cause`]).
+pub(crate) fn exception_in(text: &str, skip: usize) -> Option<String> {
+    last_exception(&inner_lines(text, skip)).cloned()
+}
+
+fn last_exception(inner: &[String]) -> Option<&String> {
+    inner.iter().rev().find(|l| EXCEPTION_LINE.is_match(l))
+}
+
+/// The lines of a finding's text after its first `skip`, headers and `` ` `` marks taken off,
+/// blank ones and the elision mark left out.
+fn inner_lines(text: &str, skip: usize) -> Vec<String> {
+    text
         .lines()
-        .skip(shown)
+        .skip(skip)
         .map(|line| {
             let message = crate::record::grammar::parse_header(line.as_bytes())
                 .map_or(line.as_bytes(), |h| h.message);
@@ -197,13 +231,7 @@ fn cause(text: &str, shown: usize) -> Option<String> {
             inner.trim_start_matches('`').trim().to_string()
         })
         .filter(|l| !l.is_empty() && l != "[…]")
-        .collect();
-    inner
-        .iter()
-        .rev()
-        .find(|l| EXCEPTION_LINE.is_match(l))
-        .or(inner.last())
-        .cloned()
+        .collect()
 }
 
 /// The last line of a Python traceback: an exception's (dotted) name, then its message.

@@ -181,14 +181,23 @@ pub fn classify(level: Level, message: &[u8], tests: TestsExpectation) -> Option
 }
 
 /// unittest per-test lines: `FAIL: test_x (…)`, `ERROR: Class.test_y`, and the bare
-/// `FAIL`/`ERROR`/`FAILED …` status words that 8.0–12.0's TestStream logs one per record.
+/// status words that 6.1–12.0's unittest streams log one per record.
 fn is_unittest_failure(m: &[u8]) -> bool {
-    m.starts_with(b"FAIL:")
-        || m.starts_with(b"ERROR:")
-        || m == b"FAIL"
-        || m == b"ERROR"
-        || m == b"FAILED"
-        || m.starts_with(b"FAILED (")
+    m.starts_with(b"FAIL:") || m.starts_with(b"ERROR:") || is_status_word(m)
+}
+
+/// A bare unittest status word: `FAIL`/`ERROR` after a test's name, `FAILED (failures=1)`
+/// after the run. It says that something failed; the `FAIL:` record with its traceback says what.
+pub fn is_status_word(m: &[u8]) -> bool {
+    m == b"FAIL" || m == b"ERROR" || m == b"FAILED" || m.starts_with(b"FAILED (")
+}
+
+/// Whether `m` is unittest's description of a test, `test_x (module.Class)`: the record a
+/// verbose runner writes before the test's status word.
+pub fn is_test_description(m: &[u8]) -> bool {
+    static DESCRIPTION: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\w+ \([\w.]+\)$").expect("valid regex"));
+    DESCRIPTION.is_match(crate::record::grammar::trim_end(m))
 }
 
 const LOAD_FAILURES: [&str; 9] = [

@@ -568,3 +568,29 @@ fn fingerprint_is_stable_across_builds() {
     // Pinned value: the hash must not change between runs, platforms or releases.
     assert_eq!(a.findings[0].fingerprint, "9ebbab9e2aa72201");
 }
+
+#[test]
+fn a_status_word_names_its_test_only_after_that_test_of_the_same_logger() {
+    let r = run(&[
+        "2013-01-01 10:00:00,000 9 TEST db openerp.modules.module: test_x (openerp.addons.m.tests.test_a.TestA)",
+        "2013-01-01 10:00:00,001 9 TEST db openerp.modules.module: FAIL",
+        "2013-01-01 10:00:00,002 9 TEST db other.logger: test_y (m.TestB)",
+        "2013-01-01 10:00:00,003 9 TEST db openerp.modules.module: ERROR",
+        "2013-01-01 10:00:00,004 9 TEST db openerp.modules.module: Ran 2 tests in 0.010s",
+        "2013-01-01 10:00:00,005 9 TEST db openerp.modules.module: FAILED (failures=1, errors=1)",
+    ]);
+    let messages: Vec<(&str, bool)> = r
+        .findings_of(TestFailure)
+        .map(|f| (f.message.as_str(), f.restates()))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            ("test_x (openerp.addons.m.tests.test_a.TestA) ... FAIL", true),
+            ("ERROR", true),
+            ("FAILED (failures=1, errors=1)", true),
+        ],
+        "{:?}",
+        r.findings
+    );
+}

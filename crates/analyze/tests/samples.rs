@@ -157,6 +157,16 @@ fn openerp_70_unittest_failure_at_test_level() {
     let fail = &r.findings[1];
     assert_eq!(fail.level, Some(oebb_analyze::Level::Test));
     assert!(fail.message.starts_with("FAIL: test_dedup_keeps_oldest"));
+    // The finding that tells says the assertion; the status words only restate it.
+    assert!(fail.message.ends_with("): AssertionError: 7 != 9"), "{}", fail.message);
+    assert!(!fail.restates());
+    let status = &r.findings[0];
+    assert!(
+        status.message.starts_with("test_dedup_keeps_oldest (") && status.message.ends_with(") ... FAIL"),
+        "{}",
+        status.message
+    );
+    assert!(status.restates() && r.findings[2].restates() && r.findings[3].restates());
     // Its traceback (TEST records of their own) is kept with it, up to the assertion, which
     // the short report shows below the first lines.
     assert!(
@@ -182,6 +192,22 @@ fn openerp_70_real_unittest_and_yaml_failures_name_their_assertions() {
         "{text}"
     );
     assert!(text.contains("FAIL: test_counts_of_thing_one"), "{text}");
+    // The first finding that tells (what a build's summary shows) names the test and its
+    // assertion, not the `FAIL` status word logged before them nor the diff logged after.
+    let telling: Vec<&str> = r
+        .findings
+        .iter()
+        .filter(|f| !f.restates())
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(
+        telling.first().copied(),
+        Some(
+            "FAIL: test_counts_of_thing_one (openerp.addons.ci_unittest.tests.test_counts.TestCounts): \
+             AssertionError: {1: 4} != {1: 5}"
+        ),
+        "{telling:?}"
+    );
     assert!(
         text.contains("Assertion \"thing one counts 5\" FAILED"),
         "{text}"
@@ -205,7 +231,6 @@ fn odoo_8_failure_findings() -> Vec<(Rule, u64)> {
     vec![
         (TestFailure, 14),
         (TestFailure, 16),
-        (ErrorRecord, 17),
         (TestFailure, 22),
         (TestsFailed, 24),
         (TestsFailed, 26),
@@ -217,14 +242,26 @@ fn odoo_8_unittest_failure_with_backquoted_traceback() {
     let r = run("odoo-8.0-test-failure.log");
     assert_eq!(r.verdict, Verdict::Fail);
     assert_eq!(rules_and_lines(&r), odoo_8_failure_findings());
-    let tb = &r.findings[2];
+    // The traceback (an ERROR record of its own and its backquoted lines) is kept with the
+    // `FAIL:` record it explains, and its exception ends that finding's message.
+    let fail = &r.findings[1];
     assert_eq!(
-        tb.text.lines().count(),
-        4,
-        "the backquoted lines belong to the Traceback record: {:?}",
-        tb.text
+        fail.text.lines().count(),
+        5,
+        "the Traceback record belongs to the FAIL: record: {:?}",
+        fail.text
     );
-    assert!(tb.text.ends_with("` AssertionError: 2 != 1"));
+    assert!(fail.text.ends_with("` AssertionError: 2 != 1"));
+    assert_eq!(
+        fail.message,
+        "FAIL: test_two_dates_two_pickings \
+         (openerp.addons.purchase_split_delivery.tests.test_split.TestSplit): AssertionError: 2 != 1"
+    );
+    assert_eq!(
+        r.findings[0].message,
+        "test_two_dates_two_pickings \
+         (openerp.addons.purchase_split_delivery.tests.test_split.TestSplit) ... FAIL"
+    );
     assert_eq!(r.tests.run, 3, "2 at install, 1 post-install");
     assert_eq!(version(&r), (Version::new(8, 0), true));
 }
@@ -353,7 +390,10 @@ fn odoo_13_test_error_as_one_record_with_its_traceback() {
         [(TestFailure, 15), (TestsFailed, 24), (TestsFailed, 26)]
     );
     let error = &r.findings[0];
-    assert_eq!(error.message, "ERROR: TestQuota.test_quota_reset");
+    assert_eq!(
+        error.message,
+        "ERROR: TestQuota.test_quota_reset: AttributeError: 'bool' object has no attribute 'year'"
+    );
     assert!(
         error
             .text

@@ -94,7 +94,6 @@ mod reference_corpus {
         vec![
             (TestFailure, 19),
             (TestFailure, 21),
-            (ErrorRecord, 22),
             (TestFailure, 27),
             (TestsFailed, 29),
             (TestsFailed, 34),
@@ -111,13 +110,11 @@ mod reference_corpus {
         assert_eq!(r.verdict, Verdict::Fail);
         // "At least one test failed" replaces "Modules loaded." in 8.0: no separate finding.
         assert_eq!(rules_and_lines(&r), steroids_findings());
-        let tb = &r.findings[2];
-        assert_eq!(
-            tb.text.lines().count(),
-            4,
-            "backquoted lines belong to the Traceback record"
-        );
-        assert!(tb.text.ends_with("` AssertionError: 1 != 0"));
+        // The Traceback record and its backquoted lines belong to the FAIL: record.
+        let fail = &r.findings[1];
+        assert_eq!(fail.text.lines().count(), 5, "{}", fail.text);
+        assert!(fail.text.ends_with("` AssertionError: 1 != 0"));
+        assert!(fail.message.ends_with("): AssertionError: 1 != 0"), "{}", fail.message);
         assert_eq!(r.tests.run, 11);
     }
 

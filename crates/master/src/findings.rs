@@ -177,6 +177,7 @@ pub fn report_findings(step: &str, report: &Report) -> Vec<NewFinding> {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default(),
             weight: match f.severity {
+                Severity::Fail if f.restates() => 2,
                 Severity::Fail => 0,
                 Severity::Warn => 1,
                 _ => 3,

@@ -17,6 +17,7 @@ use oebb_config::{MasterConfig, Overrides};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::configuration::Outcome;
+use crate::watch::auto::{standalone_all, StandaloneWatches};
 use crate::scheduler::Event;
 
 /// Reads and checks a master directory: the configuration, or every error found, one line
@@ -37,6 +38,15 @@ pub fn plain_loader() -> ConfigLoader {
 /// web answers on, so `oebb reconfig` finds the running master even when the configuration
 /// it would read is broken or names another address.
 pub const WEB_ADDRESS_FILE: &str = ".oebb-web-address";
+
+/// A master directory read and checked off the loop: its configuration, and the live sources
+/// of its standalone buildouts (more files to read, so read here too).
+pub struct LoadedConfiguration {
+    /// The configuration.
+    pub config: MasterConfig,
+    /// What auto-watch reads from the standalone buildouts' files.
+    pub standalone_watches: StandaloneWatches,
+}
 
 /// Why a reconfig could not run.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +79,15 @@ impl Reconfig {
         let _turn = self.one_at_a_time.lock().await;
         let (dir, loader) = (self.dir.clone(), self.loader.clone());
         tracing::info!(dir = %dir.display(), "reconfig: reading the master directory");
-        let loaded = tokio::task::spawn_blocking(move || loader(&dir).map(Box::new))
+        let loaded = tokio::task::spawn_blocking(move || {
+            loader(&dir).map(|config| {
+                let standalone_watches = standalone_all(&config);
+                Box::new(LoadedConfiguration {
+                    config,
+                    standalone_watches,
+                })
+            })
+        })
             .await
             .unwrap_or_else(|e| Err(vec![format!("reading the configuration failed: {e}")]));
         let (reply, answer) = oneshot::channel();

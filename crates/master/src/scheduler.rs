@@ -132,7 +132,7 @@ pub enum Event {
     /// record why it was refused, and answer how it ended.
     Reconfigure {
         /// The new configuration, or every error found in it.
-        loaded: Result<Box<MasterConfig>, Vec<String>>,
+        loaded: Result<Box<crate::reconfig::LoadedConfiguration>, Vec<String>>,
         /// How it ended.
         reply: oneshot::Sender<Outcome>,
     },

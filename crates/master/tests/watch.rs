@@ -233,6 +233,20 @@ async fn commits_build_the_buildouts_watching_them_once_and_auto_watch_follows_t
     );
     let detail = api(&t, &format!("/api/builds/{build}")).await;
     assert_eq!(detail["changes"].as_array().unwrap().len(), 2, "{detail}");
+    let list = api(&t, "/api/builds?builder=watched").await;
+    let item = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == build.0)
+        .unwrap_or_else(|| panic!("build {build} not in {list}"));
+    let revisions: Vec<&str> = item["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["revision"].as_str().unwrap())
+        .collect();
+    assert_eq!(revisions, [first.as_str(), second.as_str()], "{item}");
 
     // After that build, the addons repository is watched, the pinned one is not.
     polled(&t, &addons_url).await;

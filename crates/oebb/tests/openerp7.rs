@@ -361,6 +361,7 @@ fn real_openerp_7_builds_green_and_red_on_both_kinds_of_worker() {
         }
         let analyze = log(&master, &b.build, "analyze");
         wrong.extend(check_findings(&b.builder, &analyze));
+        wrong.extend(check_first_cause(b));
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 
@@ -388,6 +389,27 @@ fn keep_log(master: &Path, b: &Forced) {
         if let Err(e) = std::fs::copy(&from, &to) {
             eprintln!("keeping {}: {e}", from.display());
         }
+    }
+}
+
+/// The first cause `oebb force --wait` prints for a red variant (the build's first finding)
+/// names the real cause itself, not a status word or a summary that restates it.
+fn check_first_cause(b: &Forced) -> Option<String> {
+    let section = b.builder.split('-').next().unwrap();
+    let needles: &[&str] = match section {
+        "clean" => return None,
+        "tests" => &["FAIL: test_counts_of_thing_one (", "): AssertionError: {"],
+        "data" => &["ValueError: ci_data: thing one counts 4, not 3"],
+        "import" => &["ci_no_such_module"],
+        other => panic!("no expectations for {other}"),
+    };
+    let first = b.stdout.lines().find(|l| l.starts_with("cause: "));
+    match first {
+        Some(line) if needles.iter().all(|n| line.contains(n)) => None,
+        _ => Some(format!(
+            "{}: the first cause does not say {needles:?}:\n{}",
+            b.builder, b.stdout
+        )),
     }
 }
 

@@ -9,7 +9,7 @@ const MAX_TEXT_LINES: u32 = 40;
 /// At most this many bytes of a record's text are kept in its finding.
 const MAX_TEXT_BYTES: usize = 8 * 1024;
 /// Bytes kept of a record's first and last lines' text, for its fingerprint.
-const MAX_LAST_LINE: usize = 512;
+pub(super) const MAX_LAST_LINE: usize = 512;
 
 /// The record being collected for a finding.
 #[derive(Debug, Default)]

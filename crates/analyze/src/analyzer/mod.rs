@@ -234,16 +234,22 @@ impl Analyzer {
             self.continuation(buf, line, line);
             return;
         }
+        let rule = classify(h.level, h.message, self.options.tests);
+        let described = match rule {
+            Some(Rule::TestFailure) => self.described_status(buf, h),
+            _ => None,
+        };
         self.close();
         self.records += 1;
         if let Some(s) = signal(h.logger, h.message) {
             self.facts.note(s, &mut self.clues);
         }
-        match classify(h.level, h.message, self.options.tests) {
+        match rule {
             Some(rule) => {
                 self.kept.collect = self.needs_text(rule);
+                let message = described.as_deref().unwrap_or(h.message);
                 self.kept
-                    .start(rule, self.line_no, Some(h.level), h.db, h.logger, h.message);
+                    .start(rule, self.line_no, Some(h.level), h.db, h.logger, message);
                 self.kept.append(line);
                 self.open = Open::Kept;
             }
@@ -256,12 +262,32 @@ impl Analyzer {
         }
     }
 
+    /// A test's bare status word (`FAIL`, `ERROR`) with the test it is about, from the record
+    /// just before it (`test_x (module.Class)` of the same logger): `test_x (…) ... FAIL`, as
+    /// unittest's verbose runner prints it. `None` for other records.
+    fn described_status(&self, buf: &[u8], h: &Header<'_>) -> Option<Vec<u8>> {
+        if h.message != b"FAIL" && h.message != b"ERROR" {
+            return None;
+        }
+        let header = match (self.open, self.plain_header) {
+            (Open::Plain, HeaderSpot::InBuffer(s, e)) => &buf[s..e],
+            (Open::Plain, HeaderSpot::Owned) => &self.owned_header[..],
+            _ => return None,
+        };
+        let test = parse_header(header)?;
+        if test.logger != h.logger || !crate::rules::is_test_description(test.message) {
+            return None;
+        }
+        let description = crate::record::grammar::trim_end(test.message);
+        Some([description, b" ... ", h.message].concat())
+    }
+
     /// Whether `h` starts the traceback of the `FAIL:`/`ERROR:` test record being kept: a
-    /// `TEST` record of the same logger (6.1/7.0's unittest stream; 8.0–12.0 log theirs at
-    /// ERROR, a finding of its own that shows its exception).
+    /// record of the same logger and level after it (6.1/7.0's unittest stream logs it at
+    /// `TEST`, 8.0–12.0's at ERROR), kept with it so that its finding says the exception.
     fn is_traceback_of_kept_failure(&self, h: &Header<'_>) -> bool {
         self.open == Open::Kept
-            && h.level == Level::Test
+            && matches!(h.level, Level::Test | Level::Error)
             && self.kept.rule == Some(Rule::TestFailure)
             && self.kept.level == Some(h.level)
             && (self.kept.message.starts_with(b"FAIL:") || self.kept.message.starts_with(b"ERROR:"))
@@ -372,7 +398,7 @@ impl Analyzer {
         }
         let k = &self.kept;
         let logger = String::from_utf8_lossy(&k.logger).into_owned();
-        let message = String::from_utf8_lossy(&k.message).into_owned();
+        let mut message = String::from_utf8_lossy(&k.message).into_owned();
         let db = String::from_utf8_lossy(&k.db);
         let last = if k.text_lines > 1 {
             String::from_utf8_lossy(&k.last_line)
@@ -388,12 +414,20 @@ impl Analyzer {
                 text.push_str(&String::from_utf8_lossy(&k.last_line));
             }
         }
+        let fingerprint = fingerprint(rule.name(), &logger, &message, last.trim(), &db);
+        if rule == Rule::TestFailure && k.text_lines > 1 {
+            // The test's name alone does not say what failed: its exception does.
+            if let Some(exception) = crate::report::exception_in(&text, 1) {
+                let end = exception.floor_char_boundary(candidate::MAX_LAST_LINE);
+                message = format!("{message}: {}", &exception[..end]);
+            }
+        }
         let finding = Finding {
             rule,
             severity: rule.severity(),
             line: k.line,
             level: k.level,
-            fingerprint: fingerprint(rule.name(), &logger, &message, last.trim(), &db),
+            fingerprint,
             logger,
             message,
             text,
@@ -402,3 +436,4 @@ impl Analyzer {
         self.tally.keep(finding);
     }
 }
+

@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use oebb_config::{MasterConfig, WorkerName};
+
+use crate::reconfig::LoadedConfiguration;
+use crate::watch::auto::StandaloneWatches;
 use oebb_protocol::Untrusted;
 
 use super::Scheduler;
@@ -30,11 +33,11 @@ impl Scheduler {
     /// either way the outcome is logged and kept for the web.
     pub(super) fn reconfigure(
         &mut self,
-        loaded: Result<Box<MasterConfig>, Vec<String>>,
+        loaded: Result<Box<LoadedConfiguration>, Vec<String>>,
     ) -> Outcome {
         let at = crate::store::now_millis();
-        let new = match loaded {
-            Ok(new) => Arc::new(*new),
+        let (new, standalone) = match loaded {
+            Ok(new) => (Arc::new(new.config), new.standalone_watches),
             Err(mut errors) => {
                 if errors.len() > MAX_ERRORS {
                     let more = errors.len() - MAX_ERRORS;
@@ -55,7 +58,7 @@ impl Scheduler {
         };
         let changes = changes(&self.config, &new);
         let warnings = new.warnings.iter().map(ToString::to_string).collect();
-        self.apply_configuration(new);
+        self.apply_configuration(new, standalone);
         if changes.is_empty() {
             tracing::info!("reconfig applied: nothing changed");
         } else {
@@ -72,9 +75,10 @@ impl Scheduler {
 
     /// Makes `new` the running configuration: the one place where everything derived from
     /// the configuration is replaced (builders, workers and their passwords, settings, the
-    /// web's users and pages, the watched repositories and the buildouts' schedulers, the mail rules). Connected workers that are gone or have a new password get no
-    /// new build and are disconnected once their running builds end.
-    pub fn apply_configuration(&mut self, new: Arc<MasterConfig>) {
+    /// web's users and pages, the watched repositories and the buildouts' schedulers with
+    /// `standalone`'s live sources, the mail rules). Connected workers that are gone or have a
+    /// new password get no new build and are disconnected once their running builds end.
+    pub fn apply_configuration(&mut self, new: Arc<MasterConfig>, standalone: StandaloneWatches) {
         let old = std::mem::replace(&mut self.config, new.clone());
         self.builders = new
             .matrix
@@ -94,7 +98,7 @@ impl Scheduler {
             passwords.set_users(&new.settings.users);
         }
         if let Some(schedules) = &mut self.schedules {
-            schedules.reconfigure(new.clone());
+            schedules.reconfigure(new.clone(), standalone);
         }
         self.notify = crate::notify::Notifier::from_config(&new).map(Arc::new);
         let old_passwords: HashMap<&WorkerName, &str> = old

@@ -32,7 +32,8 @@ pub struct NewFinding {
     pub rule: String,
     /// `fail`, `warning`…
     pub severity: String,
-    /// 0: names a cause; 1: a warning; 2: only a log's last lines.
+    /// 0: names a cause; 1: a warning; 2: only a log's last lines, or restates a cause
+    /// another finding names (a test's status word, a summary); 3: a note.
     pub weight: i64,
     /// One line saying what went wrong.
     pub message: String,
@@ -61,7 +62,8 @@ pub struct FindingRecord {
     pub rule: String,
     /// `fail`, `warning`…
     pub severity: String,
-    /// 0: names a cause; 1: a warning; 2: only a log's last lines.
+    /// 0: names a cause; 1: a warning; 2: only a log's last lines, or restates a cause
+    /// another finding names (a test's status word, a summary); 3: a note.
     pub weight: i64,
     /// One line saying what went wrong.
     pub message: String,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use oebb_config::buildout::Watch;
 use oebb_config::watching::Repository;
-use oebb_config::{Buildout, BuildoutSource};
+use oebb_config::{Buildout, BuildoutSource, MasterConfig};
 use oebb_recipe::live_sources::live_sources;
 
 use super::pollers::mirror_of;
@@ -44,8 +44,21 @@ pub fn reads_from_repository(buildout: &Buildout) -> bool {
     buildout.auto_watch && in_repository(buildout).is_some()
 }
 
+/// The live sources of every standalone buildout of `config`, by buildout name, read from
+/// the master directory: file reads, so a reconfig does them off the scheduler loop.
+pub type StandaloneWatches = Vec<(String, Vec<Watch>)>;
+
+/// Reads the [`StandaloneWatches`] of `config`.
+pub fn standalone_all(config: &MasterConfig) -> StandaloneWatches {
+    config
+        .buildouts
+        .iter()
+        .filter_map(|b| Some((b.name.clone(), standalone(b)?)))
+        .collect()
+}
+
 /// The live sources of a standalone buildout, from the master directory; None for others.
-pub fn standalone(buildout: &Buildout) -> Option<Vec<Watch>> {
+fn standalone(buildout: &Buildout) -> Option<Vec<Watch>> {
     if !buildout.auto_watch {
         return None;
     }

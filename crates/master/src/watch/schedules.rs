@@ -71,7 +71,7 @@ impl Schedules {
             events,
             metrics,
         };
-        schedules.read_standalone();
+        schedules.take_standalone(auto::standalone_all(config));
         schedules.plan = Arc::new(watching::plan(&schedules.config, &schedules.auto));
         let waiting: Vec<String> = schedules.pending.keys().cloned().collect();
         for buildout in waiting {
@@ -84,11 +84,9 @@ impl Schedules {
         Ok(schedules)
     }
 
-    fn read_standalone(&mut self) {
-        for b in &self.config.buildouts {
-            if let Some(watches) = auto::standalone(b) {
-                self.auto.insert(b.name.clone(), watches);
-            }
+    fn take_standalone(&mut self, standalone: auto::StandaloneWatches) {
+        for (buildout, watches) in standalone {
+            self.auto.insert(buildout, watches);
         }
     }
 
@@ -100,11 +98,12 @@ impl Schedules {
     /// **The reconfiguration hook**: follow `config` from now on. The plan is derived again
     /// by the same pure function ([`watching::plan`]) with the auto-watched sources kept, and
     /// handed to the pollers; waiting changes stay and build with the new builders.
-    pub fn reconfigure(&mut self, config: Arc<MasterConfig>) {
+    /// `standalone` was read with the configuration, off the loop.
+    pub fn reconfigure(&mut self, config: Arc<MasterConfig>, standalone: auto::StandaloneWatches) {
         let settings = super::pollers::PollerSettings::for_config(&config);
         self.config = config;
         let _ = self.pollers.send(PollerCommand::SetSettings(settings));
-        self.read_standalone();
+        self.take_standalone(standalone);
         self.replan();
     }
 

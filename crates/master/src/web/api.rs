@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::actions::{self, Refusal};
@@ -17,7 +17,8 @@ use super::auth::api_user;
 use super::paging::{self, url, with_next};
 use super::{build, grid, limits, logs, workers, Web};
 use crate::ids::{BuildId, BuildRequestId};
-use crate::store::{StepRecord, STDIO};
+use crate::store::watch::ChangeRow;
+use crate::store::{BuildRecord, StepRecord, STDIO};
 
 /// The API's routes.
 pub fn router() -> Router<Web> {
@@ -262,20 +263,44 @@ struct BuildsQuery {
 async fn builds(State(web): State<Web>, Query(q): Query<BuildsQuery>) -> Response {
     let limit = paging::limit(q.limit);
     let builder = q.builder.as_deref().filter(|b| !b.is_empty());
-    let rows = web
-        .store
-        .builds_before(builder, q.before.map(BuildId), paging::rows_to_read(limit));
-    match rows.await {
-        Ok(rows) => paging::json_page(
-            paging::cut(rows, limit),
-            limit,
-            "/api/builds",
-            &[("builder", builder.map(str::to_string))],
-            "before",
-            |last| last.id.0.to_string(),
-        ),
+    let loaded = async {
+        let rows = web
+            .store
+            .builds_before(builder, q.before.map(BuildId), paging::rows_to_read(limit))
+            .await?;
+        let (page, more) = paging::cut(rows, limit);
+        let requests: Vec<_> = page.iter().map(|b| b.request_id).collect();
+        let tested = web.store.changes_tested(&requests).await?;
+        Ok::<_, crate::StoreError>((page, more, tested))
+    };
+    match loaded.await {
+        Ok((page, more, mut tested)) => {
+            let items: Vec<BuildWithChanges> = page
+                .into_iter()
+                .map(|build| BuildWithChanges {
+                    changes: tested.remove(&build.request_id).unwrap_or_default(),
+                    build,
+                })
+                .collect();
+            paging::json_page(
+                (items, more),
+                limit,
+                "/api/builds",
+                &[("builder", builder.map(str::to_string))],
+                "before",
+                |last| last.build.id.0.to_string(),
+            )
+        }
         Err(e) => internal(e),
     }
+}
+
+/// An item of `/api/builds`: the build's fields and the changes it tested.
+#[derive(Serialize)]
+struct BuildWithChanges {
+    #[serde(flatten)]
+    build: BuildRecord,
+    changes: Vec<ChangeRow>,
 }
 
 async fn build_detail(State(web): State<Web>, Path(id): Path<i64>) -> Response {
