@@ -221,8 +221,7 @@ fn last_exception(inner: &[String]) -> Option<&String> {
 /// The lines of a finding's text after its first `skip`, headers and `` ` `` marks taken off,
 /// blank ones and the elision mark left out.
 fn inner_lines(text: &str, skip: usize) -> Vec<String> {
-    text
-        .lines()
+    text.lines()
         .skip(skip)
         .map(|line| {
             let message = crate::record::grammar::parse_header(line.as_bytes())

@@ -586,7 +586,10 @@ fn a_status_word_names_its_test_only_after_that_test_of_the_same_logger() {
     assert_eq!(
         messages,
         [
-            ("test_x (openerp.addons.m.tests.test_a.TestA) ... FAIL", true),
+            (
+                "test_x (openerp.addons.m.tests.test_a.TestA) ... FAIL",
+                true
+            ),
             ("ERROR", true),
             ("FAILED (failures=1, errors=1)", true),
         ],

@@ -158,11 +158,16 @@ fn openerp_70_unittest_failure_at_test_level() {
     assert_eq!(fail.level, Some(oebb_analyze::Level::Test));
     assert!(fail.message.starts_with("FAIL: test_dedup_keeps_oldest"));
     // The finding that tells says the assertion; the status words only restate it.
-    assert!(fail.message.ends_with("): AssertionError: 7 != 9"), "{}", fail.message);
+    assert!(
+        fail.message.ends_with("): AssertionError: 7 != 9"),
+        "{}",
+        fail.message
+    );
     assert!(!fail.restates());
     let status = &r.findings[0];
     assert!(
-        status.message.starts_with("test_dedup_keeps_oldest (") && status.message.ends_with(") ... FAIL"),
+        status.message.starts_with("test_dedup_keeps_oldest (")
+            && status.message.ends_with(") ... FAIL"),
         "{}",
         status.message
     );

@@ -114,7 +114,11 @@ mod reference_corpus {
         let fail = &r.findings[1];
         assert_eq!(fail.text.lines().count(), 5, "{}", fail.text);
         assert!(fail.text.ends_with("` AssertionError: 1 != 0"));
-        assert!(fail.message.ends_with("): AssertionError: 1 != 0"), "{}", fail.message);
+        assert!(
+            fail.message.ends_with("): AssertionError: 1 != 0"),
+            "{}",
+            fail.message
+        );
         assert_eq!(r.tests.run, 11);
     }
 

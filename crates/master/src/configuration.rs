@@ -160,6 +160,20 @@ pub fn changes(old: &MasterConfig, new: &MasterConfig) -> Changes {
     c
 }
 
+/// `[mail]`'s options of the mail task (relay, security, login, sender, missing timeout):
+/// `None` without `[mail]`.
+fn mail_transport(
+    settings: &oebb_config::MasterSettings,
+) -> Option<oebb_config::master_settings::MailSettings> {
+    settings
+        .mail
+        .clone()
+        .map(|mail| oebb_config::master_settings::MailSettings {
+            rules: Vec::new(),
+            ..mail
+        })
+}
+
 /// The settings of `oebb.cfg` that changed, split into applied and needing a restart.
 fn settings_changes(old: &MasterConfig, new: &MasterConfig, c: &mut Changes) {
     let (o, n) = (&old.settings, &new.settings);
@@ -167,6 +181,8 @@ fn settings_changes(old: &MasterConfig, new: &MasterConfig, c: &mut Changes) {
         ("web-address", o.web_address != n.web_address),
         ("worker-address", o.worker_address != n.worker_address),
         ("database", o.database != n.database),
+        // The mail task keeps the transport it started with (or is not running at all).
+        ("[mail] transport", mail_transport(o) != mail_transport(n)),
     ];
     c.needs_restart = restart
         .iter()
@@ -416,6 +432,34 @@ mod tests {
             "{lines:?}"
         );
         assert!(lines.contains(&"needs restart (kept until then): web-address".to_string()));
+    }
+
+    #[test]
+    fn mail_rules_apply_and_its_transport_waits_for_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = |mail: &str| {
+            [
+                ("slaves.cfg", "[w]\npassword = a\n".to_string()),
+                (MANIFEST, "[one]\nbuildout = standalone x.cfg\n".to_string()),
+                ("oebb.cfg", format!("[master]\ntitle = t\n{mail}")),
+            ]
+        };
+        let load_with = |mail: &str| {
+            let files = files(mail);
+            let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+            load(dir.path(), &refs)
+        };
+        let none = load_with("");
+        let relay_a =
+            load_with("[mail]\nfrom = ci@example.com\nrelay = a.example.com\nto = x@example.com\n");
+        let rule_b =
+            load_with("[mail]\nfrom = ci@example.com\nrelay = a.example.com\nto = y@example.com\n");
+        let relay_b =
+            load_with("[mail]\nfrom = ci@example.com\nrelay = b.example.com\nto = y@example.com\n");
+        assert!(changes(&relay_a, &rule_b).needs_restart.is_empty());
+        for (old, new) in [(&relay_a, &relay_b), (&none, &relay_a), (&relay_a, &none)] {
+            assert_eq!(changes(old, new).needs_restart, ["[mail] transport"]);
+        }
     }
 
     #[test]

@@ -17,8 +17,8 @@ use oebb_config::{MasterConfig, Overrides};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::configuration::Outcome;
-use crate::watch::auto::{standalone_all, StandaloneWatches};
 use crate::scheduler::Event;
+use crate::watch::WatchFiles;
 
 /// Reads and checks a master directory: the configuration, or every error found, one line
 /// each as `FILE:LINE: what is wrong; what to do`. `oebb master` gives the checks of
@@ -39,13 +39,13 @@ pub fn plain_loader() -> ConfigLoader {
 /// it would read is broken or names another address.
 pub const WEB_ADDRESS_FILE: &str = ".oebb-web-address";
 
-/// A master directory read and checked off the loop: its configuration, and the live sources
-/// of its standalone buildouts (more files to read, so read here too).
+/// A master directory read and checked off the loop: its configuration, and the files that
+/// watching reads besides it (more files to read, so read here too).
 pub struct LoadedConfiguration {
     /// The configuration.
     pub config: MasterConfig,
-    /// What auto-watch reads from the standalone buildouts' files.
-    pub standalone_watches: StandaloneWatches,
+    /// The standalone buildouts' live sources and the hooks' secret.
+    pub watch_files: WatchFiles,
 }
 
 /// Why a reconfig could not run.
@@ -81,15 +81,15 @@ impl Reconfig {
         tracing::info!(dir = %dir.display(), "reconfig: reading the master directory");
         let loaded = tokio::task::spawn_blocking(move || {
             loader(&dir).map(|config| {
-                let standalone_watches = standalone_all(&config);
+                let watch_files = WatchFiles::read(&config);
                 Box::new(LoadedConfiguration {
                     config,
-                    standalone_watches,
+                    watch_files,
                 })
             })
         })
-            .await
-            .unwrap_or_else(|e| Err(vec![format!("reading the configuration failed: {e}")]));
+        .await
+        .unwrap_or_else(|e| Err(vec![format!("reading the configuration failed: {e}")]));
         let (reply, answer) = oneshot::channel();
         self.events
             .send(Event::Reconfigure { loaded, reply })

@@ -18,6 +18,7 @@ use std::time::Duration;
 use common::browser::Browser;
 use common::tester::MasterTester;
 use hmac::{Hmac, Mac};
+use oebb_master::configuration::Outcome;
 use oebb_master::connections::ConnectionLimits;
 use oebb_master::store::BuildRequestRecord;
 use oebb_master::{Master, MasterOptions, Results};
@@ -217,7 +218,7 @@ async fn commits_build_the_buildouts_watching_them_once_and_auto_watch_follows_t
     let second = git_head(&watched);
     let request = nth_request_done(&t, "watched", 1).await;
     assert_eq!(request.result, Some(Results::Success));
-    assert_eq!(tested(&t, &request).await, [first, second.clone()]);
+    assert_eq!(tested(&t, &request).await, [first.clone(), second.clone()]);
     let build = t.store().builds_of_request(request.id).await.unwrap()[0].id;
     let props = t.store().build_properties(build).await.unwrap();
     let got = props.iter().find(|p| p.name == "got_revision").unwrap();
@@ -568,4 +569,27 @@ async fn signed_push_hooks_start_builds_without_waiting_for_the_interval() {
         assert_eq!(tested(&t, &request).await, [git_head(&repo)], "{path}");
     }
     assert_eq!(t.store().change_count().await.unwrap(), 3);
+
+    // A rotated secret is read again at a reconfig: the old one is refused from then on.
+    write(&t.dir.path().join("hook-secret"), "rotated\n");
+    let outcome = t.master.reconfigure().await.unwrap();
+    assert!(matches!(outcome, Outcome::Applied { .. }), "{outcome:?}");
+    let gitlab_with =
+        |token: &str| format!("X-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: {token}\r\n");
+    let answer = web
+        .request("POST", "/hooks/gitlab", &gitlab_with(SECRET), &gitlab)
+        .await;
+    assert_eq!(
+        answer.status, 401,
+        "the old secret still works: {}",
+        answer.body
+    );
+    let answer = web
+        .request("POST", "/hooks/gitlab", &gitlab_with("rotated"), &gitlab)
+        .await;
+    assert_eq!(
+        answer.status, 202,
+        "the new secret is refused: {}",
+        answer.body
+    );
 }

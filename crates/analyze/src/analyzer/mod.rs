@@ -436,4 +436,3 @@ impl Analyzer {
         self.tally.keep(finding);
     }
 }
-

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use oebb_config::{MasterConfig, WorkerName};
 
 use crate::reconfig::LoadedConfiguration;
-use crate::watch::auto::StandaloneWatches;
+use crate::watch::WatchFiles;
 use oebb_protocol::Untrusted;
 
 use super::Scheduler;
@@ -36,8 +36,8 @@ impl Scheduler {
         loaded: Result<Box<LoadedConfiguration>, Vec<String>>,
     ) -> Outcome {
         let at = crate::store::now_millis();
-        let (new, standalone) = match loaded {
-            Ok(new) => (Arc::new(new.config), new.standalone_watches),
+        let (new, watch_files) = match loaded {
+            Ok(new) => (Arc::new(new.config), new.watch_files),
             Err(mut errors) => {
                 if errors.len() > MAX_ERRORS {
                     let more = errors.len() - MAX_ERRORS;
@@ -58,7 +58,7 @@ impl Scheduler {
         };
         let changes = changes(&self.config, &new);
         let warnings = new.warnings.iter().map(ToString::to_string).collect();
-        self.apply_configuration(new, standalone);
+        self.apply_configuration(new, watch_files);
         if changes.is_empty() {
             tracing::info!("reconfig applied: nothing changed");
         } else {
@@ -76,9 +76,10 @@ impl Scheduler {
     /// Makes `new` the running configuration: the one place where everything derived from
     /// the configuration is replaced (builders, workers and their passwords, settings, the
     /// web's users and pages, the watched repositories and the buildouts' schedulers with
-    /// `standalone`'s live sources, the mail rules). Connected workers that are gone or have a
-    /// new password get no new build and are disconnected once their running builds end.
-    pub fn apply_configuration(&mut self, new: Arc<MasterConfig>, standalone: StandaloneWatches) {
+    /// the standalone buildouts' live sources and the hooks' secret of `watch_files`, the mail
+    /// rules). Connected workers that are gone or have a new password get no new build and are
+    /// disconnected once their running builds end.
+    pub fn apply_configuration(&mut self, new: Arc<MasterConfig>, watch_files: WatchFiles) {
         let old = std::mem::replace(&mut self.config, new.clone());
         self.builders = new
             .matrix
@@ -98,7 +99,7 @@ impl Scheduler {
             passwords.set_users(&new.settings.users);
         }
         if let Some(schedules) = &mut self.schedules {
-            schedules.reconfigure(new.clone(), standalone);
+            schedules.reconfigure(new.clone(), watch_files);
         }
         self.notify = crate::notify::Notifier::from_config(&new).map(Arc::new);
         let old_passwords: HashMap<&WorkerName, &str> = old

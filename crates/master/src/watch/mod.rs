@@ -114,9 +114,44 @@ pub struct WatchHandle {
     /// Each repository's poller, by original URL.
     pub board: Arc<Mutex<BTreeMap<String, PollerView>>>,
     /// The push hooks' shared secret (`hook-secret-file` of `[watch]`), if set.
-    pub hook_secret: Option<Arc<[u8]>>,
+    pub hook_secret: HookSecret,
     /// Counters.
     pub metrics: Arc<WatchMetrics>,
+}
+
+/// The push hooks' shared secret, replaced at each reconfig (a rotated secret needs no
+/// restart); `None` while hooks are off.
+#[derive(Clone, Default)]
+pub struct HookSecret(Arc<std::sync::RwLock<Option<Arc<[u8]>>>>);
+
+impl HookSecret {
+    /// The secret now.
+    pub fn get(&self) -> Option<Arc<[u8]>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, secret: Option<Arc<[u8]>>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = secret;
+    }
+}
+
+/// What watching reads from files besides the configuration: a reconfig reads them with it,
+/// off the scheduler loop, and [`schedules::Schedules::reconfigure`] takes them.
+pub struct WatchFiles {
+    /// The standalone buildouts' live sources.
+    pub standalone: auto::StandaloneWatches,
+    /// The hooks' secret.
+    pub hook_secret: Option<Arc<[u8]>>,
+}
+
+impl WatchFiles {
+    /// Reads them for `config`.
+    pub fn read(config: &oebb_config::MasterConfig) -> WatchFiles {
+        WatchFiles {
+            standalone: auto::standalone_all(config),
+            hook_secret: read_hook_secret(config),
+        }
+    }
 }
 
 /// Starts watching for a master: the schedulers inside `scheduler`, the pollers' task, and
@@ -136,12 +171,14 @@ pub async fn start(
 > {
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let metrics = Arc::new(WatchMetrics::default());
+    let hook_secret = HookSecret::default();
     let schedules = schedules::Schedules::start(
         config,
         store,
         commands.clone(),
         events.clone(),
         metrics.clone(),
+        hook_secret.clone(),
     )
     .await?;
     let board = Arc::new(Mutex::new(BTreeMap::new()));
@@ -159,7 +196,7 @@ pub async fn start(
     let handle = WatchHandle {
         commands,
         board,
-        hook_secret: hook_secret(config),
+        hook_secret,
         metrics,
     };
     Ok((scheduler.with_schedules(schedules), handle, pollers))
@@ -167,7 +204,7 @@ pub async fn start(
 
 /// The hooks' secret: the first line of `hook-secret-file` (relative to the master
 /// directory), read through the configuration's bounded reader.
-fn hook_secret(config: &oebb_config::MasterConfig) -> Option<Arc<[u8]>> {
+fn read_hook_secret(config: &oebb_config::MasterConfig) -> Option<Arc<[u8]>> {
     let file = config.settings.watch.hook_secret_file.as_ref()?;
     let path = config.dir.join(file);
     match oebb_config::load::read_file(&path) {

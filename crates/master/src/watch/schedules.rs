@@ -14,7 +14,7 @@ use oebb_config::watching::{self, AutoWatched, WatchPlan};
 use oebb_config::{BuilderName, MasterConfig};
 use tokio::sync::mpsc;
 
-use super::{auto, PollerCommand, WatchEvent, WatchMetrics};
+use super::{auto, HookSecret, PollerCommand, WatchEvent, WatchFiles, WatchMetrics};
 use crate::ids::{BuildId, ChangeId};
 use crate::scheduler::Event;
 use crate::store::watch::SeenChange;
@@ -33,6 +33,7 @@ pub struct Schedules {
     pollers: mpsc::UnboundedSender<PollerCommand>,
     events: mpsc::UnboundedSender<Event>,
     metrics: Arc<WatchMetrics>,
+    hook_secret: HookSecret,
 }
 
 impl Schedules {
@@ -44,6 +45,7 @@ impl Schedules {
         pollers: mpsc::UnboundedSender<PollerCommand>,
         events: mpsc::UnboundedSender<Event>,
         metrics: Arc<WatchMetrics>,
+        hook_secret: HookSecret,
     ) -> Result<Schedules, StoreError> {
         let mut auto = AutoWatched::new();
         for (buildout, json) in store.auto_watches().await? {
@@ -70,8 +72,9 @@ impl Schedules {
             pollers,
             events,
             metrics,
+            hook_secret,
         };
-        schedules.take_standalone(auto::standalone_all(config));
+        schedules.take_files(WatchFiles::read(config));
         schedules.plan = Arc::new(watching::plan(&schedules.config, &schedules.auto));
         let waiting: Vec<String> = schedules.pending.keys().cloned().collect();
         for buildout in waiting {
@@ -84,10 +87,11 @@ impl Schedules {
         Ok(schedules)
     }
 
-    fn take_standalone(&mut self, standalone: auto::StandaloneWatches) {
-        for (buildout, watches) in standalone {
+    fn take_files(&mut self, files: WatchFiles) {
+        for (buildout, watches) in files.standalone {
             self.auto.insert(buildout, watches);
         }
+        self.hook_secret.set(files.hook_secret);
     }
 
     /// What the pollers follow now.
@@ -98,12 +102,12 @@ impl Schedules {
     /// **The reconfiguration hook**: follow `config` from now on. The plan is derived again
     /// by the same pure function ([`watching::plan`]) with the auto-watched sources kept, and
     /// handed to the pollers; waiting changes stay and build with the new builders.
-    /// `standalone` was read with the configuration, off the loop.
-    pub fn reconfigure(&mut self, config: Arc<MasterConfig>, standalone: auto::StandaloneWatches) {
+    /// `files` were read with the configuration, off the loop.
+    pub fn reconfigure(&mut self, config: Arc<MasterConfig>, files: WatchFiles) {
         let settings = super::pollers::PollerSettings::for_config(&config);
         self.config = config;
         let _ = self.pollers.send(PollerCommand::SetSettings(settings));
-        self.take_standalone(standalone);
+        self.take_files(files);
         self.replan();
     }
 

@@ -278,13 +278,13 @@ fn hook(web: &Web, forge: Forge, headers: &HeaderMap, body: &[u8]) -> Response {
             "this master watches nothing",
         );
     };
-    let Some(secret) = &watch.hook_secret else {
+    let Some(secret) = watch.hook_secret.get() else {
         return api_error(
             StatusCode::FORBIDDEN,
             "push hooks are off: set hook-secret-file in [watch] of oebb.cfg",
         );
     };
-    if !hooks::authentic(forge, secret, header(forge.auth_header()), body) {
+    if !hooks::authentic(forge, &secret, header(forge.auth_header()), body) {
         tracing::warn!(?forge, "push hook refused: bad signature or token");
         return api_error(
             StatusCode::UNAUTHORIZED,
