@@ -223,6 +223,13 @@ fn openerp_70_real_unittest_and_yaml_failures_name_their_assertions() {
 fn openerp_70_real_data_error_shows_the_exception_of_the_function() {
     let r = run("openerp-7.0-real-data-error.log");
     assert_eq!(r.verdict, Verdict::Fail);
+    let first = &r.findings[0].message;
+    assert!(
+        first.starts_with("Parse error in /")
+            && first
+                .ends_with("ci_data/data.xml:8: ValueError: ci_data: thing one counts 4, not 3"),
+        "{first}"
+    );
     let text = oebb_analyze::render_text(&r, "test.log");
     assert!(
         text.contains("      … ValueError: ci_data: thing one counts 4, not 3\n"),
@@ -345,7 +352,11 @@ fn odoo_10_registry_and_database_load_failures() {
     let [registry, database, _] = &r.findings[..] else {
         panic!("{:?}", r.findings)
     };
-    assert_eq!(registry.message, "Failed to load registry");
+    // The message ends with the exception its traceback ends with.
+    assert_eq!(
+        registry.message,
+        "Failed to load registry: ImportError: No module named barcode"
+    );
     assert!(
         registry
             .text

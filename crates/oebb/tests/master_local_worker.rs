@@ -119,3 +119,67 @@ fn the_master_creates_its_store_readable_by_its_owner_only() {
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{file}");
     }
 }
+
+/// `oebb force --wait` in a terminal (a real pseudo-terminal, through util-linux `script`)
+/// keeps the running step's elapsed time on a status line; piped, it prints plain lines only;
+/// `--follow` streams the running step's log as it is written.
+#[test]
+fn force_wait_shows_a_status_line_in_a_terminal_and_follow_streams_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    oebb_testkit::one_script_master_dir(
+        d,
+        "echo first half of the log\nsleep 3\necho second half of the log\n",
+    );
+    let log = d.join("master.log");
+    let _master = Killed::spawn(
+        Command::new(env!("CARGO_BIN_EXE_oebb")).args([
+            "master",
+            d.to_str().unwrap(),
+            "--local-worker",
+        ]),
+        "oebb master --local-worker",
+        log.clone(),
+    );
+    force_and_check(d, 1, &log);
+    let in_terminal = |extra: &str| {
+        let command = format!(
+            "'{}' force '{}' x --wait --timeout 60 {extra}",
+            env!("CARGO_BIN_EXE_oebb"),
+            d.display()
+        );
+        let out = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("util-linux `script` runs (apt-get install bsdutils)");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let shown = in_terminal("");
+    let status = shown.find("\r\x1b[K  ").map(|at| &shown[at..]);
+    assert!(
+        status.is_some_and(|s| s.lines().next().unwrap().contains(": running for ")),
+        "{shown:?}"
+    );
+    assert!(shown.contains("on local: success"), "{shown:?}");
+    assert!(!shown.contains("second half of the log"), "{shown:?}");
+
+    let piped = oebb(&["force", d.to_str().unwrap(), "x", "--wait"]);
+    let piped = String::from_utf8_lossy(&piped.stdout);
+    assert!(
+        !piped.contains('\r') && !piped.contains('\x1b'),
+        "{piped:?}"
+    );
+    assert!(piped.contains("on local: success"), "{piped}");
+
+    let followed = in_terminal("--follow");
+    let first = followed.find("first half of the log");
+    let second = followed.find("second half of the log");
+    let end = followed.find("on local: success");
+    assert!(
+        matches!((first, second, end), (Some(a), Some(b), Some(c)) if a < b && b < c),
+        "{followed:?}"
+    );
+    assert!(!followed.contains("running for"), "{followed:?}");
+}

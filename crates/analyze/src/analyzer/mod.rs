@@ -415,11 +415,15 @@ impl Analyzer {
             }
         }
         let fingerprint = fingerprint(rule.name(), &logger, &message, last.trim(), &db);
-        if rule == Rule::TestFailure && k.text_lines > 1 {
-            // The test's name alone does not say what failed: its exception does.
+        if k.text_lines > 1 {
+            // A test's name or `Parse error in data.xml:8:` does not say what failed: the
+            // exception its traceback ends with, often hundreds of lines down, does.
             if let Some(exception) = crate::report::exception_in(&text, 1) {
-                let end = exception.floor_char_boundary(candidate::MAX_LAST_LINE);
-                message = format!("{message}: {}", &exception[..end]);
+                if !message.contains(exception.as_str()) {
+                    let end = exception.floor_char_boundary(candidate::MAX_LAST_LINE);
+                    let head = message.trim_end().trim_end_matches(':');
+                    message = format!("{head}: {}", &exception[..end]);
+                }
             }
         }
         let finding = Finding {
