@@ -597,3 +597,27 @@ fn a_status_word_names_its_test_only_after_that_test_of_the_same_logger() {
         r.findings
     );
 }
+
+/// Real openerp-core 7.0.406 lines (crates/oebb/tests/openerp7.rs, `import` variant).
+#[test]
+fn a_module_that_cannot_be_loaded_says_why_in_its_finding() {
+    let r = run(&[
+        "2026-12-02 10:21:30,606 20417 CRITICAL db openerp.modules.module: Couldn't load module ci_import",
+        "2026-12-02 10:21:30,606 20417 CRITICAL db openerp.modules.module: No module named ci_no_such_module",
+        "2026-12-02 10:21:30,607 20417 ERROR db openerp: Failed to initialize database `db`.",
+    ]);
+    let load: Vec<&str> = r
+        .findings_of(LoadFailure)
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(
+        load,
+        [
+            "Couldn't load module ci_import: No module named ci_no_such_module",
+            "Failed to initialize database `db`."
+        ],
+        "{:?}",
+        r.findings
+    );
+    assert_eq!(r.count(ErrorRecord), 0, "{:?}", r.findings);
+}

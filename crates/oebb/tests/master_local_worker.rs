@@ -129,7 +129,7 @@ fn force_wait_shows_a_status_line_in_a_terminal_and_follow_streams_the_log() {
     let d = dir.path();
     oebb_testkit::one_script_master_dir(
         d,
-        "echo first half of the log\nsleep 3\necho second half of the log\n",
+        "echo built in $(pwd)\necho first half of the log\nsleep 3\necho second half of the log\n",
     );
     let log = d.join("master.log");
     let _master = Killed::spawn(

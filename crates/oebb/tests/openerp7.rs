@@ -400,7 +400,7 @@ fn check_first_cause(b: &Forced) -> Option<String> {
         "clean" => return None,
         "tests" => &["FAIL: test_counts_of_thing_one (", "): AssertionError: {"],
         "data" => &["ValueError: ci_data: thing one counts 4, not 3"],
-        "import" => &["ci_no_such_module"],
+        "import" => &["ci_import: No module named ci_no_such_module"],
         other => panic!("no expectations for {other}"),
     };
     let first = b.stdout.lines().find(|l| l.starts_with("cause: "));

@@ -31,6 +31,8 @@ pub(super) struct Candidate {
     pub(super) elided: bool,
     /// Last non-blank line (usually the exception), for the fingerprint.
     pub(super) last_line: Vec<u8>,
+    /// Why the record's failure happened, told by the record after it (see `reason`).
+    pub(super) reason: Vec<u8>,
     /// Whether the text is needed (for a kept finding or for ignore patterns); when not,
     /// collecting it would only cost time. Set before `start`.
     pub(super) collect: bool,
@@ -64,6 +66,17 @@ impl Candidate {
         self.text_lines = 0;
         self.elided = false;
         self.last_line.clear();
+        self.reason.clear();
+    }
+
+    /// Keeps `message`, a record after this one that says why it failed, capped.
+    pub(super) fn reason(&mut self, message: &[u8]) {
+        if self.collect {
+            set(
+                &mut self.reason,
+                &message[..message.len().min(MAX_LAST_LINE)],
+            );
+        }
     }
 
     /// Adds one line of the record's text.

@@ -234,6 +234,13 @@ impl Analyzer {
             self.continuation(buf, line, line);
             return;
         }
+        if self.is_reason_of_kept_load_failure(h) {
+            // 6.1–10.0 log why a module could not be loaded as the next CRITICAL record
+            // (`No module named x`): it is that finding's cause.
+            self.kept.reason(h.message);
+            self.continuation(buf, line, line);
+            return;
+        }
         let rule = classify(h.level, h.message, self.options.tests);
         let described = match rule {
             Some(Rule::TestFailure) => self.described_status(buf, h),
@@ -293,6 +300,18 @@ impl Analyzer {
             && (self.kept.message.starts_with(b"FAIL:") || self.kept.message.starts_with(b"ERROR:"))
             && (!self.kept.collect || self.kept.logger == h.logger)
             && crate::record::grammar::trim_end(h.message) == b"Traceback (most recent call last):"
+    }
+
+    /// Whether `h` says why the module of the `Couldn't load module x` record being kept could
+    /// not be loaded: the record right after it, same logger and level, not a failure itself.
+    fn is_reason_of_kept_load_failure(&self, h: &Header<'_>) -> bool {
+        self.open == Open::Kept
+            && self.kept.rule == Some(Rule::LoadFailure)
+            && self.kept.level == Some(h.level)
+            && self.kept.text_lines == 1
+            && self.kept.message.starts_with(b"Couldn't load ")
+            && (!self.kept.collect || self.kept.logger == h.logger)
+            && classify(h.level, h.message, self.options.tests) == Some(Rule::ErrorRecord)
     }
 
     /// Markers that runbot greps anywhere, even on lines that are not records.
@@ -418,7 +437,10 @@ impl Analyzer {
         if k.text_lines > 1 {
             // A test's name or `Parse error in data.xml:8:` does not say what failed: the
             // exception its traceback ends with, often hundreds of lines down, does.
-            if let Some(exception) = crate::report::exception_in(&text, 1) {
+            let cause = crate::report::exception_in(&text, 1).or_else(|| {
+                (!k.reason.is_empty()).then(|| String::from_utf8_lossy(&k.reason).into_owned())
+            });
+            if let Some(exception) = cause {
                 if !message.contains(exception.as_str()) {
                     let end = exception.floor_char_boundary(candidate::MAX_LAST_LINE);
                     let head = message.trim_end().trim_end_matches(':');
