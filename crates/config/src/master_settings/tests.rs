@@ -27,7 +27,7 @@ fn every_option_is_read() {
          [master]\nweb-address = 0.0.0.0:8080\nworker-address = 10.0.0.1:9990\n\
          database = postgresql://oebb@localhost/oebb\ntitle = My CI\npublic-url = https://%(host)s/\n\
          manifests = buildouts/MANIFEST.cfg\n  other/MANIFEST.cfg\nworkers = workers.cfg\n\
-         max-queued-requests = 20\n\
+         max-queued-requests = 20\nlocal-worker-user = oebb\n\
          [watch]\npoll-interval = 60\ntree-stable-timer = 0\n\
          url-rewrite = https://github.com/ file:///srv/mirror/\n  lp: https://git.launchpad.net/\n\
          [users]\nadmin = $argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\nBob = $argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNob3RoZXJoYXNo\n\
@@ -52,6 +52,7 @@ fn every_option_is_read() {
     );
     assert_eq!(s.workers, Some(PathBuf::from("workers.cfg")));
     assert_eq!(s.max_queued_requests, 20);
+    assert_eq!(s.local_worker_user.as_deref(), Some("oebb"));
     assert_eq!(s.watch.poll_interval, 60);
     assert_eq!(s.watch.tree_stable_timer, 0);
     assert_eq!(
@@ -138,12 +139,13 @@ fn mail_defaults() {
 fn bad_settings_are_reported_with_file_line_and_message() {
     let cases: &[(&str, &str)] = &[
         ("[server]\nport = 1\n", "t.cfg:1: unknown section [server]; the valid sections are [master], [watch], [users], [mail], [mail:NAME]"),
-        ("[master]\nweb_address = 1\n", "t.cfg:2: unknown option `web_address` in section [master]; the valid options are web-address, worker-address, database, title, public-url, manifests, workers, max-queued-requests"),
+        ("[master]\nweb_address = 1\n", "t.cfg:2: unknown option `web_address` in section [master]; the valid options are web-address, worker-address, database, title, public-url, manifests, workers, max-queued-requests, local-worker-user"),
         ("[watch]\ninterval = 1\n", "t.cfg:2: unknown option `interval` in section [watch]; the valid options are poll-interval, tree-stable-timer, url-rewrite, hook-secret-file"),
         ("[master]\nweb-address = localhost\n", "t.cfg:2: `web-address` = `localhost` is invalid: write HOST:PORT, e.g. 127.0.0.1:8010"),
         ("[master]\nworker-address = :99999\n", "t.cfg:2: `worker-address` = `:99999` is invalid: write HOST:PORT, e.g. 127.0.0.1:8010"),
         ("[master]\ndatabase = mysql://x\n", "t.cfg:2: `database` = `mysql://x` is invalid: write sqlite:FILE or postgresql://USER@HOST/DB"),
         ("[master]\npublic-url = ci.example.com\n", "t.cfg:2: `public-url` = `ci.example.com` is invalid: write an http:// or https:// URL"),
+        ("[master]\nlocal-worker-user = root; rm\n", "t.cfg:2: `local-worker-user` = `root; rm` is invalid: write the name of a user of this machine, e.g. oebb"),
         ("[master]\nmax-queued-requests = 0\n", "t.cfg:2: `max-queued-requests` = `0` is invalid: write a whole number of requests, at least 1"),
         ("[master]\nmanifests =\n", "t.cfg:2: `manifests` = `` is invalid: name at least one manifest file"),
         ("[watch]\npoll-interval = 0\n", "t.cfg:2: `poll-interval` = `0` is invalid: write a whole number of seconds (poll-interval at least 1)"),

@@ -21,6 +21,7 @@ pub struct MasterArgs {
     /// Run the local worker's commands as this user: OpenERP and Odoo refuse to run as root,
     /// so a master started as root needs it to build them. What the worker creates for the
     /// commands (its directory, workdirs, downloads) becomes that user's; DIR must let it in.
+    /// Default: `local-worker-user` of oebb.cfg's [master] (create-master run as root writes it).
     #[arg(long, value_name = "USER", requires = "local_worker")]
     local_worker_user: Option<String>,
 }
@@ -62,9 +63,12 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
     } else {
         None
     };
+    // Only the local worker runs as that user: without --local-worker, oebb.cfg's is unused.
     let run_as = args
         .local_worker_user
         .as_deref()
+        .or(config.settings.local_worker_user.as_deref())
+        .filter(|_| args.local_worker)
         .map(super::worker::run_as)
         .transpose()?;
     runtime()?.block_on(async move {
