@@ -27,7 +27,7 @@ fn every_option_is_read() {
          [master]\nweb-address = 0.0.0.0:8080\nworker-address = 10.0.0.1:9990\n\
          database = postgresql://oebb@localhost/oebb\ntitle = My CI\npublic-url = https://%(host)s/\n\
          manifests = buildouts/MANIFEST.cfg\n  other/MANIFEST.cfg\nworkers = workers.cfg\n\
-         max-queued-requests = 20\nlocal-worker-user = oebb\n\
+         max-queued-requests = 20\n\
          [watch]\npoll-interval = 60\ntree-stable-timer = 0\n\
          url-rewrite = https://github.com/ file:///srv/mirror/\n  lp: https://git.launchpad.net/\n\
          [users]\nadmin = $argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\nBob = $argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNob3RoZXJoYXNo\n\
@@ -52,7 +52,6 @@ fn every_option_is_read() {
     );
     assert_eq!(s.workers, Some(PathBuf::from("workers.cfg")));
     assert_eq!(s.max_queued_requests, 20);
-    assert_eq!(s.local_worker_user.as_deref(), Some("oebb"));
     assert_eq!(s.watch.poll_interval, 60);
     assert_eq!(s.watch.tree_stable_timer, 0);
     assert_eq!(
@@ -217,4 +216,12 @@ fn mail_rules_naming_unknown_builders_or_categories_are_errors_at_their_line() {
             "t.cfg:6: mail rule names category `custmers`, which does not exist (categories are the buildouts' `build-category` values); correct or remove it",
         ]
     );
+}
+
+#[test]
+fn the_local_worker_user_is_read_and_absent_by_default() {
+    let (s, errors) = settings("[master]\nlocal-worker-user = oebb-ci.1\n");
+    assert_eq!(errors, Vec::<String>::new());
+    assert_eq!(s.local_worker_user.as_deref(), Some("oebb-ci.1"));
+    assert_eq!(settings("[master]\n").0.local_worker_user, None);
 }
