@@ -9,7 +9,10 @@
 //! probes' PATH (pyenv's own lives under /root, closed to others).
 //!
 //! What the test adds between the commands, and why: free ports in oebb.cfg (8010 and 9989 may
-//! be taken on this machine), and the local worker's caches linked to a directory kept under
+//! be taken on this machine), the server's sdist in the recipe's download cache (this
+//! machine's proxy to PyPI gives Python 2's HTTP/1.0 `urllib` an empty body, so the
+//! recipe's own download of `version = url` is not exercised here), and the local worker's
+//! caches linked to a directory kept under
 //! `$OEBB_TEST_PREFIX/openerp7/caches-demo`, seeded once with hard links to the eggs the
 //! openerp7 test's oebb worker built (`caches-oebb`, when that test ran before: cargo runs
 //! this file after it) except `PyChart` and `openerp-command`, so the build is warm (about
@@ -116,6 +119,18 @@ fn kept_caches(master: &Path, user: Option<&setup::User>) {
         }
         setup::give(&fresh, user);
         std::fs::rename(&fresh, &kept).unwrap();
+    }
+    // This machine reaches PyPI through a proxy that answers Python 2's `urllib` (HTTP/1.0,
+    // which anybox.recipe.openerp downloads `version = url` with) with an empty body: the
+    // server's sdist, as install-test-deps downloaded it with pip, goes into the recipe's
+    // download cache, where the recipe looks before downloading.
+    let downloads = kept.join("odoo-downloads");
+    let sdist = downloads.join("openerp-core-7.0.406.tar.gz");
+    if std::fs::metadata(&sdist).map_or(true, |m| m.len() == 0) {
+        std::fs::create_dir_all(&downloads).unwrap();
+        let from = setup::openerp7_dir().join("sdists/openerp-core-7.0.406.tar.gz");
+        std::fs::copy(&from, &sdist).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        setup::give(&downloads, user);
     }
     let basedir = master.join("workers/local");
     std::fs::create_dir_all(&basedir).unwrap();
