@@ -131,12 +131,7 @@ pub fn run(args: CreateMasterArgs) -> anyhow::Result<u8> {
         }
     }
     let choice = match (&args.local_worker_user, args.no_probe) {
-        (None, true) => worker_user::decide(&worker_user::Facts {
-            given: None,
-            is_root: false,
-            sudo_user: None,
-            conventional_exists: false,
-        }),
+        (None, true) => worker_user::not_looked_for(),
         (given, _) => worker_user::choose(given.as_deref()),
     };
     let worker = match &choice.user {

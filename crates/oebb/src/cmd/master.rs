@@ -71,6 +71,14 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
         .filter(|_| args.local_worker)
         .map(super::worker::run_as)
         .transpose()?;
+    // SAFETY: geteuid has no preconditions.
+    if args.local_worker && run_as.is_none() && unsafe { libc::geteuid() } == 0 {
+        tracing::warn!(
+            "the local worker runs its commands as root, which OpenERP and Odoo refuse: set \
+             local-worker-user in [master] of oebb.cfg (or --local-worker-user) to an \
+             unprivileged user"
+        );
+    }
     runtime()?.block_on(async move {
         // Watched before the master starts: an unwatched SIGHUP would end the process.
         let hangups = signal(SignalKind::hangup()).context("watching SIGHUP")?;

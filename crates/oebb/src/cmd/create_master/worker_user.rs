@@ -91,6 +91,19 @@ pub fn choose(given: Option<&str>) -> Choice {
     })
 }
 
+/// `--no-probe` without `--local-worker-user`: nobody, whoever runs create-master, so the
+/// example is the same on every machine.
+pub fn not_looked_for() -> Choice {
+    Choice {
+        user: None,
+        reason: "create-master --no-probe chose no user: the local worker runs its commands as \
+                 the master's own user, and a master run as root needs one (OpenERP and Odoo \
+                 refuse root)"
+            .into(),
+        needs_a_user: false,
+    }
+}
+
 /// The `local-worker-user` lines of oebb.cfg: the option when a user was chosen, else a
 /// commented example; the reason above it either way.
 pub fn config_lines(choice: &Choice) -> String {
