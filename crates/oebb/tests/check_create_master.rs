@@ -48,7 +48,11 @@ fn created_master_passes_check_with_a_builder_per_buildout() {
         .collect();
     assert_eq!(
         names,
-        ["openerp-7.0-pg16", "odoo-16.0-pg16", "odoo-16.0-nodemo-pg16"]
+        [
+            "openerp-7.0-pg16",
+            "odoo-16.0-pg16",
+            "odoo-16.0-nodemo-pg16"
+        ]
     );
     assert_eq!(v["workers"][0]["name"], "local");
     assert_eq!(v["builders"][0]["env"]["local"]["PGPORT"], "5432");

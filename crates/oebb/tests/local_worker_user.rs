@@ -49,7 +49,10 @@ fn the_local_worker_user_of_oebb_cfg_is_used_without_the_option() {
     let text = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(
         &cfg,
-        text.replace("[master]\n", &format!("[master]\nlocal-worker-user = {USER}\n")),
+        text.replace(
+            "[master]\n",
+            &format!("[master]\nlocal-worker-user = {USER}\n"),
+        ),
     )
     .unwrap();
     builds_as_the_user(dir.path(), &[]);

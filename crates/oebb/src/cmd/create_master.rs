@@ -233,8 +233,8 @@ fn walkdir(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut dirs = vec![root.to_path_buf()];
     let mut i = 0;
     while i < dirs.len() {
-        for entry in std::fs::read_dir(&dirs[i])
-            .with_context(|| format!("reading {}", dirs[i].display()))?
+        for entry in
+            std::fs::read_dir(&dirs[i]).with_context(|| format!("reading {}", dirs[i].display()))?
         {
             let path = entry?.path();
             if path.is_dir() {

@@ -6,12 +6,12 @@
 
 use super::machine::{major_version, Access, Cluster, Machine};
 use super::python_probe::pythons;
+use oebb_worker::RunAs;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use oebb_worker::RunAs;
 use wait_timeout::ChildExt;
 
 /// Longest any probe may take (a server that does not answer, a hung interpreter).

@@ -111,7 +111,10 @@ pub fn config_lines(choice: &Choice) -> String {
         "# The user `oebb master DIR --local-worker` runs the local worker's commands as\n\
          # (OpenERP and Odoo refuse root; --local-worker-user wins). Read at start only.\n",
     );
-    out.push_str(&super::capability_lines::comment(&format!("{}.", choice.reason)));
+    out.push_str(&super::capability_lines::comment(&format!(
+        "{}.",
+        choice.reason
+    )));
     match &choice.user {
         Some(user) => out.push_str(&format!("local-worker-user = {user}\n")),
         None => out.push_str(&format!("# local-worker-user = {CONVENTIONAL_USER}\n")),
@@ -162,7 +165,9 @@ mod tests {
         let nobody = decide(&facts(true));
         assert_eq!(nobody.user, None);
         assert!(nobody.needs_a_user);
-        assert!(nobody.reason.contains("useradd --system --create-home oebb"));
+        assert!(nobody
+            .reason
+            .contains("useradd --system --create-home oebb"));
     }
 
     #[test]

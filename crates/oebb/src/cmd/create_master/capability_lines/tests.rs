@@ -274,7 +274,10 @@ fn with_a_worker_user_the_python_it_can_run_is_chosen_and_the_other_told() {
     let mut m = machine(vec![], vec![closed]);
     m.worker_user = Some("oebb".into());
     let text = all_text(&worker_lines(&m));
-    assert!(text.contains("oebb, who runs the local worker's commands, cannot run"), "{text}");
+    assert!(
+        text.contains("oebb, who runs the local worker's commands, cannot run"),
+        "{text}"
+    );
     assert!(text.contains("(oebb cannot run it)"), "{text}");
 }
 
