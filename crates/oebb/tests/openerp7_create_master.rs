@@ -15,9 +15,9 @@
 //! caches linked to a directory kept under
 //! `$OEBB_TEST_PREFIX/openerp7/caches-demo`, seeded once with hard links to the eggs the
 //! openerp7 test's oebb worker built (`caches-oebb`, when that test ran before: cargo runs
-//! this file after it) except `PyChart` and `openerp-command`, so the build is warm (about
-//! 2.5 minutes; a cold one takes over 6) and still takes those two from the stand-ins
-//! create-master wrote.
+//! this file after it) except `PyChart` and `openerp-command`, so the build is warm (40 s
+//! measured, against 10.5 minutes on empty caches) and still takes those two from the
+//! stand-ins create-master wrote.
 
 #[allow(dead_code)]
 #[path = "openerp7_support/setup.rs"]
