@@ -211,3 +211,44 @@ fn the_local_worker_user_and_the_stand_ins_are_written_where_the_worker_reads_th
     let out = oebb(&["check", m]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+/// Run as root for another user, create-master warns when a directory above the master
+/// directory is closed to that user (here the private temporary directory), and says how to
+/// fix it; once it is open, nothing is said.
+#[cfg(unix)]
+#[test]
+fn a_directory_closed_to_the_local_worker_user_is_told() {
+    use std::os::unix::fs::PermissionsExt;
+    let me = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&me.stdout).trim() != "0" {
+        // Only root runs the local worker as another user.
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let closed = dir.path().join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let master = closed.join("demo");
+    let args = [
+        "create-master",
+        "--no-probe",
+        "--local-worker-user",
+        "oebbtest",
+    ];
+    let out = oebb(&[&args[..], &[master.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!(
+            "warning: oebbtest runs the local worker's commands but cannot enter {}",
+            closed.display()
+        )) && said.contains("chmod o+x"),
+        "{said}"
+    );
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let open = closed.join("demo2");
+    let out = oebb(&[&args[..], &[open.to_str().unwrap()]].concat());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!said.contains("warning"), "{said}");
+}
