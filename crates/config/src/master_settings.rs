@@ -67,6 +67,10 @@ pub struct MasterSettings {
     /// Most build requests one builder may have queued (`max-queued-requests`, default
     /// [`DEFAULT_MAX_QUEUED_REQUESTS`]); a force beyond is refused.
     pub max_queued_requests: usize,
+    /// The user `oebb master DIR --local-worker` runs its local worker's commands as
+    /// (`local-worker-user`; `--local-worker-user` wins): OpenERP and Odoo refuse root, so a
+    /// master run as root needs one to build them. `oebb create-master` run as root writes it.
+    pub local_worker_user: Option<String>,
     /// `[watch]`.
     pub watch: WatchSettings,
     /// `[users]`.
@@ -89,6 +93,7 @@ impl Default for MasterSettings {
             manifests: vec![PathBuf::from("buildouts/MANIFEST.cfg")],
             workers: None,
             max_queued_requests: DEFAULT_MAX_QUEUED_REQUESTS,
+            local_worker_user: None,
             watch: WatchSettings {
                 poll_interval: 600,
                 tree_stable_timer: 600,
@@ -113,6 +118,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
             "manifests",
             "workers",
             "max-queued-requests",
+            "local-worker-user",
         ],
     ),
     (
@@ -306,8 +312,22 @@ fn master_option(s: &mut MasterSettings, opt: &Opt, err: &mut impl FnMut(u32, Er
                 bad(opt, "write a whole number of requests, at least 1"),
             ),
         },
+        "local-worker-user" if !is_user_name(v) => err(
+            opt.line,
+            bad(opt, "write the name of a user of this machine, e.g. oebb"),
+        ),
+        "local-worker-user" => s.local_worker_user = Some(v.into()),
         _ => {}
     }
+}
+
+/// A POSIX-portable user name (letters, digits, `.`, `_`, `-`, not starting with `-`).
+fn is_user_name(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && !v.starts_with('-')
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn watch_option(w: &mut WatchSettings, opt: &Opt, err: &mut impl FnMut(u32, ErrorKind)) {

@@ -25,7 +25,10 @@ fn created_master_passes_check_with_a_builder_per_buildout() {
         "oebb.cfg",
         "slaves.cfg",
         "buildouts/MANIFEST.cfg",
+        "buildouts/openerp-7.0.cfg",
         "buildouts/odoo-16.0.cfg",
+        "buildouts/openerp-7.0-dists/PyChart-1.39-py2.7.egg/EGG-INFO/requires.txt",
+        "buildouts/openerp-7.0-dists/openerp_command-0.0.1-py2.7.egg/EGG-INFO/PKG-INFO",
     ] {
         assert!(master.join(f).is_file(), "{f} missing");
     }
@@ -43,7 +46,14 @@ fn created_master_passes_check_with_a_builder_per_buildout() {
         .iter()
         .map(|b| b["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["odoo-16.0-pg16", "odoo-16.0-nodemo-pg16"]);
+    assert_eq!(
+        names,
+        [
+            "openerp-7.0-pg16",
+            "odoo-16.0-pg16",
+            "odoo-16.0-nodemo-pg16"
+        ]
+    );
     assert_eq!(v["workers"][0]["name"], "local");
     assert_eq!(v["builders"][0]["env"]["local"]["PGPORT"], "5432");
     assert_eq!(
@@ -126,13 +136,14 @@ fn table_output_lists_workers_and_builders() {
         table,
         "\
 WORKER  MAX_BUILDS  CAPABILITIES
-local   1           postgresql 16, python 3
+local   1           postgresql 16, python 2.7 3.11
 
-BUILDER                BUILDOUT          CATEGORY  WORKERS
-odoo-16.0-pg16         odoo-16.0         stable    local
-odoo-16.0-nodemo-pg16  odoo-16.0-nodemo  stable    local
+BUILDER                BUILDOUT          CATEGORY     WORKERS
+openerp-7.0-pg16       openerp-7.0       openerp-7.0  local
+odoo-16.0-pg16         odoo-16.0         stable       local
+odoo-16.0-nodemo-pg16  odoo-16.0-nodemo  stable       local
 
-1 workers, 2 buildouts, 2 builders, 0 warnings
+1 workers, 3 buildouts, 3 builders, 0 warnings
 "
     );
 }
@@ -162,4 +173,82 @@ fn created_secrets_are_readable_by_their_owner_only() {
     assert_eq!(mode("oebb.cfg"), 0o600);
     assert_eq!(mode("slaves.cfg"), 0o600);
     assert_eq!(mode("buildouts/MANIFEST.cfg") & 0o600, 0o600);
+}
+
+/// The OpenERP 7.0 buildout finds its stand-ins at their absolute place in the master
+/// directory, and a local worker user given is written into oebb.cfg, which `oebb check`
+/// accepts; the user may then enter the master directory (not list it) and read the buildouts.
+#[cfg(unix)]
+#[test]
+fn the_local_worker_user_and_the_stand_ins_are_written_where_the_worker_reads_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("demo");
+    let me = Command::new("id").arg("-un").output().unwrap();
+    let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
+    let m = master.to_str().unwrap();
+    let out = oebb(&["create-master", "--no-probe", "--local-worker-user", &me, m]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let settings = std::fs::read_to_string(master.join("oebb.cfg")).unwrap();
+    assert!(
+        settings.contains(&format!("\nlocal-worker-user = {me}\n")),
+        "{settings}"
+    );
+    let buildout = std::fs::read_to_string(master.join("buildouts/openerp-7.0.cfg")).unwrap();
+    let dists = std::fs::canonicalize(&master)
+        .unwrap()
+        .join("buildouts/openerp-7.0-dists");
+    assert!(
+        buildout.contains(&format!("\nfind-links = {}\n", dists.display())),
+        "{buildout}"
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&master), 0o711);
+    assert_eq!(mode(&master.join("oebb.cfg")), 0o600);
+    let requires = dists.join("PyChart-1.39-py2.7.egg/EGG-INFO/requires.txt");
+    assert_eq!(mode(&requires), 0o644);
+    assert_eq!(mode(requires.parent().unwrap()), 0o755);
+    let out = oebb(&["check", m]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+/// Run as root for another user, create-master warns when a directory above the master
+/// directory is closed to that user (here the private temporary directory), and says how to
+/// fix it; once it is open, nothing is said.
+#[cfg(unix)]
+#[test]
+fn a_directory_closed_to_the_local_worker_user_is_told() {
+    use std::os::unix::fs::PermissionsExt;
+    let me = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&me.stdout).trim() != "0" {
+        // Only root runs the local worker as another user.
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let closed = dir.path().join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let master = closed.join("demo");
+    let args = [
+        "create-master",
+        "--no-probe",
+        "--local-worker-user",
+        "oebbtest",
+    ];
+    let out = oebb(&[&args[..], &[master.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!(
+            "warning: oebbtest runs the local worker's commands but cannot enter {}",
+            closed.display()
+        )) && said.contains("chmod o+x"),
+        "{said}"
+    );
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let open = closed.join("demo2");
+    let out = oebb(&[&args[..], &[open.to_str().unwrap()]].concat());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!said.contains("warning"), "{said}");
 }

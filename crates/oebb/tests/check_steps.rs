@@ -75,6 +75,17 @@ fn example_builder_steps_match_the_snapshot() {
     assert_snapshot("check_steps_odoo-16.0-pg16.txt", &text);
 }
 
+/// The OpenERP 7.0 example, the one CI builds for real (tests/openerp7_create_master.rs):
+/// Python 2.7 from the worker's capability, zc.buildout 2.13.8, OpenERP 7's test options.
+#[test]
+fn openerp_7_builder_steps_match_the_snapshot() {
+    let dir = example();
+    let text = steps_output(dir.path(), &["openerp-7.0-pg16"]);
+    assert!(text.contains("PYTHON=python2.7"), "{text}");
+    assert!(text.contains("--log-level=test"), "{text}");
+    assert_snapshot("check_steps_openerp-7.0-pg16.txt", &text);
+}
+
 #[test]
 fn inherited_nodemo_builder_steps_match_the_snapshot() {
     let dir = example();

@@ -164,7 +164,10 @@ fn no_probe_writes_the_example_lines() {
     assert_eq!(out.status.code(), Some(0));
     let slaves = std::fs::read_to_string(m.join("slaves.cfg")).unwrap();
     assert!(
-        slaves.contains("capability = postgresql 16 port=5432\n             python 3\n"),
+        slaves.contains(
+            "capability = postgresql 16 port=5432\n             python 2.7 bin=python2.7\n             \
+             python 3.11 bin=python3.11\n"
+        ),
         "{slaves}"
     );
     assert!(!slaves.contains("@CAPABILITY@"), "{slaves}");

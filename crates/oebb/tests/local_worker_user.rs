@@ -35,20 +35,39 @@ fn master_dir(d: &Path) {
 #[test]
 fn the_local_worker_runs_its_commands_as_the_user_given() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    master_dir(dir.path());
+    builds_as_the_user(dir.path(), &["--local-worker-user", USER]);
+}
+
+/// `local-worker-user` of oebb.cfg (what create-master run as root writes) does the same as
+/// the option.
+#[test]
+fn the_local_worker_user_of_oebb_cfg_is_used_without_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    master_dir(dir.path());
+    let cfg = dir.path().join("oebb.cfg");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "[master]\n",
+            &format!("[master]\nlocal-worker-user = {USER}\n"),
+        ),
+    )
+    .unwrap();
+    builds_as_the_user(dir.path(), &[]);
+}
+
+/// Runs `oebb master d --local-worker ARGS`, forces `x`, and checks its step ran as [`USER`].
+fn builds_as_the_user(d: &Path, args: &[&str]) {
     // The user must be able to reach the worker's directory under DIR.
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    master_dir(d);
     let dir_arg = d.to_str().unwrap();
+    let mut all = vec!["master", dir_arg, "--local-worker"];
+    all.extend(args);
     if id(&["-u"]) != "0" {
         // Only root may run commands as another user: refused at once, saying so.
-        let out = oebb(&[
-            "master",
-            dir_arg,
-            "--local-worker",
-            "--local-worker-user",
-            USER,
-        ]);
+        let out = oebb(&all);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains("needs root"), "{err}");
         return;
@@ -56,14 +75,8 @@ fn the_local_worker_runs_its_commands_as_the_user_given() {
     let uid: u32 = id(&["-u", USER]).parse().unwrap();
     let log = d.join("master.log");
     let _master = Killed::spawn(
-        Command::new(env!("CARGO_BIN_EXE_oebb")).args([
-            "master",
-            dir_arg,
-            "--local-worker",
-            "--local-worker-user",
-            USER,
-        ]),
-        "oebb master --local-worker --local-worker-user",
+        Command::new(env!("CARGO_BIN_EXE_oebb")).args(&all),
+        "oebb master --local-worker",
         log.clone(),
     );
     let deadline = Instant::now() + Duration::from_secs(30);

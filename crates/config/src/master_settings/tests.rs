@@ -138,12 +138,13 @@ fn mail_defaults() {
 fn bad_settings_are_reported_with_file_line_and_message() {
     let cases: &[(&str, &str)] = &[
         ("[server]\nport = 1\n", "t.cfg:1: unknown section [server]; the valid sections are [master], [watch], [users], [mail], [mail:NAME]"),
-        ("[master]\nweb_address = 1\n", "t.cfg:2: unknown option `web_address` in section [master]; the valid options are web-address, worker-address, database, title, public-url, manifests, workers, max-queued-requests"),
+        ("[master]\nweb_address = 1\n", "t.cfg:2: unknown option `web_address` in section [master]; the valid options are web-address, worker-address, database, title, public-url, manifests, workers, max-queued-requests, local-worker-user"),
         ("[watch]\ninterval = 1\n", "t.cfg:2: unknown option `interval` in section [watch]; the valid options are poll-interval, tree-stable-timer, url-rewrite, hook-secret-file"),
         ("[master]\nweb-address = localhost\n", "t.cfg:2: `web-address` = `localhost` is invalid: write HOST:PORT, e.g. 127.0.0.1:8010"),
         ("[master]\nworker-address = :99999\n", "t.cfg:2: `worker-address` = `:99999` is invalid: write HOST:PORT, e.g. 127.0.0.1:8010"),
         ("[master]\ndatabase = mysql://x\n", "t.cfg:2: `database` = `mysql://x` is invalid: write sqlite:FILE or postgresql://USER@HOST/DB"),
         ("[master]\npublic-url = ci.example.com\n", "t.cfg:2: `public-url` = `ci.example.com` is invalid: write an http:// or https:// URL"),
+        ("[master]\nlocal-worker-user = root; rm\n", "t.cfg:2: `local-worker-user` = `root; rm` is invalid: write the name of a user of this machine, e.g. oebb"),
         ("[master]\nmax-queued-requests = 0\n", "t.cfg:2: `max-queued-requests` = `0` is invalid: write a whole number of requests, at least 1"),
         ("[master]\nmanifests =\n", "t.cfg:2: `manifests` = `` is invalid: name at least one manifest file"),
         ("[watch]\npoll-interval = 0\n", "t.cfg:2: `poll-interval` = `0` is invalid: write a whole number of seconds (poll-interval at least 1)"),
@@ -215,4 +216,12 @@ fn mail_rules_naming_unknown_builders_or_categories_are_errors_at_their_line() {
             "t.cfg:6: mail rule names category `custmers`, which does not exist (categories are the buildouts' `build-category` values); correct or remove it",
         ]
     );
+}
+
+#[test]
+fn the_local_worker_user_is_read_and_absent_by_default() {
+    let (s, errors) = settings("[master]\nlocal-worker-user = oebb-ci.1\n");
+    assert_eq!(errors, Vec::<String>::new());
+    assert_eq!(s.local_worker_user.as_deref(), Some("oebb-ci.1"));
+    assert_eq!(settings("[master]\n").0.local_worker_user, None);
 }

@@ -21,6 +21,7 @@ pub struct MasterArgs {
     /// Run the local worker's commands as this user: OpenERP and Odoo refuse to run as root,
     /// so a master started as root needs it to build them. What the worker creates for the
     /// commands (its directory, workdirs, downloads) becomes that user's; DIR must let it in.
+    /// Default: `local-worker-user` of oebb.cfg's [master] (create-master run as root writes it).
     #[arg(long, value_name = "USER", requires = "local_worker")]
     local_worker_user: Option<String>,
 }
@@ -62,11 +63,22 @@ pub fn run(args: MasterArgs) -> anyhow::Result<u8> {
     } else {
         None
     };
+    // Only the local worker runs as that user: without --local-worker, oebb.cfg's is unused.
     let run_as = args
         .local_worker_user
         .as_deref()
+        .or(config.settings.local_worker_user.as_deref())
+        .filter(|_| args.local_worker)
         .map(super::worker::run_as)
         .transpose()?;
+    // SAFETY: geteuid has no preconditions.
+    if args.local_worker && run_as.is_none() && unsafe { libc::geteuid() } == 0 {
+        tracing::warn!(
+            "the local worker runs its commands as root, which OpenERP and Odoo refuse: set \
+             local-worker-user in [master] of oebb.cfg (or --local-worker-user) to an \
+             unprivileged user"
+        );
+    }
     runtime()?.block_on(async move {
         // Watched before the master starts: an unwatched SIGHUP would end the process.
         let hangups = signal(SignalKind::hangup()).context("watching SIGHUP")?;

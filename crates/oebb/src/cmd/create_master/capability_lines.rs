@@ -27,7 +27,7 @@ const PLACEHOLDER_POSTGRESQL: &str = "16";
 pub fn worker_lines(machine: &Machine) -> WorkerLines {
     let mut lines = WorkerLines::default();
     postgresql_lines(machine, &mut lines);
-    python_lines(&machine.pythons, &mut lines);
+    python_lines(machine, &mut lines);
     lines
 }
 
@@ -60,7 +60,7 @@ pub fn render(lines: &WorkerLines) -> String {
 }
 
 /// `text` as comment lines of at most about 90 columns, continuation lines indented.
-fn comment(text: &str) -> String {
+pub(super) fn comment(text: &str) -> String {
     let mut out = String::new();
     let mut line = String::from("#");
     for word in text.split_whitespace() {
@@ -238,7 +238,7 @@ fn access_advice(cluster: &Cluster, machine: &Machine, missing: &mut Vec<String>
             createdb: false,
             ..
         } => {
-            let role = user.as_deref().unwrap_or(&machine.user);
+            let role = user.as_deref().unwrap_or(machine.builds_user());
             missing.push(format!(
                 "role {role} on port {} may not create databases, which every build does: \
                  as a superuser, `ALTER ROLE \"{role}\" CREATEDB;`.",
@@ -249,7 +249,8 @@ fn access_advice(cluster: &Cluster, machine: &Machine, missing: &mut Vec<String>
             "builds need a PostgreSQL role that may create databases without a password \
              prompt on port {}: for example `sudo -u postgres createuser --createdb {}` (the \
              worker's user name), or add `user=` and `passwd=` to its line.",
-            cluster.port, machine.user
+            cluster.port,
+            machine.builds_user()
         )),
         Access::NotAsked => missing.push(format!(
             "install PostgreSQL's client (`psql`, Debian: postgresql-client) so builds can \
@@ -298,12 +299,17 @@ fn placeholder(machine: &Machine, lines: &mut WorkerLines) {
     lines.capabilities.insert(0, line);
 }
 
-fn python_lines(pythons: &[Python], lines: &mut WorkerLines) {
+/// One line per minor version: the first found, or with a worker user (create-master as
+/// root), the first that user could run.
+fn python_lines(machine: &Machine, lines: &mut WorkerLines) {
     let mut by_minor: BTreeMap<(u32, u32), &Python> = BTreeMap::new();
-    for python in pythons {
+    for python in &machine.pythons {
         let (major, minor, _) = python.version;
         if (major, minor) == (2, 7) || major == 3 {
-            by_minor.entry((major, minor)).or_insert(python);
+            let kept = by_minor.entry((major, minor)).or_insert(python);
+            if machine.worker_user.is_some() && !kept.open_to_others && python.open_to_others {
+                *kept = python;
+            }
         }
     }
     for ((major, minor), python) in &by_minor {
@@ -311,11 +317,23 @@ fn python_lines(pythons: &[Python], lines: &mut WorkerLines) {
         lines
             .capabilities
             .push(format!("python {major}.{minor} bin={}", python.bin));
-        let closed = if python.open_to_others {
-            ""
-        } else {
-            " (only this user can run it: a directory on its path is closed to others, so a \
-             worker running as another user needs a Python of its own)"
+        let closed = match (&machine.worker_user, python.open_to_others) {
+            (_, true) => String::new(),
+            (None, false) => " (only this user can run it: a directory on its path is closed to \
+                               others, so a worker running as another user needs a Python of \
+                               its own)"
+                .into(),
+            (Some(worker), false) => {
+                lines.missing.push(format!(
+                    "{worker}, who runs the local worker's commands, cannot run this Python \
+                     {major}.{minor} ({}; under /root, pyenv's are closed to other users): \
+                     install one that user can run (e.g. `pyenv install` as {worker}, or a \
+                     build under /opt), put it on PATH and run create-master again, or fix \
+                     the `python {major}.{minor} bin=` line.",
+                    python.bin
+                ));
+                format!(" ({worker} cannot run it)")
+            }
         };
         lines.found.push(format!(
             "Python {major}.{minor}.{micro} at {} ({}){closed}.",

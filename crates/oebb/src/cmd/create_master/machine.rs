@@ -56,8 +56,9 @@ pub struct Python {
     pub bin: String,
     /// How it was found (`pyenv 2.7.18`, `PATH`).
     pub found_by: String,
-    /// Whether other users may run it (no closed directory on its path): a worker running as
-    /// another user needs that.
+    /// Whether other users may run it: tried as the local worker's user when there is one
+    /// (create-master as root), else whether no closed directory is on its path. A worker
+    /// running as another user needs that.
     pub open_to_others: bool,
 }
 
@@ -72,6 +73,16 @@ pub struct Machine {
     pub pythons: Vec<Python>,
     /// The OS user create-master runs as (the role libpq uses by default).
     pub user: String,
+    /// The user the local worker's commands run as when not [`Machine::user`]
+    /// (`local-worker-user`): its role is the one builds use, and its Pythons the ones it runs.
+    pub worker_user: Option<String>,
+}
+
+impl Machine {
+    /// The OS user the builds run as, whose name libpq gives as the role by default.
+    pub fn builds_user(&self) -> &str {
+        self.worker_user.as_deref().unwrap_or(&self.user)
+    }
 }
 
 /// `15` from `15.4 (Debian 15.4-1)`, `9.6` from `9.6.24`: the part that names a release series.

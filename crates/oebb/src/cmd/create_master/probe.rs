@@ -6,6 +6,7 @@
 
 use super::machine::{major_version, Access, Cluster, Machine};
 use super::python_probe::pythons;
+use oebb_worker::RunAs;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -22,8 +23,9 @@ const SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
 /// Most bytes read of a probe's output (its answers are one line).
 const MAX_OUTPUT: u64 = 64 * 1024;
 
-/// Everything this machine has, found within a few seconds at worst.
-pub fn machine() -> Machine {
+/// Everything this machine has, found within a few seconds at worst; `worker` is the user the
+/// local worker's commands will run as, when not this one (its role and Pythons are tried).
+pub fn machine(worker: Option<&RunAs>) -> Machine {
     let user = run(Command::new("id").arg("-un"))
         .map(|s| s.trim().to_string())
         .ok()
@@ -31,8 +33,9 @@ pub fn machine() -> Machine {
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_default();
     let (clusters, pythons) = std::thread::scope(|s| {
-        let pythons = s.spawn(pythons);
-        let clusters = clusters(&user);
+        let pythons = s.spawn(|| pythons(worker));
+        let builds_user = worker.map_or(user.as_str(), |w| w.name.as_str());
+        let clusters = clusters(builds_user, worker.is_some());
         (clusters, pythons.join().unwrap_or_default())
     });
     Machine {
@@ -40,6 +43,7 @@ pub fn machine() -> Machine {
         installed_postgresql: installed_postgresql(),
         pythons,
         user,
+        worker_user: worker.map(|w| w.name.clone()),
     }
 }
 
@@ -76,7 +80,9 @@ pub(super) fn run(command: &mut Command) -> Result<String, String> {
     }
 }
 
-fn clusters(user: &str) -> Vec<Cluster> {
+/// `user` is the builds' user; `explicit` when it is not this process's (then its role is
+/// asked for by name, since libpq would name this process's user).
+fn clusters(user: &str, explicit: bool) -> Vec<Cluster> {
     let mut by_port: BTreeMap<u16, Cluster> = BTreeMap::new();
     for cluster in processes() {
         by_port.insert(cluster.port, cluster);
@@ -101,7 +107,7 @@ fn clusters(user: &str) -> Vec<Cluster> {
     let mut clusters: Vec<Cluster> = by_port.into_values().collect();
     std::thread::scope(|s| {
         for cluster in clusters.iter_mut().filter(|c| c.running) {
-            s.spawn(move || cluster.access = ask(cluster, user));
+            s.spawn(move || cluster.access = ask(cluster, user, explicit));
         }
     });
     clusters
@@ -254,10 +260,10 @@ fn installed_postgresql() -> Vec<(String, String)> {
     found
 }
 
-/// Asks the server for its version and whether the role may create databases, as this user's
-/// own role and then as the cluster owner's (never `postgres`, which OpenERP refuses), through
-/// its socket, then its TCP address; never with a password prompt.
-fn ask(cluster: &Cluster, user: &str) -> Access {
+/// Asks the server for its version and whether the role may create databases, as the builds'
+/// user's role and then as the cluster owner's (never `postgres`, which OpenERP refuses),
+/// through its socket, then its TCP address; never with a password prompt.
+fn ask(cluster: &Cluster, user: &str, explicit: bool) -> Access {
     let psql = match cluster.bin.as_deref().map(|b| Path::new(b).join("psql")) {
         Some(p) if p.is_file() && trusted(&p) => p,
         _ => match which("psql") {
@@ -278,7 +284,7 @@ fn ask(cluster: &Cluster, user: &str) -> Access {
         };
         hosts.push(Some(tcp));
     }
-    let mut roles: Vec<Option<String>> = vec![None];
+    let mut roles: Vec<Option<String>> = vec![explicit.then(|| user.to_string())];
     if let Some(owner) = &cluster.owner {
         if owner != user && owner != "postgres" {
             roles.push(Some(owner.clone()));

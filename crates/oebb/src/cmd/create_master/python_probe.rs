@@ -3,6 +3,7 @@
 
 use super::machine::Python;
 use super::probe::run;
+use oebb_worker::RunAs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -11,16 +12,16 @@ const MAX_PYTHON_CANDIDATES: usize = 32;
 
 /// Python 2.7 from pyenv first, then the `python2.7`, `python3` and `python3.N` of `PATH`, in
 /// `PATH` order; each run once, side by side (pyenv's own commands meanwhile).
-pub fn pythons() -> Vec<Python> {
+pub fn pythons(worker: Option<&RunAs>) -> Vec<Python> {
     let candidates = path_pythons();
     std::thread::scope(|s| {
         let pyenv = s.spawn(|| {
             let (bin, how) = pyenv_python27()?;
-            python(&bin, &how)
+            python(&bin, &how, worker)
         });
         let runs: Vec<_> = candidates
             .iter()
-            .map(|(bin, how)| s.spawn(move || python(bin, how)))
+            .map(|(bin, how)| s.spawn(move || python(bin, how, worker)))
             .collect();
         let mut found: Vec<Python> = pyenv.join().ok().flatten().into_iter().collect();
         found.extend(runs.into_iter().filter_map(|r| r.join().ok().flatten()));
@@ -81,7 +82,7 @@ fn pyenv_python27() -> Option<(PathBuf, String)> {
     Some((bin, format!("pyenv {version}")))
 }
 
-fn python(bin: &Path, found_by: &str) -> Option<Python> {
+fn python(bin: &Path, found_by: &str, worker: Option<&RunAs>) -> Option<Python> {
     let out = run(Command::new(bin).args([
         "-c",
         "import sys; print('%d %d %d %s' % (sys.version_info[0], sys.version_info[1], \
@@ -92,12 +93,28 @@ fn python(bin: &Path, found_by: &str) -> Option<Python> {
     let mut number = || words.next()?.parse::<u32>().ok();
     let version = (number()?, number()?, number()?);
     let executable = words.next().filter(|e| e.starts_with('/'))?.to_string();
+    let open_to_others = match worker {
+        Some(w) => runs_as(w, &executable),
+        None => open_to_others(Path::new(&executable)),
+    };
     Some(Python {
         version,
-        open_to_others: open_to_others(Path::new(&executable)),
+        open_to_others,
         bin: executable,
         found_by: found_by.to_string(),
     })
+}
+
+/// Whether `worker` can run the interpreter (its directories, its shared library): tried.
+/// (std drops root's supplementary groups when it changes the user id.)
+fn runs_as(worker: &RunAs, python: &str) -> bool {
+    use std::os::unix::process::CommandExt;
+    run(Command::new(python)
+        .args(["-c", "pass"])
+        .env("HOME", &worker.home)
+        .uid(worker.uid)
+        .gid(worker.gid))
+    .is_ok()
 }
 
 /// Whether every directory up to `file`, and the file, may be entered or run by others.

@@ -35,6 +35,7 @@ fn machine(clusters: Vec<Cluster>, pythons: Vec<Python>) -> Machine {
         installed_postgresql: vec![("15".into(), "/usr/lib/postgresql/15/bin".into())],
         pythons,
         user: "ci".into(),
+        worker_user: None,
     }
 }
 
@@ -253,6 +254,41 @@ fn a_python_closed_to_other_users_is_told() {
     p.open_to_others = false;
     let text = all_text(&worker_lines(&machine(vec![], vec![p])));
     assert!(text.contains("only this user can run it"), "{text}");
+}
+
+#[test]
+fn with_a_worker_user_the_python_it_can_run_is_chosen_and_the_other_told() {
+    let mut closed = python((2, 7, 18), "/root/.pyenv/versions/2.7.18/bin/python2.7");
+    closed.open_to_others = false;
+    let open = python((2, 7, 18), "/opt/python-2.7.18/bin/python2.7");
+    let mut m = machine(vec![], vec![closed.clone(), open]);
+    m.worker_user = Some("oebb".into());
+    let lines = worker_lines(&m);
+    assert!(
+        lines
+            .capabilities
+            .contains(&"python 2.7 bin=/opt/python-2.7.18/bin/python2.7".to_string()),
+        "{lines:?}"
+    );
+    // Only that one closed: it is written, and what to do is told.
+    let mut m = machine(vec![], vec![closed]);
+    m.worker_user = Some("oebb".into());
+    let text = all_text(&worker_lines(&m));
+    assert!(
+        text.contains("oebb, who runs the local worker's commands, cannot run"),
+        "{text}"
+    );
+    assert!(text.contains("(oebb cannot run it)"), "{text}");
+}
+
+#[test]
+fn with_a_worker_user_the_role_advice_names_it() {
+    let mut c = answered(5432, None, None, "15.4");
+    c.access = Access::Refused("fe_sendauth: no password supplied".into());
+    let mut m = machine(vec![c], vec![]);
+    m.worker_user = Some("oebb".into());
+    let text = all_text(&worker_lines(&m));
+    assert!(text.contains("createuser --createdb oebb"), "{text}");
 }
 
 #[test]
