@@ -24,7 +24,9 @@
 //!   the builder's or the worker's `odoo_version` property is used when it is not set;
 //! - `odoo.timeout` (seconds, default 7200): Odoo runs; `buildout.timeout` (default 14400);
 //! - `bootstrap-setuptools`: the setuptools given to zc.buildout 2;
-//! - `nose.runner = pytest`: run the `nose` step's tests with pytest-odoo.
+//! - `nose.runner = pytest`: run the `nose` step's tests with pytest-odoo;
+//! - `buildout.skip-unchanged = false`: run buildout even when nothing it reads changed
+//!   (default: skipped then, [`buildout_key`]).
 //!
 //! The testing database is `<db_prefix>-<builder>`, `db_prefix` defaulting to `oebb` (the
 //! worker's property when it sets one).
@@ -34,6 +36,7 @@
 mod analyze;
 mod bootstrap;
 pub mod buildout_cfg;
+mod buildout_key;
 mod buildout_run;
 mod context;
 mod database;
@@ -48,7 +51,7 @@ mod source;
 pub mod step;
 
 pub use context::{BuildInput, OdooSeries, RecipeError};
-pub use for_config::{extended_files, standalone_file, steps_for};
+pub use for_config::{extended_files, standalone_file, standalone_live_sources, steps_for};
 
 use step::Step;
 
