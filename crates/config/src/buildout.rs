@@ -310,6 +310,7 @@ fn parse_buildout(
         "nose.profile",
         "nose.cprofile",
         "keep-failed-db",
+        "buildout.skip-unchanged",
     ] {
         bool_opt(key, false);
     }
