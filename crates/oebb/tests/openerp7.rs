@@ -7,7 +7,8 @@
 //! unittest2 test and a YAML test: one clean, and one for each way to fail (a failed
 //! assertion, a failed YAML `!assert`, an exception while installing its data, an import
 //! error). openerp-core 7.0.406 exits 0 on every one of these failures: the verdicts come from
-//! oebb's analysis of the log.
+//! oebb's analysis of the log. A second build of an unchanged buildout skips its buildout run
+//! with the same verdicts (issue 16); an edit of the buildout file runs it again.
 //!
 //! OpenERP refuses to run as root: run as root, the tests run both workers as the user
 //! `oebbtest`, with a PostgreSQL role of their own. The workers' caches are kept under
@@ -364,10 +365,38 @@ fn real_openerp_7_builds_green_and_red_on_both_kinds_of_worker() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 
-    // The second build of a builder finds every egg in the worker's cache.
+    // The second build of an unchanged buildout skips the buildout run and gives the same
+    // verdict, green and red, on both kinds of worker.
+    let again: Vec<String> = ["clean-pg15", "clean-pg16", "tests-pg15"]
+        .map(String::from)
+        .to_vec();
+    for b in force_all(&master, &again) {
+        let expected = if b.builder.starts_with("clean") {
+            "success"
+        } else {
+            "failure"
+        };
+        assert_eq!(b.result, expected, "{}", explain(&master, &b));
+        let buildout = log(&master, &b.build, "buildout");
+        assert!(
+            buildout.contains("nothing buildout reads changed since the successful run of build"),
+            "{}: the buildout ran again:\n{buildout}",
+            b.builder
+        );
+    }
+
+    // An edit of the buildout file runs it again, and it finds every egg in the worker's cache.
+    let cfg = master.join("buildouts/openerp7.cfg");
+    let edited = std::fs::read_to_string(&cfg).unwrap() + "# an edit\n";
+    std::fs::write(&cfg, edited).unwrap();
     for again in force_all(&master, &["clean-pg15".into(), "clean-pg16".into()]) {
         assert_eq!(again.result, "success", "{}", explain(&master, &again));
         let buildout = log(&master, &again.build, "buildout");
+        assert!(
+            !buildout.contains("nothing buildout reads changed"),
+            "{}: the edited buildout was skipped:\n{buildout}",
+            again.builder
+        );
         for download in ["Getting distribution for", "Downloading", "Download error"] {
             assert!(
                 !buildout.contains(download),
