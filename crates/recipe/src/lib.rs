@@ -26,7 +26,9 @@
 //! - `bootstrap-setuptools`: the setuptools given to zc.buildout 2;
 //! - `nose.runner = pytest`: run the `nose` step's tests with pytest-odoo;
 //! - `buildout.skip-unchanged = false`: run buildout even when nothing it reads changed
-//!   (default: skipped then, [`buildout_key`]).
+//!   (default: skipped then, [`buildout_key`]);
+//! - `db.template-cache = true` (`db.template-max-age` days, `db.template-keep`): the testing
+//!   database from a template of the addons' dependencies ([`db_template`]).
 //!
 //! The testing database is `<db_prefix>-<builder>`, `db_prefix` defaulting to `oebb` (the
 //! worker's property when it sets one).
@@ -40,6 +42,7 @@ mod buildout_key;
 mod buildout_run;
 mod context;
 mod database;
+mod db_template;
 pub mod extends;
 mod for_config;
 pub mod live_sources;
