@@ -5,8 +5,8 @@
 //! (a git repository made here), an edit of the buildout file and `buildout-rerun=true` each
 //! make it run again.
 
-use oebb_testkit::Killed;
 use oebb_testkit::run_vcs as run;
+use oebb_testkit::Killed;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -191,11 +191,7 @@ fn an_unchanged_buildout_is_not_run_again_and_a_change_runs_it() {
     std::fs::write(&cfg, edited).unwrap();
     check(&build(&dir, "standin-pg15", &[]), "success", true);
 
-    let forced = build(
-        &dir,
-        "standin-pg15",
-        &["--property", "buildout-rerun=true"],
-    );
+    let forced = build(&dir, "standin-pg15", &["--property", "buildout-rerun=true"]);
     check(&forced, "success", true);
     check(&build(&dir, "standin-pg15", &[]), "success", false);
 

@@ -82,7 +82,11 @@ pub fn steps(cx: &Context) -> Result<Vec<Step>, crate::RecipeError> {
         .timeout(Duration::from_secs(timeout));
     if buildout_key::enabled(cx) {
         let reason = buildout_key::skip_reason();
-        run = run.skip_if(buildout_key::UNCHANGED_SINCE, &reason, Some(buildout_key::SKIPPED));
+        run = run.skip_if(
+            buildout_key::UNCHANGED_SINCE,
+            &reason,
+            Some(buildout_key::SKIPPED),
+        );
     }
     steps.push(run);
     steps.extend(buildout_key::after(cx));

@@ -198,7 +198,9 @@ mod tests {
 
     #[test]
     fn eviction_options_are_numbers() {
-        let steps = steps_of(&format!("{CACHED}db.template-keep = 2\ndb.template-max-age = 1\n"));
+        let steps = steps_of(&format!(
+            "{CACHED}db.template-keep = 2\ndb.template-max-age = 1\n"
+        ));
         assert_eq!(step(&steps, "createdb").env["KEEP"], "2");
         let err = try_steps_of(&format!("{CACHED}db.template-keep = many\n")).unwrap_err();
         assert!(err.to_string().contains("db.template-keep"), "{err}");

@@ -5,8 +5,8 @@
 use crate::context::{BuildInput, RecipeError};
 use crate::step::Step;
 use crate::{build_steps, extends};
-use oebb_config::paths::{RootedPath, Subject};
 use oebb_config::buildout::Watch;
+use oebb_config::paths::{RootedPath, Subject};
 use oebb_config::{Buildout, BuildoutSource, MasterConfig};
 use std::path::{Path, PathBuf};
 
@@ -81,6 +81,22 @@ pub fn extended_files(
     extends::standalone_files(&name, |p| read(&dir.join(p)))
 }
 
+/// The live sources of a standalone buildout's Odoo part, read from its files on the master
+/// with `read`; none for other sources.
+pub fn standalone_live_sources(
+    buildout: &Buildout,
+    mut read: impl FnMut(&Path) -> Option<String>,
+) -> Vec<Watch> {
+    let Some(file) = standalone_file(buildout) else {
+        return Vec::new();
+    };
+    let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+    let name = file
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    crate::live_sources::live_sources(&name, &buildout.part, |p| read(&dir.join(p))).0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,20 +157,4 @@ mod tests {
         let err = steps_for(&config(), "b-pg16", Some("ghost"), |_| None).unwrap_err();
         assert_eq!(err.to_string(), "no worker `ghost` in /master/slaves.cfg");
     }
-}
-
-/// The live sources of a standalone buildout's Odoo part, read from its files on the master
-/// with `read`; none for other sources.
-pub fn standalone_live_sources(
-    buildout: &Buildout,
-    mut read: impl FnMut(&Path) -> Option<String>,
-) -> Vec<Watch> {
-    let Some(file) = standalone_file(buildout) else {
-        return Vec::new();
-    };
-    let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
-    let name = file
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    crate::live_sources::live_sources(&name, &buildout.part, |p| read(&dir.join(p))).0
 }

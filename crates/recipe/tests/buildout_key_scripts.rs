@@ -113,7 +113,11 @@ fn an_unchanged_buildout_is_found_and_every_change_makes_it_run() {
     let build = dir.join("build");
     std::fs::create_dir_all(build.join("bin")).unwrap();
     std::fs::write(build.join("b.cfg"), "[buildout]\nparts =\n").unwrap();
-    std::fs::write(build.join("bin/buildout"), "#!/bin/sh\n# zc.buildout-2.13.8\n").unwrap();
+    std::fs::write(
+        build.join("bin/buildout"),
+        "#!/bin/sh\n# zc.buildout-2.13.8\n",
+    )
+    .unwrap();
     std::fs::write(build.join(".installed.cfg"), "[buildout]\n").unwrap();
     let mut b = Builder {
         steps: key_steps(live.to_str().unwrap()),

@@ -79,16 +79,21 @@ pub fn buildout_cfg(addons: &Path, find_links: &Path) -> String {
     )
 }
 
+/// The sections whose testing database comes from a template of their addons' dependencies
+/// (`db.template-cache`): a green and a red variant; the others are made from `template1`.
+pub const TEMPLATE_CACHED: [&str; 2] = ["clean", "tests"];
+
 /// The MANIFEST: every section built for both PostgreSQL capabilities (15: the stock
 /// worker's, 16: the oebb worker's), so each kind of worker builds every variant.
 pub fn manifest() -> String {
     SECTIONS
         .iter()
         .map(|(section, addons)| {
+            let cache = TEMPLATE_CACHED.contains(section);
             format!(
                 "[{section}]\nbuildout = standalone openerp7.cfg\n\
                  build-for = postgresql >= 15\nopenerp-addons = {addons}\nodoo.version = 7.0\n\
-                 bootstrap-version = 2.13.8\n\n"
+                 bootstrap-version = 2.13.8\ndb.template-cache = {cache}\n\n"
             )
         })
         .collect()

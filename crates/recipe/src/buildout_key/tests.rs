@@ -47,7 +47,10 @@ fn key_failures_only_warn_so_the_run_happens() {
     let steps = steps_of(STANDARD);
     for name in ["buildout_key", "buildout_unchanged", "buildout_stamp"] {
         let s = step(&steps, name);
-        assert!(!s.flunk_on_failure && s.warn_on_failure && !s.halt_on_failure, "{name}");
+        assert!(
+            !s.flunk_on_failure && s.warn_on_failure && !s.halt_on_failure,
+            "{name}"
+        );
         assert!(s.locks.is_empty(), "{name}");
     }
     assert_eq!(
