@@ -4,14 +4,16 @@
 #
 # The buildout of crates/oebb/tests/openerp7.rs (zc.buildout 2.13.8, anybox.recipe.openerp 1.9.1,
 # openerp-core 7.0.406, Python 2.7) with its clean addon `ci_clean`, built by `oebb master DIR
-# --local-worker` on the first test cluster, twice over: builder `off-pg15`
-# (`buildout.skip-unchanged = false`: buildout runs every time, as before) and `on-pg15` (the
-# default: skipped when unchanged). For each: a first warm build (eggs in the worker's cache,
+# --local-worker` on the first test cluster, three times over: builder `off-pg15`
+# (`buildout.skip-unchanged = false`: buildout runs every time, as before), `on-pg15` (the
+# default: skipped when unchanged) and `tpl-pg15` (skipped when unchanged, and
+# `db.template-cache = true`: the testing database from a template holding `base`, made by the
+# first build; the bench drops the templates of earlier runs first). For each: a first warm build (eggs in the worker's cache,
 # the bootstrap virtualenv made), a second build with nothing changed, a third after an edit of
 # one addon file (the addons under test change, the buildout does not). Prints each build's
 # wall time (store: started → finished), verdict and whether buildout ran.
 #
-#   bench/time-to-verdict/run.sh
+#   bench/time-to-verdict/run.sh [MODE…]      # MODE: off, on, tpl (default: all three)
 #
 # Needs what the openerp7 test needs (scripts/install-test-deps: $OEBB_TEST_PREFIX/openerp7),
 # the test cluster (OEBB_TEST_PG_URL, else scripts/install-postgresql) and, run as root, the
@@ -52,8 +54,9 @@ password = bench
 capability = postgresql 15 host=$host port=$port user=$role
     python 2.7 bin=$python27
 CFG
-for mode in warmup off on; do
+for mode in warmup off on tpl; do
   skip=true; [ $mode = off ] && skip=false
+  cache=false; [ $mode = tpl ] && cache=true
   cat >> "$dir/buildouts/MANIFEST.cfg" <<CFG
 [$mode]
 buildout = standalone openerp7.cfg
@@ -62,6 +65,7 @@ openerp-addons = ci_clean
 odoo.version = 7.0
 bootstrap-version = 2.13.8
 buildout.skip-unchanged = $skip
+db.template-cache = $cache
 
 CFG
 done
@@ -174,15 +178,20 @@ import json, sys
 d = json.load(sys.stdin)
 b = d["build"]
 buildout = [s for s in d["steps"] if s["name"] == "buildout"][0]
+tpl = [p for p in d["properties"] if p["name"] == "db_template_used"]
 test = [s for s in d["steps"] if s["name"] == "test"]
-print("build %s %.1f s %s buildout=%s test=%.1f s" % (b["id"], (b["finished_at"] - b["started_at"]) / 1000.0,
-      b["result"], buildout["result"],
+print("build %s %.1f s %s buildout=%s template=%s test=%.1f s" % (b["id"], (b["finished_at"] - b["started_at"]) / 1000.0,
+      b["result"], buildout["result"], json.loads(tpl[0]["value_json"]).split(" ")[0] if tpl else "-",
       (test[0]["finished_at"] - test[0]["started_at"]) / 1000.0 if test and test[0].get("finished_at") else 0))'
 }
 
 if $cold; then echo "warm-up (a cold egg cache): $(build warmup-pg15)"; fi
 echo "machine: $(nproc) cores, load $(cut -d ' ' -f 1-3 /proc/loadavg), oebb $(git rev-parse --short HEAD)"
-for mode in off on; do
+for t in $(psql -X -At "$url" -c "SELECT datname FROM pg_database WHERE datname LIKE 'oebbtpl\_%'"); do
+  psql -X -q "$url" -c "DROP DATABASE IF EXISTS \"$t\""
+done
+modes=("$@"); [ ${#modes[@]} -gt 0 ] || modes=(off on tpl)
+for mode in "${modes[@]}"; do
   echo "$mode-pg15 first warm build:        $(build $mode-pg15)"
   echo "$mode-pg15 second, nothing changed: $(build $mode-pg15)"
   echo "# bench edit $mode" >> "$a/models.py"
