@@ -3,7 +3,7 @@
 //! --local-worker`): the second build of an unchanged buildout skips it and gives the same
 //! verdict, green and red; a commit on the branch of a live source of the buildout's Odoo part
 //! (a git repository made here), an edit of the buildout file and `buildout-rerun=true` each
-//! make it run again.
+//! make it run again. A red variant has `db.template-cache = true`.
 
 use oebb_testkit::run_vcs as run;
 use oebb_testkit::Killed;
@@ -50,7 +50,7 @@ fn master_dir(dir: &Path, live: &Path) {
     let mut text = std::fs::read_to_string(&manifest).unwrap();
     text.push_str(
         "\n[red]\nbuildout = standalone buildout.cfg\nbuild-for = postgresql == 15\n\
-         openerp-addons = failing_test\nodoo.version = 16.0\n",
+         openerp-addons = failing_test\nodoo.version = 16.0\ndb.template-cache = true\n",
     );
     std::fs::write(&manifest, text).unwrap();
 }
@@ -195,9 +195,12 @@ fn an_unchanged_buildout_is_not_run_again_and_a_change_runs_it() {
     check(&forced, "success", true);
     check(&build(&dir, "standin-pg15", &[]), "success", false);
 
-    // A red build is as red when its buildout run is skipped.
+    // A red build is as red when its buildout run is skipped, and with the template cache on
+    // (the stand-in has no addons path to find dependencies in: no template, and it says so).
     let red = build(&dir, "red-pg15", &[]);
     check(&red, "failure", true);
+    let used = property(&red, "db_template_used");
+    assert!(used.starts_with("none: no dependency module of failing_test"), "{used}");
     let red_again = build(&dir, "red-pg15", &[]);
     check(&red_again, "failure", false);
     assert_eq!(step(&red_again, "analyze").0, "failure");
