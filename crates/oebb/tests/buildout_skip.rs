@@ -200,7 +200,10 @@ fn an_unchanged_buildout_is_not_run_again_and_a_change_runs_it() {
     let red = build(&dir, "red-pg15", &[]);
     check(&red, "failure", true);
     let used = property(&red, "db_template_used");
-    assert!(used.starts_with("none: no dependency module of failing_test"), "{used}");
+    assert!(
+        used.starts_with("none: no dependency module of failing_test"),
+        "{used}"
+    );
     let red_again = build(&dir, "red-pg15", &[]);
     check(&red_again, "failure", false);
     assert_eq!(step(&red_again, "analyze").0, "failure");

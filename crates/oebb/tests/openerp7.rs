@@ -436,16 +436,11 @@ fn real_openerp_7_builds_green_and_red_on_both_kinds_of_worker() {
 /// when it made the testing database without one.
 fn template_of(master: &Path, b: &Forced) -> Option<(String, &'static str)> {
     let text = log(master, &b.build, "createdb");
+    // The step's output, not its script (the log starts with the script, `$tpl` and all).
     let name = text
         .lines()
-        .find_map(|l| {
-            l.split_once("PostgreSQL ")?
-                .1
-                .split_once(": template ")?
-                .1
-                .split_whitespace()
-                .next()
-        })?
+        .filter(|l| l.starts_with("cluster ") && !l.contains('$'))
+        .find_map(|l| l.split_once(": template ")?.1.split_whitespace().next())?
         .to_string();
     let how = if text.contains(&format!("template {name} made and used")) {
         "made"
@@ -460,9 +455,9 @@ fn template_of(master: &Path, b: &Forced) -> Option<(String, &'static str)> {
     Some((name, how))
 }
 
-/// The builders of [`openerp7_support::TEMPLATE_CACHED`] sections used a template, one per
-/// cluster (a builder of each pair made it, the other used it); the others used none. Returns
-/// each builder's template.
+/// The builders of [`openerp7_support::TEMPLATE_CACHED`] sections used a template, the same
+/// for both builders of a cluster (one made it, or an earlier run did), another on each
+/// cluster; the others used none. Returns each builder's template.
 fn check_templates(master: &Path, builds: &[Forced]) -> std::collections::BTreeMap<String, String> {
     let mut templates = std::collections::BTreeMap::new();
     for b in builds {
