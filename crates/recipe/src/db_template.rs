@@ -17,7 +17,9 @@
 //!    incomplete, or `createdb -T` failing: a broken template is dropped) builds it: a database
 //!    from `db_template`, the start command with `-i <dependencies> --stop-after-init` and no
 //!    test flags (its log is the build log `db-template`), accepted only when it exits 0 and
-//!    logs no ERROR or CRITICAL record, renamed to the template's name and commented;
+//!    logs no ERROR or CRITICAL record, renamed to the template's name and commented (the
+//!    database being made has a name of its own, so workers sharing a cluster never drop each
+//!    other's; the lock is per worker);
 //! 4. evicts the `oebbtpl_*` templates of that cluster older than `db.template-max-age` days
 //!    (default 7) and beyond the `db.template-keep` newest (default 5), never the one in use.
 //!
@@ -128,24 +130,26 @@ else
   dropdb --if-exists "$tpl"
 fi
 if [ -z "${used:-}" ]; then
-  new="${tpl}_new"
-  dropdb --if-exists "$new"
+  new="${tpl}_n$$"
   createdb -T "$DB_TEMPLATE" "$new"
   echo "installing $deps into $new (no tests): $START -d $new -i $deps --stop-after-init" >&2
   if $START -d "$new" -i "$deps" --stop-after-init "--logfile=$LOGFILE" \
      && ! grep -Eq '^[0-9-]+ [0-9:,]+ [0-9]+ (ERROR|CRITICAL) ' "$LOGFILE"; then
-    q "ALTER DATABASE \"$new\" RENAME TO \"$tpl\""
-    q "COMMENT ON DATABASE \"$tpl\" IS 'oebb-template $(date +%s) $deps'"
+    if q "ALTER DATABASE \"$new\" RENAME TO \"$tpl\""; then
+      q "COMMENT ON DATABASE \"$tpl\" IS 'oebb-template $(date +%s) $deps'"
+      echo "template $tpl made and used" >&2
+    else
+      echo "another worker made $tpl meanwhile: template $tpl used" >&2; dropdb "$new"
+    fi
     createdb -T "$tpl" "$TESTING_DB"
     used=$tpl
-    echo "template $tpl made and used" >&2
   else
     dropdb --if-exists "$new"
     plain "installing $deps failed (see the log db-template)"
   fi
 fi
 now=$(date +%s)
-q "SELECT datname, split_part(shobj_description(oid, 'pg_database'), ' ', 2) FROM pg_database WHERE datname LIKE 'oebbtpl\_%' AND datname NOT LIKE '%\_new' ORDER BY 2 DESC" |
+q "SELECT datname, split_part(shobj_description(oid, 'pg_database'), ' ', 2) FROM pg_database WHERE datname ~ '^oebbtpl_[0-9]+_[0-9a-f]{16}$' ORDER BY 2 DESC" |
 { n=0; while IFS='|' read -r name made; do
   n=$((n + 1))
   [ "$name" = "$used" ] && continue

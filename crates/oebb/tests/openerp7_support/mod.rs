@@ -100,7 +100,8 @@ pub fn manifest() -> String {
 }
 
 /// A worker's `slaves.cfg` section: its PostgreSQL capability on the cluster at `host:port`
-/// as [`ROLE`], and Python 2.7.
+/// as [`ROLE`], and Python 2.7. Its testing databases are named after this process, so two
+/// runs of the test on one machine (two worktrees) never drop each other's.
 pub fn worker_section(
     name: &str,
     password: &str,
@@ -109,9 +110,10 @@ pub fn worker_section(
     python: &Path,
 ) -> String {
     format!(
-        "[{name}]\npassword = {password}\nmax_builds = 4\n\
+        "[{name}]\npassword = {password}\nmax_builds = 4\ndb_prefix = oebb7-{}\n\
          capability = postgresql {pg} host={host} port={port} user={ROLE}\n    \
          python 2.7 bin={}\n\n",
+        std::process::id(),
         python.display()
     )
 }
