@@ -110,7 +110,7 @@ print(digest.hexdigest())
 
 // `q` connects to `postgres`, not to `db_template`: `createdb -T template1` of other builds
 // fails while anyone is connected to template1.
-const SCRIPT: &str = r#"q() { psql -X -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
+const SCRIPT: &str = r#"q() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 rm -f "$LOGFILE"
 plain() { echo "$1: the testing database is made from $DB_TEMPLATE" >&2; createdb -T "$DB_TEMPLATE" "$TESTING_DB"; echo "none: $1"; exit 0; }
 out=$("$PYTHON" -c "$DEPS_PY" "$ADDONS" "$ODOO_CONFIG") || plain "the dependencies of $ADDONS could not be read"
@@ -187,6 +187,8 @@ mod tests {
         };
         assert!(script.contains("createdb -T \"$tpl\" \"$TESTING_DB\""));
         assert!(script.contains("SHOW server_version_num"));
+        // Quiet: the step's output is the template's name, with no `ALTER DATABASE` tags.
+        assert!(script.contains("q() { psql -X -q -At "));
         assert_eq!(s.env["ADDONS"], "a,b");
         assert_eq!(s.env["ODOO_CONFIG"], "etc/odoo.cfg");
         assert_eq!(s.env["TESTING_DB"], "ci-b-pg16");
