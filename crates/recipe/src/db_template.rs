@@ -8,7 +8,9 @@
 //!    files) reads the `addons_path` of the part's `etc/<part>.cfg`, then each addon's
 //!    `__manifest__.py`/`__openerp__.py` `depends`, transitively, minus the addons under test —
 //!    how OpenERP 7.0 and Odoo order a module after what it depends on — and hashes every file
-//!    of those modules (their revision, whatever source they come from);
+//!    of those modules (their revision, whatever source they come from) and the names of all
+//!    the modules of the addons path (a new database lists them, and OpenERP ignores a module
+//!    of `-i` that its database does not list);
 //! 2. names the template `oebbtpl_<server_version_num>_<key>`, the key being the sha256 of the
 //!    module list, their files' hash, the start command, the cluster (`PGHOST:PGPORT`) and its
 //!    version: a template is never used on another cluster or PostgreSQL version, and a change
@@ -94,6 +96,13 @@ while todo:
         todo.extend(ast.literal_eval(open(manifest).read()).get('depends', []))
 deps = sorted(m for m in dirs if m not in wanted and dirs[m])
 digest = hashlib.sha256()
+# A new database lists the modules of the addons path as it is then; OpenERP ignores a module
+# of `-i` it does not list: a template is for one set of available modules.
+available = set()
+for p in paths:
+    if os.path.isdir(p):
+        available.update(m for m in os.listdir(p) if find(m)[1])
+digest.update(('available %s\n' % ','.join(sorted(available))).encode())
 for m in deps:
     digest.update(('module %s\n' % m).encode())
     for top, subdirs, files in sorted(os.walk(dirs[m])):
