@@ -23,7 +23,8 @@
 //!    database being made has a name of its own, so workers sharing a cluster never drop each
 //!    other's; the lock is per worker);
 //! 4. evicts the `oebbtpl_*` templates of that cluster older than `db.template-max-age` days
-//!    (default 7) and beyond the `db.template-keep` newest (default 5), never the one in use.
+//!    (default 7) and beyond the `db.template-keep` newest (default 5), never the one in use,
+//!    and the databases of template makings that died more than a day ago.
 //!
 //! Without dependencies to install (none found) or when the template cannot be made, the
 //! testing database is made from `db_template` as without the cache, and the step says why.
@@ -141,6 +142,7 @@ fi
 if [ -z "${used:-}" ]; then
   new="${tpl}_n$$"
   createdb -T "$DB_TEMPLATE" "$new"
+  q "COMMENT ON DATABASE \"$new\" IS 'oebb-template-building $(date +%s)'"
   echo "installing $deps into $new (no tests): $START -d $new -i $deps --stop-after-init" >&2
   if $START -d "$new" -i "$deps" --stop-after-init "--logfile=$LOGFILE" \
      && ! grep -Eq '^[0-9-]+ [0-9:,]+ [0-9]+ (ERROR|CRITICAL) ' "$LOGFILE"; then
@@ -166,6 +168,12 @@ q "SELECT datname, split_part(shobj_description(oid, 'pg_database'), ' ', 2) FRO
   if [ "$n" -gt "$KEEP" ] || [ $((now - made)) -gt $((MAX_AGE_DAYS * 86400)) ]; then
     echo "evicting template $name" >&2; dropdb --if-exists "$name" || true
   fi
+done; }
+# What a build that died while making a template left: a day is longer than any install.
+q "SELECT datname, split_part(shobj_description(oid, 'pg_database'), ' ', 2) FROM pg_database WHERE datname ~ '^oebbtpl_[0-9]+_[0-9a-f]{16}_n[0-9]+$'" |
+{ while IFS='|' read -r name made; do
+  case "$made" in ''|*[!0-9]*) made=0;; esac
+  if [ $((now - made)) -gt 86400 ]; then echo "dropping $name, left by a build that died" >&2; dropdb --if-exists "$name" || true; fi
 done; }
 echo "$used"
 "#;

@@ -3,7 +3,8 @@
 //! what it was asked to install into the database: the template of the dependencies is made,
 //! then used; a template without its completion comment is made again; an install that logs
 //! an ERROR makes no template and the testing database is made as without the cache; a template
-//! older than `db.template-max-age` days is evicted.
+//! older than `db.template-max-age` days is evicted, and so is a template making left by a build
+//! that died.
 
 use oebb_config::build_matrix;
 use oebb_config::buildout::parse_manifest;
@@ -182,7 +183,19 @@ fn a_template_of_the_dependencies_is_made_used_remade_and_evicted() {
     assert_eq!(leftovers, "0");
     drop();
 
-    // The first template, 8 days old, is evicted when a build uses another one.
+    // The first template, 8 days old, is evicted when a build uses another one, and so is what
+    // a build that died two days ago while making a template left.
+    let orphan = format!("{template}_n1");
+    psql(&format!("DROP DATABASE IF EXISTS \"{orphan}\""));
+    psql(&format!("CREATE DATABASE \"{orphan}\""));
+    psql(&format!(
+        "COMMENT ON DATABASE \"{orphan}\" IS 'oebb-template-building {}'",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            - 2 * 86400
+    ));
     psql(&format!(
         "COMMENT ON DATABASE \"{template}\" IS 'oebb-template {} base,dep'",
         std::time::SystemTime::now()
@@ -197,10 +210,15 @@ fn a_template_of_the_dependencies_is_made_used_remade_and_evicted() {
         log.contains(&format!("evicting template {template}")),
         "{log}"
     );
+    assert!(log.contains(&format!("dropping {orphan}")), "{log}");
     let left = psql(&format!(
         "SELECT count(*) FROM pg_database WHERE datname = '{template}'"
     ));
     assert_eq!(left, "0");
+    let orphans = psql(&format!(
+        "SELECT count(*) FROM pg_database WHERE datname = '{orphan}'"
+    ));
+    assert_eq!(orphans, "0");
     drop();
     psql(&format!("DROP DATABASE IF EXISTS \"{newer}\""));
 }
