@@ -139,6 +139,7 @@ const STEP_PREFIXES: &[&str] = &[
     "analyze.",
     "bootstrap-",
     "buildout.",
+    "db.",
 ];
 
 /// Reads every section of one manifest, collecting every error.
@@ -310,6 +311,8 @@ fn parse_buildout(
         "nose.profile",
         "nose.cprofile",
         "keep-failed-db",
+        "buildout.skip-unchanged",
+        "db.template-cache",
     ] {
         bool_opt(key, false);
     }

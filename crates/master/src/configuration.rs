@@ -181,7 +181,10 @@ fn settings_changes(old: &MasterConfig, new: &MasterConfig, c: &mut Changes) {
         ("web-address", o.web_address != n.web_address),
         ("worker-address", o.worker_address != n.worker_address),
         ("database", o.database != n.database),
-        ("local-worker-user", o.local_worker_user != n.local_worker_user),
+        (
+            "local-worker-user",
+            o.local_worker_user != n.local_worker_user,
+        ),
         // The mail task keeps the transport it started with (or is not running at all).
         ("[mail] transport", mail_transport(o) != mail_transport(n)),
     ];

@@ -149,6 +149,14 @@ impl BuildRun {
                 .await?;
             return Ok(Results::Cancelled);
         }
+        if let Some(skip) = &step.skip_if {
+            if self.already_done(skip, &step.name).await? {
+                let why = self.properties.interpolate(&skip.reason);
+                log.append(&format!("{why}\n")).await?;
+                self.store.finish_step(id, Results::Skipped, &why).await?;
+                return Ok(Results::Skipped);
+            }
+        }
         if let Some(why) = outcome.not_run(step) {
             // Its log or database was never made: a consequence, not another failure.
             log.append(&format!("{why}\n")).await?;
@@ -280,6 +288,28 @@ impl BuildRun {
         }
         self.store.finish_step(id, result, &text).await?;
         Ok(result)
+    }
+
+    /// Whether an earlier step found the work of a step with `skip_if` done (its property is
+    /// set and not empty); records the answer in the `records` property.
+    async fn already_done(
+        &mut self,
+        skip: &crate::step::SkipIf,
+        step: &str,
+    ) -> Result<bool, crate::StoreError> {
+        let done = match self.properties.get(&skip.property) {
+            None | Some(Value::Null) => false,
+            Some(Value::String(s)) => !s.trim().is_empty(),
+            Some(_) => true,
+        };
+        if let Some(property) = &skip.records {
+            let value = Value::Bool(done);
+            self.store
+                .set_build_property(self.build, property, &value.to_string(), step)
+                .await?;
+            self.properties.set(property, value, step);
+        }
+        Ok(done)
     }
 
     /// The protocol command of a step, with absolute worker paths and properties filled in.

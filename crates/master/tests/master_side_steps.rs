@@ -1,5 +1,6 @@
 //! The recipe's step kinds beyond commands and file transfers, given explicitly: properties set
-//! on the master, a directory brought back, a log judged by the analyzer, a missing log.
+//! on the master, a directory brought back, a log judged by the analyzer, a missing log, a step
+//! skipped because an earlier one found its work done.
 
 mod common;
 
@@ -118,3 +119,50 @@ async fn master_side_steps_set_properties_upload_directories_and_judge_logs(db: 
 }
 
 crate::both_databases!(master_side_steps_set_properties_upload_directories_and_judge_logs);
+
+/// `skip_if`: the step is skipped, with its reason, when the property an earlier step set is
+/// not empty, and runs when it is; either way the answer is recorded as a property.
+async fn a_step_is_skipped_when_an_earlier_step_found_its_work_done(db: Db) {
+    let mut t = MasterTester::start(db, &[W], &["done", "todo"], |builder, _| {
+        let found = if builder == "done" { "echo 12" } else { "true" };
+        vec![
+            Step::script("check", found).property_from_stdout("done_since"),
+            Step::script("work", "echo working").skip_if(
+                "done_since",
+                "done in build %(prop:done_since)s",
+                Some("work_skipped"),
+            ),
+            Step::script("after", "echo after"),
+        ]
+    })
+    .await;
+    t.connect_oebb_worker("ow", "pw").await;
+    for (builder, skipped) in [("done", true), ("todo", false)] {
+        let (request, builds) = t.force_and_wait(builder).await;
+        assert_eq!(request.result, Some(Results::Success), "{builder}");
+        let build = builds[0].id;
+        let steps = t.steps(build).await;
+        let work = &steps[1];
+        assert_eq!(steps[2].1, Some(Results::Success), "{steps:?}");
+        let log = t.log(build, "work").await;
+        if skipped {
+            assert_eq!(work.1, Some(Results::Skipped), "{steps:?}");
+            assert_eq!(work.2, "done in build 12");
+            assert!(
+                log.contains("done in build 12") && !log.contains("working"),
+                "{log}"
+            );
+        } else {
+            assert_eq!(work.1, Some(Results::Success), "{steps:?}");
+            assert!(log.contains("working"), "{log}");
+        }
+        let properties = t.store().build_properties(build).await.unwrap();
+        let recorded = properties
+            .iter()
+            .find(|p| p.name == "work_skipped")
+            .unwrap();
+        assert_eq!(recorded.value_json, skipped.to_string());
+    }
+}
+
+crate::both_databases!(a_step_is_skipped_when_an_earlier_step_found_its_work_done);

@@ -250,3 +250,53 @@ fn recipe_errors_are_found_by_check_once_per_buildout() {
     );
     assert!(stdout.contains("1 builders, 1 warnings"), "{stdout}");
 }
+
+#[test]
+fn the_options_of_the_time_to_verdict_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "slaves.cfg",
+        "[w]\npassword = s\ncapability = postgresql 15\n",
+    );
+    write(d, "buildouts/a.cfg", "[buildout]\nparts =\n");
+    let section = "[a]\nbuildout = standalone a.cfg\nbuild-for = postgresql >= 15\n";
+    write(
+        d,
+        "buildouts/MANIFEST.cfg",
+        &format!("{section}buildout.skip-unchanged = false\ndb.template-cache = true\ndb.template-keep = 2\ndb.template-max-age = 3\n"),
+    );
+    let out = check(d, &[]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", stderr_lines(&out));
+
+    write(
+        d,
+        "buildouts/MANIFEST.cfg",
+        &format!("{section}buildout.skip-unchanged = sometimes\ndb.template-cache = yes please\n"),
+    );
+    let out = check(d, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let errors = stderr_lines(&out).join("\n");
+    for option in ["buildout.skip-unchanged", "db.template-cache"] {
+        assert!(errors.contains(&format!("`{option}`")), "{errors}");
+    }
+
+    write(
+        d,
+        "buildouts/MANIFEST.cfg",
+        &format!("{section}db.template-cache = true\ndb.template-keep = many\n"),
+    );
+    let out = check(d, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let manifest = d.join("buildouts/MANIFEST.cfg").display().to_string();
+    assert_eq!(
+        stderr_lines(&out),
+        [
+            format!(
+                "{manifest}:5: [a] option `db.template-keep` = `many`: expected a whole number"
+            ),
+            "oebb check: 1 error".to_string(),
+        ]
+    );
+}

@@ -7,7 +7,8 @@
 //! unittest2 test and a YAML test: one clean, and one for each way to fail (a failed
 //! assertion, a failed YAML `!assert`, an exception while installing its data, an import
 //! error). openerp-core 7.0.406 exits 0 on every one of these failures: the verdicts come from
-//! oebb's analysis of the log.
+//! oebb's analysis of the log. A second build of an unchanged buildout skips its buildout run
+//! with the same verdicts (issue 16); an edit of the buildout file runs it again.
 //!
 //! OpenERP refuses to run as root: run as root, the tests run both workers as the user
 //! `oebbtest`, with a PostgreSQL role of their own. The workers' caches are kept under
@@ -364,11 +365,64 @@ fn real_openerp_7_builds_green_and_red_on_both_kinds_of_worker() {
         wrong.extend(check_first_cause(b));
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+    let templates = check_templates(&master, &builds);
 
-    // The second build of a builder finds every egg in the worker's cache.
+    // The second build of an unchanged buildout skips the buildout run and gives the same
+    // verdict, green and red, on both kinds of worker.
+    let again: Vec<String> = ["clean-pg15", "clean-pg16", "tests-pg15"]
+        .map(String::from)
+        .to_vec();
+    for b in force_all(&master, &again) {
+        let expected = if b.builder.starts_with("clean") {
+            "success"
+        } else {
+            "failure"
+        };
+        assert_eq!(b.result, expected, "{}", explain(&master, &b));
+        let (name, how) = template_of(&master, &b).unwrap();
+        assert_eq!(
+            (name.as_str(), how),
+            (templates[&b.builder].as_str(), "used")
+        );
+        let buildout = log(&master, &b.build, "buildout");
+        assert!(
+            buildout.contains("nothing buildout reads changed since the successful run of build"),
+            "{}: the buildout ran again:\n{buildout}",
+            b.builder
+        );
+    }
+
+    // A template that lost its completion comment is broken: made again, then used.
+    let pg15_template = &templates["clean-pg15"];
+    let status = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &pg1, "-c"])
+        .arg(format!("COMMENT ON DATABASE \"{pg15_template}\" IS NULL"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // An edit of the buildout file runs it again, and it finds every egg in the worker's cache.
+    let cfg = master.join("buildouts/openerp7.cfg");
+    let edited = std::fs::read_to_string(&cfg).unwrap() + "# an edit\n";
+    std::fs::write(&cfg, edited).unwrap();
     for again in force_all(&master, &["clean-pg15".into(), "clean-pg16".into()]) {
         assert_eq!(again.result, "success", "{}", explain(&master, &again));
+        let (name, how) = template_of(&master, &again).unwrap();
+        let expected = if again.builder == "clean-pg15" {
+            "made"
+        } else {
+            "used"
+        };
+        assert_eq!(
+            (name.as_str(), how),
+            (templates[&again.builder].as_str(), expected)
+        );
         let buildout = log(&master, &again.build, "buildout");
+        assert!(
+            !buildout.contains("nothing buildout reads changed"),
+            "{}: the edited buildout was skipped:\n{buildout}",
+            again.builder
+        );
         for download in ["Getting distribution for", "Downloading", "Download error"] {
             assert!(
                 !buildout.contains(download),
@@ -377,6 +431,61 @@ fn real_openerp_7_builds_green_and_red_on_both_kinds_of_worker() {
             );
         }
     }
+}
+
+/// The template the build's `createdb` step used and whether it `made` it or `used` it; None
+/// when it made the testing database without one.
+fn template_of(master: &Path, b: &Forced) -> Option<(String, &'static str)> {
+    let text = log(master, &b.build, "createdb");
+    // The step's output, not its script (the log starts with the script, `$tpl` and all).
+    let name = text
+        .lines()
+        .filter(|l| l.starts_with("cluster ") && !l.contains('$'))
+        .find_map(|l| l.split_once(": template ")?.1.split_whitespace().next())?
+        .to_string();
+    let how = if text.contains(&format!("template {name} made and used")) {
+        "made"
+    } else if text.contains(&format!("template {name} used")) {
+        "used"
+    } else {
+        panic!(
+            "{}: template {name} neither made nor used:\n{text}",
+            b.builder
+        )
+    };
+    Some((name, how))
+}
+
+/// The builders of [`openerp7_support::TEMPLATE_CACHED`] sections used a template, the same
+/// for both builders of a cluster (one made it, or an earlier run did), another on each
+/// cluster; the others used none. Returns each builder's template.
+fn check_templates(master: &Path, builds: &[Forced]) -> std::collections::BTreeMap<String, String> {
+    let mut templates = std::collections::BTreeMap::new();
+    for b in builds {
+        let section = b.builder.split('-').next().unwrap();
+        let template = template_of(master, b);
+        if !openerp7_support::TEMPLATE_CACHED.contains(&section) {
+            assert!(template.is_none(), "{}: {template:?}", b.builder);
+            continue;
+        }
+        let (name, _) = template.unwrap_or_else(|| panic!("{}: no template", b.builder));
+        assert!(name.starts_with("oebbtpl_"), "{name}");
+        templates.insert(b.builder.clone(), name);
+    }
+    for pg in ["pg15", "pg16"] {
+        let names: Vec<&String> = templates
+            .iter()
+            .filter(|(b, _)| b.ends_with(pg))
+            .map(|(_, n)| n)
+            .collect();
+        assert!(
+            names.len() == 2 && names[0] == names[1],
+            "{pg}: {templates:?}"
+        );
+    }
+    // Another cluster: never the same template.
+    assert_ne!(templates["clean-pg15"], templates["clean-pg16"]);
+    templates
 }
 
 /// With `OEBB_TEST_KEEP_LOGS=DIR`, copies the server log of the build there (how the logs of

@@ -2,6 +2,7 @@
 //! Odoo part's CI options and the database options of the PostgreSQL capability, under the
 //! exclusive `buildout` lock with a long timeout.
 
+use crate::buildout_key;
 use crate::context::Context;
 use crate::shell::cache;
 use crate::step::{LockAccess, Step, StepCommand};
@@ -68,17 +69,28 @@ pub fn buildout_argv(cx: &Context, extra: &[String]) -> StepCommand {
     StepCommand::Argv(argv)
 }
 
-/// The `buildout` step.
+/// The `buildout` step, with the steps of its key around it (skipped when nothing it reads
+/// changed, [`crate::buildout_key`]).
 pub fn steps(cx: &Context) -> Result<Vec<Step>, crate::RecipeError> {
     let timeout = cx.number("buildout.timeout", BUILDOUT_TIMEOUT.as_secs())?;
-    Ok(vec![Step::new(
-        "buildout",
-        buildout_argv(cx, &part_options(cx)),
-    )
-    .envs(&cx.env)
-    .lock(LockAccess::exclusive(BUILDOUT_LOCK))
-    .halt_on_failure(true)
-    .timeout(Duration::from_secs(timeout))])
+    let overrides = part_options(cx);
+    let mut steps = buildout_key::before(cx, &overrides);
+    let mut run = Step::new("buildout", buildout_argv(cx, &overrides))
+        .envs(&cx.env)
+        .lock(LockAccess::exclusive(BUILDOUT_LOCK))
+        .halt_on_failure(true)
+        .timeout(Duration::from_secs(timeout));
+    if buildout_key::enabled(cx) {
+        let reason = buildout_key::skip_reason();
+        run = run.skip_if(
+            buildout_key::UNCHANGED_SINCE,
+            &reason,
+            Some(buildout_key::SKIPPED),
+        );
+    }
+    steps.push(run);
+    steps.extend(buildout_key::after(cx));
+    Ok(steps)
 }
 
 /// A `bin/buildout install PARTS` step for tool parts (`static-analysis`, `functional`), under

@@ -1,6 +1,6 @@
 //! What the recipe derives once from its inputs: names, paths, versions and environment.
 
-use oebb_config::buildout::PostDlStep;
+use oebb_config::buildout::{PostDlStep, Watch};
 use oebb_config::paths::{Component, RelativePath, Subject};
 use oebb_config::{Builder, Buildout, BuildoutSource, CapabilityVersion, Worker};
 use std::collections::BTreeMap;
@@ -18,6 +18,10 @@ pub struct BuildInput<'a> {
     /// For a `standalone` buildout: the files it extends, relative to its directory, as found
     /// by [`crate::extends::standalone_files`]; they are sent beside it.
     pub extends: &'a [String],
+    /// For a standalone buildout: the live sources of its Odoo part, as
+    /// [`crate::live_sources::live_sources`] reads them from its files (the key of the buildout
+    /// run resolves their branches on the worker); empty for other sources.
+    pub live_sources: &'a [Watch],
 }
 
 /// Why the steps of a build cannot be made.
@@ -166,6 +170,8 @@ pub struct Context<'a> {
     pub worker: &'a Worker,
     /// Files a standalone buildout extends.
     pub extends: &'a [String],
+    /// The live sources of a standalone buildout.
+    pub live_sources: &'a [Watch],
     /// The buildout's source.
     pub source: &'a BuildoutSource,
     /// Buildout config, relative to `build`.
@@ -190,6 +196,7 @@ impl<'a> Context<'a> {
             builder,
             worker,
             extends,
+            live_sources,
         } = *input;
         if builder.buildout != buildout.name {
             return Err(RecipeError::WrongBuildout {
@@ -233,6 +240,7 @@ impl<'a> Context<'a> {
             builder,
             worker,
             extends,
+            live_sources,
             source,
             config: config_path(source),
             testing_db,

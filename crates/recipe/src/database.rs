@@ -18,6 +18,9 @@ pub fn steps(cx: &Context) -> Result<Vec<Step>, RecipeError> {
     for kind in &cx.buildout.db_steps {
         steps.push(dropdb(cx, "dropdb").halt_on_failure(true));
         match kind {
+            DbStep::SimpleCreate if crate::db_template::enabled(cx) => {
+                steps.push(crate::db_template::createdb(cx)?)
+            }
             DbStep::SimpleCreate => steps.push(
                 Step::argv(
                     "createdb",

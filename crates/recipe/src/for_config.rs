@@ -5,6 +5,7 @@
 use crate::context::{BuildInput, RecipeError};
 use crate::step::Step;
 use crate::{build_steps, extends};
+use oebb_config::buildout::Watch;
 use oebb_config::paths::{RootedPath, Subject};
 use oebb_config::{Buildout, BuildoutSource, MasterConfig};
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ pub fn steps_for(
     config: &MasterConfig,
     builder: &str,
     worker: Option<&str>,
-    read: impl FnMut(&Path) -> Option<String>,
+    mut read: impl FnMut(&Path) -> Option<String>,
 ) -> Result<Vec<Step>, RecipeError> {
     let Some(b) = config.matrix.builder(builder) else {
         let names: Vec<&str> = config
@@ -45,7 +46,8 @@ pub fn steps_for(
         buildout,
         builder: b,
         worker: w,
-        extends: &extended_files(buildout, read),
+        extends: &extended_files(buildout, &mut read),
+        live_sources: &standalone_live_sources(buildout, &mut read),
     })
 }
 
@@ -77,6 +79,22 @@ pub fn extended_files(
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     extends::standalone_files(&name, |p| read(&dir.join(p)))
+}
+
+/// The live sources of a standalone buildout's Odoo part, read from its files on the master
+/// with `read`; none for other sources.
+pub fn standalone_live_sources(
+    buildout: &Buildout,
+    mut read: impl FnMut(&Path) -> Option<String>,
+) -> Vec<Watch> {
+    let Some(file) = standalone_file(buildout) else {
+        return Vec::new();
+    };
+    let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+    let name = file
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    crate::live_sources::live_sources(&name, &buildout.part, |p| read(&dir.join(p))).0
 }
 
 #[cfg(test)]

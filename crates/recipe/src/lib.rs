@@ -24,7 +24,11 @@
 //!   the builder's or the worker's `odoo_version` property is used when it is not set;
 //! - `odoo.timeout` (seconds, default 7200): Odoo runs; `buildout.timeout` (default 14400);
 //! - `bootstrap-setuptools`: the setuptools given to zc.buildout 2;
-//! - `nose.runner = pytest`: run the `nose` step's tests with pytest-odoo.
+//! - `nose.runner = pytest`: run the `nose` step's tests with pytest-odoo;
+//! - `buildout.skip-unchanged = false`: run buildout even when nothing it reads changed
+//!   (default: skipped then, [`buildout_key`]);
+//! - `db.template-cache = true` (`db.template-max-age` days, `db.template-keep`): the testing
+//!   database from a template of the addons' dependencies ([`db_template`]).
 //!
 //! The testing database is `<db_prefix>-<builder>`, `db_prefix` defaulting to `oebb` (the
 //! worker's property when it sets one).
@@ -34,9 +38,11 @@
 mod analyze;
 mod bootstrap;
 pub mod buildout_cfg;
+mod buildout_key;
 mod buildout_run;
 mod context;
 mod database;
+mod db_template;
 pub mod extends;
 mod for_config;
 pub mod live_sources;
@@ -48,7 +54,7 @@ mod source;
 pub mod step;
 
 pub use context::{BuildInput, OdooSeries, RecipeError};
-pub use for_config::{extended_files, standalone_file, steps_for};
+pub use for_config::{extended_files, standalone_file, standalone_live_sources, steps_for};
 
 use step::Step;
 

@@ -7,7 +7,8 @@
 //! - [`Step::log_files`]: files the step writes that are kept as build logs (`test.log`);
 //! - [`StepCommand::UploadDirectory`]: bring a worker directory back (Sphinx HTML, coverage);
 //! - [`StepCommand::SetProperties`]: set build properties on the master, no worker command;
-//! - [`StepCommand::Analyze`]: the master fetches a worker log and judges it with oebb-analyze.
+//! - [`StepCommand::Analyze`]: the master fetches a worker log and judges it with oebb-analyze;
+//! - [`Step::skip_if`]: not run when an earlier step found its work already done.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -50,6 +51,21 @@ pub struct Step {
     /// database, for a post-mortem): the step is then not run, and this text says what is kept
     /// (`%(prop:NAME)s` interpolated). `None`: it runs whatever happened.
     pub kept_on_failure: Option<String>,
+    /// Addition: the step is not run, and shows as skipped with this reason, when a property
+    /// an earlier step set says its work is already done (the buildout run when nothing it
+    /// reads changed). `None`: it runs.
+    pub skip_if: Option<SkipIf>,
+}
+
+/// When a step is skipped because its work is already done.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SkipIf {
+    /// Skipped when this build property is set and not empty.
+    pub property: String,
+    /// Why, for the step's log and result text (`%(prop:NAME)s` interpolated).
+    pub reason: String,
+    /// A build property set to `true` when the step is skipped, `false` when it runs.
+    pub records: Option<String>,
 }
 
 /// What a step does on the worker.
@@ -157,6 +173,7 @@ impl Step {
             log_files: BTreeMap::new(),
             needs_success_of: Vec::new(),
             kept_on_failure: None,
+            skip_if: None,
         }
     }
 
@@ -248,6 +265,16 @@ impl Step {
     /// Addition: not run when the build has failed; `what` says what it leaves in place.
     pub fn kept_on_failure(mut self, what: &str) -> Step {
         self.kept_on_failure = Some(what.to_string());
+        self
+    }
+
+    /// Addition: skipped when property `property` is set and not empty, saying `reason`.
+    pub fn skip_if(mut self, property: &str, reason: &str, records: Option<&str>) -> Step {
+        self.skip_if = Some(SkipIf {
+            property: property.to_string(),
+            reason: reason.to_string(),
+            records: records.map(str::to_string),
+        });
         self
     }
 

@@ -74,6 +74,7 @@ impl Fixture {
             builder,
             worker,
             extends,
+            live_sources: &[],
         })
     }
 }

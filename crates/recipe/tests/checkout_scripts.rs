@@ -43,6 +43,7 @@ fn checkout(source: &str, builder_dir: &Path, tag: &str) -> bool {
         builder: &matrix.builders[0],
         worker: &workers[0],
         extends: &[],
+        live_sources: &[],
     })
     .unwrap();
     let step = steps.iter().find(|s| s.name == "checkout").unwrap();

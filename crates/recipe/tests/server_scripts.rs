@@ -26,6 +26,7 @@ fn steps(name: &str, options: &str) -> Vec<Step> {
         builder: &matrix.builders[0],
         worker: &workers[0],
         extends: &[],
+        live_sources: &[],
     })
     .unwrap()
 }

@@ -6,7 +6,9 @@ mod steps;
 
 use clap::Args;
 use oebb_config::{load, Buildout, MasterConfig, Overrides, PropertyValue, Warning, Worker};
-use oebb_recipe::{build_steps, extended_files, standalone_file, BuildInput, RecipeError};
+use oebb_recipe::{
+    build_steps, extended_files, standalone_file, standalone_live_sources, BuildInput, RecipeError,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufWriter, Write};
@@ -165,11 +167,13 @@ fn check_recipes(config: &mut MasterConfig) -> Vec<String> {
         }
         // Read now, for the one builder of the buildout that is checked.
         let extends = extended_files(buildout, oebb_config::load::read_text);
+        let live = standalone_live_sources(buildout, oebb_config::load::read_text);
         let input = BuildInput {
             buildout,
             builder,
             worker,
             extends: &extends,
+            live_sources: &live,
         };
         let Err(e) = build_steps(&input) else {
             continue;

@@ -27,9 +27,23 @@ pub struct ForceArgs {
     /// With --wait: also print the running step's log as it grows.
     #[arg(long)]
     follow: bool,
+    /// A build property for the build, `NAME=VALUE` (repeatable): `buildout-rerun=true` runs
+    /// buildout even when nothing it reads changed.
+    #[arg(long = "property", value_name = "NAME=VALUE", value_parser = property)]
+    properties: Vec<(String, String)>,
     /// Give up waiting after this many seconds.
     #[arg(long, default_value_t = 3600)]
     timeout: u64,
+}
+
+/// `NAME=VALUE` of `--property`.
+fn property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("`{text}`: expected NAME=VALUE")),
+    }
 }
 
 /// Runs the command.
@@ -38,7 +52,12 @@ pub fn run(args: ForceArgs) -> anyhow::Result<u8> {
     let api = Api::new(&client_address(&config.settings.web_address));
     let token = api_token(&args.dir)?;
     let path = format!("/api/builders/{}/force", path_segment(&args.builder));
-    let body = json!({ "reason": args.reason });
+    let properties: serde_json::Map<String, Value> = args
+        .properties
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    let body = json!({ "reason": args.reason, "properties": properties });
     let (status, answer) = api.post(&path, &body, &token)?;
     if status != 201 {
         bail!("the master refused: HTTP {status}: {}", message(&answer));

@@ -79,23 +79,29 @@ pub fn buildout_cfg(addons: &Path, find_links: &Path) -> String {
     )
 }
 
+/// The sections whose testing database comes from a template of their addons' dependencies
+/// (`db.template-cache`): a green and a red variant; the others are made from `template1`.
+pub const TEMPLATE_CACHED: [&str; 2] = ["clean", "tests"];
+
 /// The MANIFEST: every section built for both PostgreSQL capabilities (15: the stock
 /// worker's, 16: the oebb worker's), so each kind of worker builds every variant.
 pub fn manifest() -> String {
     SECTIONS
         .iter()
         .map(|(section, addons)| {
+            let cache = TEMPLATE_CACHED.contains(section);
             format!(
                 "[{section}]\nbuildout = standalone openerp7.cfg\n\
                  build-for = postgresql >= 15\nopenerp-addons = {addons}\nodoo.version = 7.0\n\
-                 bootstrap-version = 2.13.8\n\n"
+                 bootstrap-version = 2.13.8\ndb.template-cache = {cache}\n\n"
             )
         })
         .collect()
 }
 
 /// A worker's `slaves.cfg` section: its PostgreSQL capability on the cluster at `host:port`
-/// as [`ROLE`], and Python 2.7.
+/// as [`ROLE`], and Python 2.7. Its testing databases are named after this process, so two
+/// runs of the test on one machine (two worktrees) never drop each other's.
 pub fn worker_section(
     name: &str,
     password: &str,
@@ -104,9 +110,10 @@ pub fn worker_section(
     python: &Path,
 ) -> String {
     format!(
-        "[{name}]\npassword = {password}\nmax_builds = 4\n\
+        "[{name}]\npassword = {password}\nmax_builds = 4\ndb_prefix = oebb7-{}\n\
          capability = postgresql {pg} host={host} port={port} user={ROLE}\n    \
          python 2.7 bin={}\n\n",
+        std::process::id(),
         python.display()
     )
 }

@@ -150,7 +150,7 @@ fn use_port_reserves_a_port_passes_it_and_always_releases_it() {
 fn install_modules_installs_without_tests_and_optionally_without_demo() {
     let steps =
         with("post-buildout-steps = install-modules\nopenerp-addons = crm\nbuildout-part = odoo\n");
-    assert_eq!(names(&steps)[10..], ["install", "analyze", "final_dropdb"]);
+    assert_eq!(names(&steps)[13..], ["install", "analyze", "final_dropdb"]);
     let install = step(&steps, "install");
     assert_eq!(
         text(install),
@@ -206,7 +206,7 @@ fn nose_installs_checks_then_tests_and_uploads_coverage() {
          nose.upload-path = public_html/cov/$(buildnumber)s\nnose.upload-url = http://h/cov/$(buildnumber)s\n",
     );
     assert_eq!(
-        names(&steps)[10..],
+        names(&steps)[13..],
         [
             "install",
             "check",
@@ -313,7 +313,7 @@ fn functional_stops_the_server_on_every_path() {
          functional.wait = 5\nodoo.version = 7.0\n",
     );
     assert_eq!(
-        names(&steps)[10..],
+        names(&steps)[13..],
         [
             "functional_tools",
             "port_reserve",
@@ -363,7 +363,7 @@ fn autocommit_commits_and_pushes() {
 #[test]
 fn pg_remote_copy_copies_into_the_testing_database() {
     let steps = with("db-steps = pg_remote_copy\npg_remote_copy.arguments = --host remote src\npg_remote_copy.timeout = 900\n");
-    assert_eq!(names(&steps)[8..10], ["dropdb", "pg_remote_copy"]);
+    assert_eq!(names(&steps)[11..13], ["dropdb", "pg_remote_copy"]);
     let s = step(&steps, "pg_remote_copy");
     assert_eq!(
         text(s),

@@ -98,6 +98,16 @@ fn write_step(out: &mut impl Write, n: usize, s: &Step, master: &Path) -> std::i
         let needs = s.needs_success_of.join(" or ");
         writeln!(out, "   runs only after {needs} succeeded")?;
     }
+    if let Some(skip) = &s.skip_if {
+        writeln!(
+            out,
+            "   skipped when property {} is set: {}",
+            skip.property, skip.reason
+        )?;
+        if let Some(records) = &skip.records {
+            writeln!(out, "   sets property {records} to whether it was skipped")?;
+        }
+    }
     if let Some(kept) = &s.kept_on_failure {
         writeln!(out, "   not run when the build failed: {kept}")?;
     }
