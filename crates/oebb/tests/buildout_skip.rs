@@ -5,27 +5,15 @@
 //! (a git repository made here), an edit of the buildout file and `buildout-rerun=true` each
 //! make it run again. A red variant has `db.template-cache = true`.
 
+mod cli;
+
+use cli::{oebb, text};
 use oebb_testkit::run_vcs as run;
 use oebb_testkit::Killed;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn oebb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// A master directory building the stand-in (`standin-pg15`), and the same buildout with a
 /// failing test (`red-pg15`); the buildout's Odoo part has the live source `live`.

@@ -2,15 +2,10 @@
 //! the snapshots in `tests/snapshots/` (run with `OEBB_UPDATE_SNAPSHOTS=1` to rewrite them,
 //! then review the diff).
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod cli;
 
-fn oebb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use cli::oebb;
+use std::path::Path;
 
 /// A master directory written by `oebb create-master`.
 fn example() -> tempfile::TempDir {

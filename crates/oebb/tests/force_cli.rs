@@ -1,19 +1,15 @@
 //! `oebb force` talks HTTP to the master's JSON API: a builder name is one percent-encoded
 //! path segment whatever it holds, and any valid answer is read, however it is chunked.
 
+mod cli;
+
+use cli::oebb;
 use oebb_testkit::{free_port, Killed};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn oebb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// A master directory whose web address is `web_port`, with one builder per name in
 /// `builders`, each a one-step script printing its name.

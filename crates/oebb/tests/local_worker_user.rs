@@ -2,21 +2,17 @@
 //! local worker's commands as USER (OpenERP and Odoo refuse root), and gives USER what the
 //! worker creates for them.
 
+mod cli;
+
+use cli::oebb;
 use oebb_testkit::Killed;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The unprivileged user of the test machine (scripts/install-postgresql creates it as root).
 const USER: &str = "oebbtest";
-
-fn oebb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn id(args: &[&str]) -> String {
     let out = Command::new("id").args(args).output().unwrap();

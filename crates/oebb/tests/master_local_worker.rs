@@ -1,16 +1,12 @@
 //! `oebb master DIR --local-worker`: one command gives a master and a worker that builds.
 
+mod cli;
+
+use cli::oebb;
 use oebb_testkit::Killed;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn oebb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// A master directory with one worker, `local`, and one builder, `x`, whose step prints its
 /// working directory.
@@ -52,13 +48,11 @@ fn force_and_check(d: &Path, build: u32, master_log: &Path) -> String {
     printed.into_owned()
 }
 
-#[test]
-fn a_master_with_its_local_worker_builds_a_forced_builder() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    master_dir(d);
+/// Starts `oebb master D --local-worker` (its log in `D/master.log`) and checks that it
+/// builds `x` once; the master stops when the returned guard is dropped.
+fn master_built_once(d: &Path) -> Killed {
     let log = d.join("master.log");
-    let _master = Killed::spawn(
+    let master = Killed::spawn(
         Command::new(env!("CARGO_BIN_EXE_oebb")).args([
             "master",
             d.to_str().unwrap(),
@@ -68,6 +62,15 @@ fn a_master_with_its_local_worker_builds_a_forced_builder() {
         log.clone(),
     );
     force_and_check(d, 1, &log);
+    master
+}
+
+#[test]
+fn a_master_with_its_local_worker_builds_a_forced_builder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    master_dir(d);
+    let _master = master_built_once(d);
 }
 
 /// The master raises its own file-descriptor limit for its connections, but the commands it
@@ -103,17 +106,7 @@ fn the_master_creates_its_store_readable_by_its_owner_only() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     master_dir(d);
-    let log = d.join("master.log");
-    let _master = Killed::spawn(
-        Command::new(env!("CARGO_BIN_EXE_oebb")).args([
-            "master",
-            d.to_str().unwrap(),
-            "--local-worker",
-        ]),
-        "oebb master --local-worker",
-        log.clone(),
-    );
-    force_and_check(d, 1, &log);
+    let _master = master_built_once(d);
     for file in ["state.sqlite", "state.sqlite-wal", "state.sqlite-shm"] {
         let meta = std::fs::metadata(d.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{file}");
@@ -131,17 +124,7 @@ fn force_wait_shows_a_status_line_in_a_terminal_and_follow_streams_the_log() {
         d,
         "echo built in $(pwd)\necho first half of the log\nsleep 3\necho second half of the log\n",
     );
-    let log = d.join("master.log");
-    let _master = Killed::spawn(
-        Command::new(env!("CARGO_BIN_EXE_oebb")).args([
-            "master",
-            d.to_str().unwrap(),
-            "--local-worker",
-        ]),
-        "oebb master --local-worker",
-        log.clone(),
-    );
-    force_and_check(d, 1, &log);
+    let _master = master_built_once(d);
     let in_terminal = |extra: &str| {
         let command = format!(
             "'{}' force '{}' x --wait --timeout 60 {extra}",

@@ -2,18 +2,14 @@
 //! started again: the build is marked interrupted and its request runs again to completion. Also drives `oebb force`,
 //! `oebb builds` and `oebb log` as a user would.
 
+mod cli;
+
+use cli::oebb;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use oebb_testkit::{free_port, Killed, StockWorker};
-
-fn oebb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -5,6 +5,9 @@
 //! zc.buildout from PyPI, the test PostgreSQL cluster) green. The snippets are read from
 //! README.md, so the documentation and this test cannot drift apart.
 
+mod cli;
+
+use cli::{oebb, text};
 use oebb_testkit::Killed;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,21 +16,6 @@ use std::time::{Duration, Instant};
 /// Placeholders of the README's snippets, and what this test puts in their place.
 const MASTER_HOST: &str = "MASTER_HOST";
 const README_PORT: &str = "9989";
-
-fn oebb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// The README's "Moving from Buildbot" section.
 fn readme_section() -> String {

@@ -15,24 +15,20 @@
 //! `$OEBB_TEST_PREFIX/openerp7/caches-*`, so only the first run on a machine downloads and
 //! compiles (about 6 minutes); later ones are warm.
 
+mod cli;
+
+use cli::oebb;
 mod openerp7_support;
 
 use oebb_testkit::{buildbot_worker, free_port, Killed};
 use openerp7_support::setup::{self, User};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The longest a build may take: a cold buildout compiles lxml, psycopg2, Pillow, reportlab.
 const BUILD_TIMEOUT_S: u64 = 2400;
-
-fn oebb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// A command that runs as `user` (when given), with its home in `home`.
 fn as_user(program: &Path, user: Option<&User>, home: &Path) -> Command {

@@ -3,25 +3,13 @@
 //! cluster), `oebb master DIR --local-worker` runs it, `oebb force --wait` builds it green, and
 //! `oebb log` prints the step's output and the Odoo server's log.
 
+mod cli;
+
+use cli::{oebb, text};
 use oebb_testkit::Killed;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn oebb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[test]
 fn the_stand_in_quickstart_builds_green() {

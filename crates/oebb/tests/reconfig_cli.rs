@@ -2,20 +2,16 @@
 //! broken file is refused with the very lines `oebb check` prints and the master runs on; a
 //! good one adds a builder that can be forced at once.
 
+mod cli;
+
+use cli::oebb;
 use oebb_testkit::{free_port, Killed};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn oebb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -7,6 +7,9 @@
 //! Chromium at 1400×1000: above the steps, without scrolling), and the steps that only fail
 //! because of it are skipped, not red.
 
+mod cli;
+
+use cli::{oebb, text};
 mod web_common;
 
 use std::path::Path;
@@ -16,21 +19,6 @@ use std::time::{Duration, Instant};
 use oebb_testkit::Killed;
 use serde_json::Value;
 use web_common::browser::Browser;
-
-fn oebb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oebb"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// The stand-in's buildout with a part `addons` of the addons recipe configured by `options`.
 fn with_addons(buildout: &str, dir: &Path, options: &str) -> String {
