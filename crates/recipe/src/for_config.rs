@@ -47,7 +47,9 @@ pub fn steps_for(
         builder: b,
         worker: w,
         extends: &extended_files(buildout, &mut read),
-        live_sources: &standalone_live_sources(buildout, &mut read),
+        live_sources: &standalone_live_sources(buildout, &mut read)
+            .map(|(watches, _)| watches)
+            .unwrap_or_default(),
     })
 }
 
@@ -71,30 +73,32 @@ pub fn extended_files(
     buildout: &Buildout,
     mut read: impl FnMut(&Path) -> Option<String>,
 ) -> Vec<String> {
-    let Some(file) = standalone_file(buildout) else {
+    let Some((dir, name)) = standalone_dir_and_name(buildout) else {
         return Vec::new();
     };
-    let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
-    let name = file
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     extends::standalone_files(&name, |p| read(&dir.join(p)))
 }
 
+/// A standalone buildout's file on the master as its directory and its name.
+fn standalone_dir_and_name(buildout: &Buildout) -> Option<(PathBuf, String)> {
+    let file = standalone_file(buildout)?;
+    let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+    let name = file.file_name()?.to_string_lossy().into_owned();
+    Some((dir, name))
+}
+
 /// The live sources of a standalone buildout's Odoo part, read from its files on the master
-/// with `read`; none for other sources.
+/// with `read`, and the files that could not be read; `None` for other sources.
 pub fn standalone_live_sources(
     buildout: &Buildout,
     mut read: impl FnMut(&Path) -> Option<String>,
-) -> Vec<Watch> {
-    let Some(file) = standalone_file(buildout) else {
-        return Vec::new();
-    };
-    let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
-    let name = file
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    crate::live_sources::live_sources(&name, &buildout.part, |p| read(&dir.join(p))).0
+) -> Option<(Vec<Watch>, Vec<String>)> {
+    let (dir, name) = standalone_dir_and_name(buildout)?;
+    Some(crate::live_sources::live_sources(
+        &name,
+        &buildout.part,
+        |p| read(&dir.join(p)),
+    ))
 }
 
 #[cfg(test)]

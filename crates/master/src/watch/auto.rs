@@ -62,11 +62,8 @@ fn standalone(buildout: &Buildout) -> Option<Vec<Watch>> {
     if !buildout.auto_watch {
         return None;
     }
-    let file = oebb_recipe::standalone_file(buildout)?;
-    let dir = file.parent()?.to_path_buf();
-    let name = file.file_name()?.to_string_lossy().into_owned();
-    let read = |p: &str| oebb_config::load::read_text(&dir.join(p));
-    let (watches, skipped) = live_sources(&name, &buildout.part, read);
+    let (watches, skipped) =
+        oebb_recipe::standalone_live_sources(buildout, oebb_config::load::read_text)?;
     if !skipped.is_empty() {
         tracing::info!(
             buildout = buildout.name,

@@ -167,7 +167,9 @@ fn check_recipes(config: &mut MasterConfig) -> Vec<String> {
         }
         // Read now, for the one builder of the buildout that is checked.
         let extends = extended_files(buildout, oebb_config::load::read_text);
-        let live = standalone_live_sources(buildout, oebb_config::load::read_text);
+        let live = standalone_live_sources(buildout, oebb_config::load::read_text)
+            .map(|(watches, _)| watches)
+            .unwrap_or_default();
         let input = BuildInput {
             buildout,
             builder,
