@@ -8,13 +8,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use oebb_config::{MasterConfig, WorkerName};
-
-use crate::reconfig::LoadedConfiguration;
-use crate::watch::WatchFiles;
 use oebb_protocol::Untrusted;
 
 use super::Scheduler;
 use crate::configuration::{changes, Outcome, Running};
+use crate::reconfig::LoadedConfiguration;
+use crate::watch::WatchFiles;
 
 /// Why a removed worker's connection is closed.
 pub(super) const REMOVED: &str =
