@@ -7,7 +7,7 @@
 
 mod cli;
 
-use cli::{oebb, text};
+use cli::{oebb, stand_in_master, text};
 use oebb_testkit::run_vcs as run;
 use oebb_testkit::Killed;
 use serde_json::Value;
@@ -18,13 +18,7 @@ use std::time::{Duration, Instant};
 /// A master directory building the stand-in (`standin-pg15`), and the same buildout with a
 /// failing test (`red-pg15`); the buildout's Odoo part has the live source `live`.
 fn master_dir(dir: &Path, live: &Path) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/build/stand-in-master.sh");
-    let made = Command::new(&script)
-        .arg(dir)
-        .env("OEBB_TEST_PG_URL", oebb_testkit::postgres_url())
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", text(&made));
+    stand_in_master(dir);
     let cfg = dir.join("buildouts/buildout.cfg");
     let buildout = std::fs::read_to_string(&cfg).unwrap().replace(
         "recipe = zc.recipe.egg\n",

@@ -7,7 +7,7 @@
 
 mod cli;
 
-use cli::{oebb, text};
+use cli::{oebb, stand_in_master, text};
 use oebb_testkit::Killed;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -126,14 +126,8 @@ fn worker_port(dir: &Path) -> u16 {
 
 /// The stand-in master, with a worker `created` and a worker `migrated` each building a
 /// buildout of its own (`build-requires` of a marker capability).
-fn stand_in_master(dir: &Path) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/build/stand-in-master.sh");
-    let made = Command::new(&script)
-        .arg(dir)
-        .env("OEBB_TEST_PG_URL", oebb_testkit::postgres_url())
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", text(&made));
+fn two_workers_master(dir: &Path) {
+    stand_in_master(dir);
     let slaves = std::fs::read_to_string(dir.join("slaves.cfg")).unwrap();
     let capability = slaves
         .lines()
@@ -172,7 +166,7 @@ fn readme_worker_settings_connect_stock_workers_that_build_green() {
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path().join("master");
     let dir_arg = dir.to_str().unwrap().to_string();
-    stand_in_master(&dir);
+    two_workers_master(&dir);
     let check = oebb(&["check", &dir_arg]);
     assert!(check.status.success(), "{}", text(&check));
     let port = worker_port(&dir);

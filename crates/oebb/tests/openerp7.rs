@@ -17,7 +17,7 @@
 
 mod cli;
 
-use cli::oebb;
+use cli::{oebb, step_tails, wait_for_master};
 mod openerp7_support;
 
 use oebb_testkit::{buildbot_worker, free_port, Killed};
@@ -25,7 +25,7 @@ use openerp7_support::setup::{self, User};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The longest a build may take: a cold buildout compiles lxml, psycopg2, Pillow, reportlab.
 const BUILD_TIMEOUT_S: u64 = 2400;
@@ -220,26 +220,8 @@ fn log(master: &Path, build: &str, step: &str) -> String {
 /// The build's steps and results, and the logs that explain a failure, to show when a
 /// build's result is not the expected one.
 fn explain(master: &Path, f: &Forced) -> String {
-    let mut out = format!("build {} of {}: {}\n", f.build, f.builder, f.stdout);
-    for step in ["bootstrap", "buildout", "test", "analyze"] {
-        let text = log(master, &f.build, step);
-        let tail: Vec<&str> = text.lines().rev().take(60).collect();
-        out.push_str(&format!("--- {step} (last lines) ---\n"));
-        for l in tail.iter().rev() {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// Waits until the master wrote its API token (it is up).
-fn wait_for_master(master: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !master.join(".oebb-api-token").is_file() {
-        assert!(Instant::now() < deadline, "the master did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let tails = step_tails(|step| log(master, &f.build, step));
+    format!("build {} of {}: {}\n{tails}", f.build, f.builder, f.stdout)
 }
 
 /// Waits until `oebb workers`… the store shows both workers connected: forced builds of a

@@ -23,11 +23,13 @@
 #[path = "openerp7_support/setup.rs"]
 mod setup;
 
+mod cli;
+
+use cli::{step_tails, wait_for_master};
 use oebb_testkit::Killed;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 /// This test's ports (the project's test services each have a range).
 const PORTS: std::ops::Range<u16> = 26200..26300;
@@ -152,26 +154,10 @@ fn openerp7_builder(root: &Path) -> String {
 
 /// The logs that explain a build that did not end green.
 fn explain(root: &Path, build: &str) -> String {
-    let mut out = String::new();
-    for step in ["bootstrap", "buildout", "test", "analyze"] {
+    step_tails(|step| {
         let log = oebb(root, &["log", "demo", build, step]);
-        let text = String::from_utf8_lossy(&log.stdout);
-        let tail: Vec<&str> = text.lines().rev().take(60).collect();
-        out.push_str(&format!("--- {step} (last lines) ---\n"));
-        for line in tail.iter().rev() {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-fn wait_for_master(master: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !master.join(".oebb-api-token").is_file() {
-        assert!(Instant::now() < deadline, "the master did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        String::from_utf8_lossy(&log.stdout).into_owned()
+    })
 }
 
 /// The egg the build took for `pychart` is the stand-in (it only requires Python-Chart), and

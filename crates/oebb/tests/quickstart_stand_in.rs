@@ -5,26 +5,17 @@
 
 mod cli;
 
-use cli::{oebb, text};
+use cli::{oebb, stand_in_master, text};
 use oebb_testkit::Killed;
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[test]
 fn the_stand_in_quickstart_builds_green() {
-    let pg = oebb_testkit::postgres_url();
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path().join("standin");
     let dir_arg = dir.to_str().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/build/stand-in-master.sh");
-    let made = Command::new(&script)
-        .arg(dir_arg)
-        .env("OEBB_TEST_PG_URL", &pg)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", text(&made));
-    let builder = String::from_utf8(made.stdout).unwrap().trim().to_string();
+    let builder = stand_in_master(&dir);
     assert_eq!(builder, "standin-pg15");
 
     let log = scratch.path().join("master.log");

@@ -9,7 +9,7 @@
 
 mod cli;
 
-use cli::{oebb, text};
+use cli::{oebb, stand_in_master, text};
 mod web_common;
 
 use std::path::Path;
@@ -232,17 +232,10 @@ fn check_red(dir: &str, base: &str, red: &Red, master_log: &Path) -> i64 {
 
 #[test]
 fn red_builds_name_their_cause_first() {
-    let pg = oebb_testkit::postgres_url();
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path().join("red");
     let dir_arg = dir.to_str().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/build/stand-in-master.sh");
-    let made = Command::new(&script)
-        .arg(dir_arg)
-        .env("OEBB_TEST_PG_URL", &pg)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", text(&made));
+    stand_in_master(&dir);
     write_red_buildouts(&dir);
     let base = web_base(&dir);
     let log = scratch.path().join("master.log");
